@@ -1,0 +1,372 @@
+// ionsitu: fix msd/cross.  Argument parsing, per-atom ring buffers that migrate with atoms,
+// MPI reductions, output and restart around ionsitu::MsdCorrelator (all maths is there).
+
+#include "fix_msd_cross.h"
+
+#include "fix_common.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "domain.h"
+#include "error.h"
+#include "group.h"
+#include "memory.h"
+#include "modify.h"
+#include "update.h"
+
+#include <cstring>
+
+using namespace LAMMPS_NS;
+using namespace FixConst;
+
+static const char *const STYLE = "fix msd/cross";
+
+FixMSDCross::FixMSDCross(LAMMPS *lmp, int narg, char **arg) :
+    Fix(lmp, narg, arg), history(nullptr), nper(0), drift_group(-1), drift_name("all"),
+    output_every(0), natoms_group(-1), step_first(-1), step_last(-1), dt_first(0.0),
+    table_nsamples(-1)
+{
+  ionsitu::ArgReader args(lmp, STYLE, narg, arg);
+  nevery = args.positive_int(3, "Nevery");
+  int block = 10, levels = 7;
+  std::vector<int> seen_type(atom->ntypes + 1, 0);
+
+  int iarg = 4;
+  while (iarg < narg) {
+    const std::string key = arg[iarg];
+    if (key == "block") {
+      block = args.int_value(iarg, 2);
+      iarg += 2;
+    } else if (key == "levels") {
+      levels = args.int_value(iarg, 1);
+      iarg += 2;
+    } else if (key == "drift") {
+      drift_name = args.value(iarg);
+      if (drift_name != "all" && drift_name != "none" && group->find(drift_name) < 0)
+        error->all(FLERR, "{}: drift group '{}' does not exist (use all, none or a group ID)", STYLE,
+                   drift_name);
+      iarg += 2;
+    } else if (key == "charges") {
+      ++iarg;
+      while (iarg < narg && utils::is_integer(arg[iarg])) {
+        if (iarg + 1 >= narg || !utils::is_double(arg[iarg + 1]))
+          error->all(FLERR, "{}: charges: type {} needs a numeric charge", STYLE, arg[iarg]);
+        const int t = std::stoi(arg[iarg]);
+        if (t < 1 || t > atom->ntypes)
+          error->all(FLERR, "{}: charges: atom type {} is out of range 1..{}", STYLE, t, atom->ntypes);
+        if (seen_type[t]++) error->all(FLERR, "{}: charges: atom type {} given twice", STYLE, t);
+        species_types.push_back(t);
+        species_charges.push_back(std::stod(arg[iarg + 1]));
+        iarg += 2;
+      }
+      if (species_types.empty())
+        error->all(FLERR, "{}: charges needs pairs of 'type charge', got '{}'", STYLE,
+                   iarg < narg ? arg[iarg] : "nothing");
+    } else if (key == "file") {
+      filename = args.value(iarg);
+      iarg += 2;
+    } else if (key == "every") {
+      output_every = args.int_value(iarg, 0);
+      iarg += 2;
+    } else {
+      error->all(FLERR, "{}: unknown keyword '{}'", STYLE, key);
+    }
+  }
+  if (output_every % nevery != 0)
+    error->all(FLERR, "{}: every {} is not a multiple of Nevery {}", STYLE, output_every, nevery);
+  if (output_every > 0 && filename.empty())
+    error->all(FLERR, "{}: every {} needs a file to write to (keyword file)", STYLE, output_every);
+  if (group->dynamic[igroup])
+    error->all(FLERR, "{}: group {} is dynamic; atoms must not enter or leave the group", STYLE,
+               group->names[igroup]);
+
+  try {
+    corr = std::make_unique<ionsitu::MsdCorrelator>(block, levels, (int) species_types.size());
+  } catch (std::exception &e) {
+    error->all(FLERR, "{}: {}", STYLE, e.what());
+  }
+  species_of_type.assign(atom->ntypes + 1, -1);
+  for (size_t a = 0; a < species_types.size(); ++a) species_of_type[species_types[a]] = (int) a;
+  species_counts.assign(species_types.size(), 0);
+  nper = corr->peratom_doubles();
+
+  array_flag = 1;
+  size_array_rows = corr->nlags();
+  size_array_cols = (int) corr->column_names(species_types).size();
+  extarray = 0;
+  global_freq = nevery;
+  restart_global = 1;
+  restart_peratom = 1;
+
+  grow_arrays(atom->nmax);
+  atom->add_callback(Atom::GROW);
+  atom->add_callback(Atom::RESTART);
+}
+
+FixMSDCross::~FixMSDCross()
+{
+  if (modify->get_fix_by_id(id)) {    // not when LAMMPS is being torn down
+    atom->delete_callback(id, Atom::GROW);
+    atom->delete_callback(id, Atom::RESTART);
+  }
+  memory->destroy(history);
+}
+
+int FixMSDCross::setmask()
+{
+  return END_OF_STEP;
+}
+
+void FixMSDCross::init()
+{
+  if (drift_name == "all") {
+    drift_group = 0;
+  } else if (drift_name == "none") {
+    drift_group = -1;
+  } else {
+    drift_group = group->find(drift_name);
+    if (drift_group < 0) error->all(FLERR, "{}: drift group '{}' no longer exists", STYLE, drift_name);
+    if (group->dynamic[drift_group])
+      error->all(FLERR, "{}: drift group '{}' is dynamic", STYLE, drift_name);
+  }
+}
+
+void FixMSDCross::setup(int)
+{
+  if (update->ntimestep % nevery == 0) sample();
+}
+
+void FixMSDCross::end_of_step()
+{
+  sample();
+  if (output_every > 0 && update->ntimestep % output_every == 0) write_file();
+}
+
+void FixMSDCross::post_run()
+{
+  if (!filename.empty()) write_file();
+}
+
+void FixMSDCross::sample()
+{
+  const bigint step = update->ntimestep;
+  if (step == step_last) return;
+  if (step_last >= 0 && step != step_last + nevery)
+    error->all(FLERR,
+               "{}: sample at step {} does not follow the previous one (step {}) by Nevery = {}; "
+               "samples must stay equally spaced while the fix is defined (no reset_timestep or "
+               "runs that skip steps)",
+               STYLE, step, step_last, nevery);
+  if (natoms_group >= 0 && update->dt != dt_first)
+    error->all(FLERR, "{}: the timestep changed from {} to {} while the fix accumulates", STYLE,
+               dt_first, update->dt);
+
+  double **x = atom->x;
+  imageint *image = atom->image;
+  int *mask = atom->mask;
+  int *type = atom->type;
+  const int nlocal = atom->nlocal;
+  const int nspecies = corr->nspecies();
+  const int drift_bit = drift_group >= 0 ? group->bitmask[drift_group] : 0;
+
+  // mass-weighted drift sums (4), group count, species counts
+  std::vector<double> local(5 + nspecies, 0.0), global(5 + nspecies);
+  double xu[3];
+  for (int i = 0; i < nlocal; ++i) {
+    if (mask[i] & drift_bit) {
+      const double m = atom->rmass ? atom->rmass[i] : atom->mass[type[i]];
+      domain->unmap(x[i], image[i], xu);
+      local[0] += m * xu[0];
+      local[1] += m * xu[1];
+      local[2] += m * xu[2];
+      local[3] += m;
+    }
+    if (mask[i] & groupbit) {
+      local[4] += 1.0;
+      const int s = species_of_type[type[i]];
+      if (s >= 0) local[5 + s] += 1.0;
+    }
+  }
+  MPI_Allreduce(local.data(), global.data(), (int) local.size(), MPI_DOUBLE, MPI_SUM, world);
+  double com[3] = {0.0, 0.0, 0.0};
+  if (drift_group >= 0) {
+    if (global[3] <= 0.0)
+      error->all(FLERR, "{}: drift group '{}' has no atoms (or no mass)", STYLE, drift_name);
+    for (int d = 0; d < 3; ++d) com[d] = global[d] / global[3];
+  }
+
+  const auto count = (bigint) global[4];
+  if (natoms_group < 0) {
+    if (count == 0) error->all(FLERR, "{}: group {} is empty", STYLE, group->names[igroup]);
+    for (int s = 0; s < nspecies; ++s) {
+      species_counts[s] = (bigint) global[5 + s];
+      if (species_counts[s] == 0)
+        error->all(FLERR, "{}: charges: atom type {} has no atoms in group {}", STYLE,
+                   species_types[s], group->names[igroup]);
+    }
+    natoms_group = count;
+    step_first = step;
+    dt_first = update->dt;
+  } else if (count != natoms_group) {
+    error->all(FLERR,
+               "{}: group {} had {} atoms at the first sample and has {} at step {}; atoms must "
+               "not enter or leave the group (or be lost)",
+               STYLE, group->names[igroup], natoms_group, count, step);
+  }
+
+  corr->begin_sample(domain->xprd * domain->yprd * domain->zprd);
+  for (int i = 0; i < nlocal; ++i) {
+    if (!(mask[i] & groupbit)) continue;
+    domain->unmap(x[i], image[i], xu);
+    for (int d = 0; d < 3; ++d) xu[d] -= com[d];
+    corr->add_atom(history[i], xu, species_of_type[type[i]]);
+  }
+  std::vector<double> &partial = corr->collective_partial();
+  std::vector<double> total(partial.size());
+  MPI_Allreduce(partial.data(), total.data(), (int) partial.size(), MPI_DOUBLE, MPI_SUM, world);
+  corr->end_sample(total.data());
+  step_last = step;
+}
+
+// Reduce the rank-local self sums and refresh the result table (collective call).
+void FixMSDCross::reduce_table()
+{
+  if (table_nsamples == corr->nsamples()) return;
+  const std::vector<double> &self = corr->self_sums();
+  std::vector<double> self_total(self.size());
+  MPI_Allreduce(self.data(), self_total.data(), (int) self.size(), MPI_DOUBLE, MPI_SUM, world);
+  corr->fill_table(self_total, species_charges, nevery, dt_first, table);
+  table_nsamples = corr->nsamples();
+}
+
+double FixMSDCross::compute_array(int i, int j)
+{
+  reduce_table();
+  return table[(size_t) i * size_array_cols + j];
+}
+
+std::string FixMSDCross::meta_json() const
+{
+  using ionsitu::json_string;
+  std::string types, charges, counts;
+  for (size_t a = 0; a < species_types.size(); ++a) {
+    const char *sep = a ? ", " : "";
+    types += sep + std::to_string(species_types[a]);
+    charges += sep + fmt::format("{:.17g}", species_charges[a]);
+    counts += sep + std::to_string(species_counts[a]);
+  }
+  const bigint n = corr->nsamples();
+  return fmt::format(
+      "{{\"format\": \"ionsitu-msd\", \"version\": 1, \"producer\": \"fix msd/cross\", "
+      "\"fix_id\": {}, \"group\": {}, \"natoms\": {}, \"nevery\": {}, \"block\": {}, "
+      "\"levels\": {}, \"dt\": {:.17g}, \"units\": {}, \"drift\": {}, \"types\": [{}], "
+      "\"charges\": [{}], \"species_counts\": [{}], \"volume\": {:.17g}, \"nsamples\": {}, "
+      "\"step_first\": {}, \"step_last\": {}}}",
+      json_string(id), json_string(group->names[igroup]), natoms_group, nevery, corr->block(),
+      corr->levels(), dt_first, json_string(update->unit_style), json_string(drift_name), types,
+      charges, counts, n > 0 ? corr->volume_sum() / (double) n : 0.0, n, step_first, step_last);
+}
+
+void FixMSDCross::write_file()
+{
+  if (filename.empty() || corr->nsamples() == 0) return;
+  reduce_table();
+  if (comm->me != 0) return;
+  const std::string text =
+      ionsitu::format_msd_text(meta_json(), corr->column_names(species_types), table);
+  try {
+    ionsitu::write_file_atomic(filename, text);
+  } catch (std::exception &e) {
+    error->one(FLERR, "{}: {}", STYLE, e.what());
+  }
+}
+
+/* ---------------- restart: global record = fix fields + correlator ---------------- */
+
+void FixMSDCross::write_restart(FILE *fp)
+{
+  const std::vector<double> &self = corr->self_sums();
+  std::vector<double> self_total(self.size());
+  MPI_Allreduce(self.data(), self_total.data(), (int) self.size(), MPI_DOUBLE, MPI_SUM, world);
+  std::vector<double> buf = {(double) natoms_group, (double) step_first, (double) step_last, dt_first};
+  for (auto c : species_counts) buf.push_back((double) c);
+  const std::vector<double> rec = corr->serialize(self_total);
+  buf.insert(buf.end(), rec.begin(), rec.end());
+  ionsitu::write_restart_record(fp, comm->me, buf);
+}
+
+void FixMSDCross::restart(char *raw)
+{
+  const std::vector<double> buf = ionsitu::read_restart_record(raw);
+  const size_t nfix = 4 + species_counts.size();
+  if (buf.size() < nfix) error->all(FLERR, "{}: restart record is too short", STYLE);
+  natoms_group = (bigint) buf[0];
+  step_first = (bigint) buf[1];
+  step_last = (bigint) buf[2];
+  dt_first = buf[3];
+  for (size_t s = 0; s < species_counts.size(); ++s) species_counts[s] = (bigint) buf[4 + s];
+  try {
+    corr->deserialize(buf.data() + nfix, buf.size() - nfix, comm->me == 0);
+  } catch (std::exception &e) {
+    error->all(FLERR, "{} {}: {}", STYLE, id, e.what());
+  }
+  table_nsamples = -1;
+}
+
+/* ---------------- per-atom ring buffers ---------------- */
+
+void FixMSDCross::grow_arrays(int nmax)
+{
+  memory->grow(history, nmax, nper, "msd/cross:history");
+}
+
+void FixMSDCross::copy_arrays(int i, int j, int)
+{
+  std::memcpy(history[j], history[i], sizeof(double) * nper);
+}
+
+int FixMSDCross::pack_exchange(int i, double *buf)
+{
+  std::memcpy(buf, history[i], sizeof(double) * nper);
+  return nper;
+}
+
+int FixMSDCross::unpack_exchange(int nlocal, double *buf)
+{
+  std::memcpy(history[nlocal], buf, sizeof(double) * nper);
+  return nper;
+}
+
+int FixMSDCross::pack_restart(int i, double *buf)
+{
+  buf[0] = nper + 1;    // LAMMPS convention: first value is the record length
+  std::memcpy(buf + 1, history[i], sizeof(double) * nper);
+  return nper + 1;
+}
+
+void FixMSDCross::unpack_restart(int nlocal, int nth)
+{
+  double **extra = atom->extra;
+  int m = 0;
+  for (int i = 0; i < nth; ++i) m += static_cast<int>(extra[nlocal][m]);
+  if (static_cast<int>(extra[nlocal][m]) != nper + 1)
+    error->one(FLERR, "{} {}: per-atom restart data has {} values, expected {}", STYLE, id,
+               static_cast<int>(extra[nlocal][m]) - 1, nper);
+  std::memcpy(history[nlocal], &extra[nlocal][m + 1], sizeof(double) * nper);
+}
+
+int FixMSDCross::size_restart(int)
+{
+  return nper + 1;
+}
+
+int FixMSDCross::maxsize_restart()
+{
+  return nper + 1;
+}
+
+double FixMSDCross::memory_usage()
+{
+  return (double) atom->nmax * nper * sizeof(double) +
+      sizeof(double) * (corr->self_sums().size() + corr->collective_sums().size() + table.size());
+}
