@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds and runs the standalone C++ tests of src/core (no LAMMPS, no MPI).
+# Usage: tests/core/build_and_run.sh [build-dir]   (default: a temporary directory)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+out="${1:-$(mktemp -d)}"
+mkdir -p "$out"
+CXX="${CXX:-g++}"
+"$CXX" -std=c++17 -Wall -Wextra -Werror -O2 -I"$root/src/core" \
+  "$here/test_core.cpp" "$root/src/core/occupancy_grid.cpp" "$root/src/core/hop_detector.cpp" \
+  -o "$out/test_core"
+"$out/test_core" "$out"
