@@ -17,13 +17,13 @@ def cmd_info(args) -> int:
         mpi = MPI.Get_library_version().strip().splitlines()[0]
     except Exception as exc:  # mpi4py missing or broken: say so, do not hide it
         mpi = f"unavailable ({exc})"
-    fixes = sorted(name for style, name in lmp.available_plugins("fix") if style == "fix")
+    plugins = sorted(f"{style} {name}" for style, name in lmp.available_plugins())
     ours = [n for n in ("msd/cross", "occupancy/grid", "hop/events") if lmp.has_style("fix", n)]
     print(f"ionsitu      {ionsitu.__version__}")
-    print(f"LAMMPS       {lmp.version()} ({lmp.lib._name if hasattr(lmp.lib, '_name') else 'liblammps'})")
+    print(f"LAMMPS       {lmp.version()}")
     print(f"MPI          {mpi}")
     print(f"plugin       {plugin_path()}")
-    print(f"fix plugins  {', '.join(fixes) if fixes else 'none'}")
+    print(f"plugins      {', '.join(plugins) if plugins else 'none'}")
     print(f"ionsitu fix styles seen by LAMMPS: {', '.join(ours) if ours else 'NONE'}")
     lmp.close()
     return 0 if ours else 1
