@@ -1,0 +1,899 @@
+"""Diffusion coefficients, Haven ratio, ionic conductivity and Onsager coefficients.
+
+Input: an :class:`ionsitu.msd_file.MSDResult` (from ``fix msd/cross``, the offline core
+or the numpy reference), or a list of them (replicas / segments of one system).
+
+Estimators (METHODS.md section 1)
+---------------------------------
+``MSD(t) = 2 d D t + c`` is fitted over a window of lags by **generalised least
+squares** with a *model* covariance of the MSD between lags:
+
+* the correlation between lags comes from the overlap of the displacement intervals of
+  a Gaussian random walk. For lags n and p (in samples), with origin sets a, b of the
+  multiple-window correlator (level spacing m**l, ``n_origins`` of them)::
+
+      Cov(A_n, A_p) = s^4-factor * K(n, p),
+      K(n, p) = 1/(n_a n_b) * sum_a sum_b overlap((a, a+n], (b, b+p])^2
+
+  ``K`` is computed exactly (closed form over the origin grids, edges included), so
+  the shrinking number of origins at long lags and the coarse origin spacing of the
+  higher levels are accounted for; ``K(n, n)/n^2`` is 1 / (number of effectively
+  independent origins) at lag n.
+* the size comes from the data: for the self (tracer) MSD the observed variance of the
+  squared displacements at each lag, ``Var|dr|^2 = <dr^4> - <dr^2>^2`` (from ``msd4``),
+  enters through the scale-free ratio ``v(t) = <dr^4>/<dr^2>^2 - 1`` (2/3 for an
+  isotropic Gaussian, larger when non-Gaussian), divided by N independent ions::
+
+      Cov_self(n, p) = (S^2 / N) sqrt(v_n v_p) K(n, p)
+
+  with S the fitted MSD slope per sample. Per direction, ``v`` is replaced by
+  2 f, f = (<dr^4> - <dr^2>^2) / (2 sum_d <dr_d^2>^2) (the non-Gaussian factor, 1 for
+  Gaussian displacements).
+* the collective (and charge, and Onsager) MSD has only one "particle" (the summed
+  displacement); its covariance is the Gaussian one of that particle:
+  ``Cov(n, p) = 2 sum_d S_d^2 K(n, p)`` (S_d: per-direction slopes of the collective
+  MSD per sample; cross terms <dR_a . dR_b> use S_aa S_bb + S_ab^2).
+
+The GLS estimate of the slope depends only on the shape of the covariance (so it is a
+linear, unbiased estimator); its variance is the GLS one, ``(X^T C^-1 X)^-1``. The
+naive ordinary-least-squares error (which underestimates the real one by about an
+order of magnitude because MSD values at different lags are strongly correlated) is
+reported as ``D_err_ols`` for comparison only. ``chi2_red`` of the GLS residuals checks
+the covariance model (about 1 when it holds).
+
+The window is user-given ``(t_start, t_end)`` or automatic: the longest range (in
+log t) of consecutive lags where the local log-log slope beta(t) = dlog MSD/dlog t is
+within ``beta_tol`` (plus twice its statistical error) of 1, among the lags that have
+at least ``min_independent`` effectively independent samples (N_eff * T_span / t, N_eff
+= N for self, 1 for collective quantities) and t <= ``max_fraction`` of the run.
+
+Units follow :mod:`ionsitu.units`: D in cm^2/s, sigma in S/cm (``lj``: reduced).
+Drift: whatever the MSD producer removed (``meta["drift"]``) is reported unchanged.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from . import units as _units
+
+__all__ = [
+    "DiffusionFit",
+    "HavenRatio",
+    "Conductivity",
+    "Onsager",
+    "TransportReport",
+    "tracer_diffusion",
+    "collective_diffusion",
+    "charge_diffusion",
+    "haven_ratio",
+    "conductivity",
+    "charge_conductivity",
+    "onsager",
+    "analyse",
+    "local_slope",
+    "non_gaussian",
+    "overlap_kernel",
+]
+
+DIRS = ("x", "y", "z")
+
+
+# --------------------------------------------------------------------------------------
+# Result objects
+# --------------------------------------------------------------------------------------
+@dataclass
+class DiffusionFit:
+    """A diffusion coefficient fitted to an MSD-type curve.
+
+    ``D``/``D_err``: total (3D) value and its 1-sigma error; ``D_xyz``/``D_xyz_err``:
+    per direction (MSD_d = 2 D_d t). With replicas, ``D`` is their mean and ``D_err``
+    the standard error of that mean; ``D_err_model`` is the GLS-model error of the mean.
+    """
+
+    quantity: str
+    D: float
+    D_err: float
+    D_xyz: np.ndarray
+    D_xyz_err: np.ndarray
+    unit: str
+    t_start: float
+    t_end: float
+    window_method: str
+    method: str
+    n_lags: int
+    offset: float = 0.0
+    offset_err: float = 0.0
+    chi2_red: float = float("nan")
+    D_err_ols: float = float("nan")
+    D_err_model: float = float("nan")
+    D_xyz_err_model: np.ndarray = field(default_factory=lambda: np.full(3, np.nan))
+    time: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    beta: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    beta_err: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    alpha2: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    in_window: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), repr=False)
+    units: str = "lj"
+    unit_factor: float = 1.0
+    natoms: int = 0
+    volume: float = float("nan")
+    drift: str = "unknown"
+    n_replicas: int = 1
+    replicas: list = field(default_factory=list, repr=False)
+
+    @property
+    def D_run(self) -> float:
+        """D in distance^2/time of the run's unit style."""
+        return self.D / self.unit_factor
+
+    @property
+    def D_run_err(self) -> float:
+        return self.D_err / self.unit_factor
+
+    def to_dict(self) -> dict:
+        return _jsonable(asdict(self))
+
+
+@dataclass
+class HavenRatio:
+    """H_R = D*/D_sigma (total and per direction) with propagated 1-sigma errors.
+
+    The errors treat D* and D_sigma as independent; for independent ions their real
+    covariance is about Var(D*), which would make the error slightly smaller.
+    """
+
+    H: float
+    H_err: float
+    H_xyz: np.ndarray
+    H_xyz_err: np.ndarray
+    t_start: float
+    t_end: float
+
+    def to_dict(self) -> dict:
+        return _jsonable(asdict(self))
+
+
+@dataclass
+class Conductivity:
+    """Ionic conductivity (S/cm, or reduced for lj), total and per direction."""
+
+    sigma: float
+    sigma_err: float
+    sigma_xyz: np.ndarray
+    sigma_xyz_err: np.ndarray
+    unit: str
+    T: float
+    z: float
+    concentration: float
+    concentration_unit: str
+    method: str
+    t_start: float
+    t_end: float
+
+    def to_dict(self) -> dict:
+        return _jsonable(asdict(self))
+
+
+@dataclass
+class Onsager:
+    """Onsager transport coefficients between mobile species a, b.
+
+    ``L[a, b]`` in conductivity units per elementary charge squared (S/cm / e^2; reduced
+    for lj) such that the conductivity is ``sum_ab q_a q_b L[a, b]`` with q the charges of
+    the species in the style's charge unit:
+    L_ab = e_unit^2 / (V k_B T) * lim d/dt <dR_a . dR_b> / (2 d).
+    """
+
+    types: list
+    charges: list
+    L: np.ndarray
+    L_err: np.ndarray
+    L_xyz: np.ndarray
+    L_xyz_err: np.ndarray
+    unit: str
+    T: float
+    t_start: float
+    t_end: float
+
+    def to_dict(self) -> dict:
+        return _jsonable(asdict(self))
+
+
+@dataclass
+class TransportReport:
+    """Everything :func:`analyse` computes for one system at one temperature."""
+
+    T: float
+    tracer: DiffusionFit
+    collective: DiffusionFit
+    haven: HavenRatio
+    conductivity: Conductivity
+    charge_conductivity: Conductivity | None = None
+    onsager: Onsager | None = None
+    drift: str = "unknown"
+
+    def to_dict(self) -> dict:
+        return _jsonable(asdict(self))
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, (np.floating, np.integer, np.bool_)):
+        return obj.item()
+    return obj
+
+
+# --------------------------------------------------------------------------------------
+# Lag geometry and the overlap kernel
+# --------------------------------------------------------------------------------------
+def _level_spacing(nsamp: np.ndarray, m: int) -> np.ndarray:
+    """Origin spacing m**l (samples) of each lag n = k m**l, 1 <= k <= m-1."""
+    h = np.ones_like(nsamp)
+    for i, n in enumerate(nsamp):
+        s = 1
+        while n >= s * m:
+            s *= m
+        h[i] = s
+    return h
+
+
+def _ceil_div(a, b):
+    return -((-a) // b)
+
+
+def _overlap_sum_edges(n, hn, A, p, b):
+    """G(b) = sum_{i=0}^{A-1} ov(b - i*hn)^2 for an array of b (closed form).
+
+    ov(D) = max(0, min(n, D + p) - max(0, D)) is the overlap of (0, n] and (D, D + p].
+    """
+    b = np.asarray(b, dtype=np.int64)
+    pts = np.unique(np.array([-p, 0, n - p, n], dtype=np.int64))
+    total = np.zeros(b.shape, dtype=float)
+    for lo_pt, hi_pt in zip(pts[:-1], pts[1:]):
+        # segment D in (lo_pt, hi_pt]; ov linear there: ov = alpha + slope * D
+        mid = 0.5 * (lo_pt + hi_pt)
+        slope = (1 if mid + p < n else 0) - (1 if mid > 0 else 0)
+        alpha = (min(n, mid + p) - max(0.0, mid)) - slope * mid
+        # D = b - i*hn in (lo_pt, hi_pt]  <=>  i in [ceil((b-hi)/hn), ceil((b-lo)/hn) - 1]
+        i_lo = np.maximum(_ceil_div(b - hi_pt, hn), 0)
+        i_hi = np.minimum(_ceil_div(b - lo_pt, hn) - 1, A - 1)
+        cnt = np.maximum(i_hi - i_lo + 1, 0).astype(float)
+        c0 = alpha + slope * (b - i_lo * hn).astype(float)  # ov at i = i_lo
+        step = -slope * hn                                   # ov(i_lo + j) = c0 + step*j
+        t1 = cnt * (cnt - 1) / 2.0
+        t2 = (cnt - 1) * cnt * (2 * cnt - 1) / 6.0
+        total += np.where(cnt > 0, cnt * c0 ** 2 + 2 * c0 * step * t1 + step ** 2 * t2, 0.0)
+    return total
+
+
+def _pair_overlap_sum(n, hn, A, p, hp, B) -> float:
+    """sum_a sum_b ov^2 over the origin grids a = i hn (i < A), b = j hp (j < B)."""
+    if A <= 0 or B <= 0:
+        return 0.0
+    if hn > hp:  # loop over the coarser grid; the finer one is summed in closed form
+        n, hn, A, p, hp, B = p, hp, B, n, hn, A
+    if hp % hn:
+        raise ValueError(f"origin spacings {hn} and {hp} are not nested")
+    j = np.arange(B, dtype=np.int64)
+    b = j * hp
+    # interior: every a with nonzero overlap lies inside the grid -> same G(b)
+    interior = (b - n >= 0) & (b + p <= (A - 1) * hn)
+    edges = b[~interior]
+    total = float(_overlap_sum_edges(n, hn, A, p, edges).sum()) if edges.size else 0.0
+    n_int = int(interior.sum())
+    if n_int:
+        total += n_int * float(_overlap_sum_edges(n, hn, A, p, b[interior][:1])[0])
+    return total
+
+
+@lru_cache(maxsize=64)
+def _kernel_cached(nsamp: tuple, h: tuple, A: tuple) -> np.ndarray:
+    k = len(nsamp)
+    K = np.zeros((k, k))
+    for i in range(k):
+        for j in range(i, k):
+            s = _pair_overlap_sum(nsamp[i], h[i], A[i], nsamp[j], h[j], A[j])
+            K[i, j] = K[j, i] = s / (A[i] * A[j])
+    K.setflags(write=False)
+    return K
+
+
+def overlap_kernel(nsamp, spacing, n_origins) -> np.ndarray:
+    """Exact random-walk overlap kernel K(n, p) (samples^2) of a set of lags.
+
+    ``nsamp``: lags in samples; ``spacing``: origin spacing of each lag's level (m**l);
+    ``n_origins``: number of origins (0, h, 2h, ...) of each lag. For a 1D Gaussian walk
+    with step variance s^2 per sample, Cov(A_n, A_p) = 2 s^4 K(n, p), A_n the
+    origin-averaged squared displacement at lag n.
+    """
+    key = tuple(int(x) for x in nsamp), tuple(int(x) for x in spacing), tuple(int(x) for x in n_origins)
+    return _kernel_cached(*key)
+
+
+# --------------------------------------------------------------------------------------
+# Series preparation
+# --------------------------------------------------------------------------------------
+class _Lags:
+    """Valid lags of an MSDResult with their correlator geometry."""
+
+    def __init__(self, res):
+        meta = res.meta
+        self.nevery = int(meta.get("nevery", 1))
+        self.m = int(meta.get("block", 0) or 0)
+        lag_steps = np.asarray(res.lag_steps, dtype=np.int64)
+        n_orig = np.asarray(res.n_origins, dtype=np.int64)
+        self.valid = (n_orig > 0) & (lag_steps > 0)
+        if not self.valid.any():
+            raise ValueError("the MSD result has no lag with a time origin yet")
+        if np.any(lag_steps[self.valid] % self.nevery):
+            raise ValueError(f"lag_steps {lag_steps[self.valid].tolist()} are not multiples of nevery={self.nevery}")
+        self.nsamp = lag_steps[self.valid] // self.nevery
+        if self.m >= 2:
+            self.h = _level_spacing(self.nsamp, self.m)
+        else:  # no multiple-window structure given: every origin
+            self.h = np.ones_like(self.nsamp)
+        self.A = n_orig[self.valid]
+        self.t = np.asarray(res.time, dtype=float)[self.valid]
+        self.tau = float(res.dt) * self.nevery  # time per sample
+        # total span of the sampled run: n_origins of a level-0 lag k is S - k
+        lvl0 = self.h == 1
+        if lvl0.any():
+            i = np.argmax(lvl0)
+            self.S = int(self.A[i] + self.nsamp[i])
+        else:
+            self.S = int(meta.get("nsamples", (self.A * self.h + self.nsamp).max()))
+        self.T_total = (self.S - 1) * self.tau
+        # effectively independent stretches of length t: T_span / t
+        self.n_stretch = self.A * self.h / self.nsamp
+
+    def key(self):
+        return (tuple(self.nsamp), tuple(self.h), tuple(self.A))
+
+    def kernel(self, idx) -> np.ndarray:
+        return overlap_kernel(self.nsamp[idx], self.h[idx], self.A[idx])
+
+
+class _Series:
+    """One MSD-type quantity (x, y, z, total) on the valid lags."""
+
+    def __init__(self, lags: _Lags, xyz: np.ndarray, n_eff: float, kind: str,
+                 msd4: np.ndarray | None = None):
+        self.lags = lags
+        self.xyz = np.asarray(xyz, dtype=float)[lags.valid]
+        self.n_eff = float(n_eff)
+        self.kind = kind  # "self" or "collective"
+        self.msd4 = None if msd4 is None else np.asarray(msd4, dtype=float)[lags.valid]
+
+    @property
+    def y(self):
+        return self.xyz[:, 3]
+
+    def rel_var_total(self) -> np.ndarray:
+        """v(t): relative variance of the squared displacement of one 'particle'."""
+        y2 = np.maximum(self.y ** 2, 1e-300)
+        if self.kind == "self":
+            v = self.msd4 / y2 - 1.0
+        else:  # Gaussian with the observed per-direction split
+            v = 2.0 * (self.xyz[:, :3] ** 2).sum(axis=1) / y2
+        return np.maximum(v, 1e-12)
+
+    def non_gaussian_factor(self) -> np.ndarray:
+        """f(t) = Var|dr|^2 / Gaussian expectation (self); 1 for collective."""
+        if self.kind != "self":
+            return np.ones_like(self.y)
+        gauss = 2.0 * (self.xyz[:, :3] ** 2).sum(axis=1)
+        f = (self.msd4 - self.y ** 2) / np.maximum(gauss, 1e-300)
+        return np.maximum(f, 1e-12)
+
+
+def non_gaussian(res) -> tuple[np.ndarray, np.ndarray]:
+    """(time, alpha2) on the valid lags: alpha2 = 3<dr^4>/(5<dr^2>^2) - 1."""
+    lags = _Lags(res)
+    msd = res.msd[lags.valid]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a2 = 3.0 * res.msd4[lags.valid] / (5.0 * msd ** 2) - 1.0
+    return lags.t, a2
+
+
+def local_slope(t, y, half_width: float = np.log(2.0) / 2, rel_cov=None):
+    """Log-log slope beta(t) = dlog y / dlog t by local least squares.
+
+    At each lag, a straight line in (log t, log y) is fitted through the lags within a
+    factor exp(half_width) (default sqrt(2)) on each side, always including both
+    neighbours. With ``rel_cov`` (the covariance of y divided by y_i y_j) the error of
+    each beta is returned as well (else NaN).
+    """
+    t = np.asarray(t, dtype=float)
+    y = np.asarray(y, dtype=float)
+    n = len(t)
+    beta = np.full(n, np.nan)
+    err = np.full(n, np.nan)
+    if n < 2:
+        return beta, err
+    lt = np.log(t)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ly = np.log(y)
+    for i in range(n):
+        lo = max(0, i - 1)
+        hi = min(n - 1, i + 1)
+        while lo > 0 and lt[i] - lt[lo - 1] <= half_width:
+            lo -= 1
+        while hi < n - 1 and lt[hi + 1] - lt[i] <= half_width:
+            hi += 1
+        sl = slice(lo, hi + 1)
+        x = lt[sl] - lt[sl].mean()
+        c = x / (x ** 2).sum()
+        if not np.all(np.isfinite(ly[sl])):
+            continue
+        beta[i] = c @ ly[sl]
+        if rel_cov is not None:
+            err[i] = np.sqrt(max(c @ rel_cov[sl, sl] @ c, 0.0))
+    return beta, err
+
+
+# --------------------------------------------------------------------------------------
+# GLS line fit with a model covariance
+# --------------------------------------------------------------------------------------
+def _gls_shape(t, y, C, offset: bool):
+    """GLS of y = a + b t with covariance C (up to a scale). Returns (params, cov, chi2)."""
+    X = np.column_stack([np.ones_like(t), t]) if offset else t[:, None]
+    d = np.sqrt(np.diag(C))
+    R = C / np.outer(d, d)
+    Xn = X / d[:, None]
+    yn = y / d
+    eye = np.eye(len(t))
+    jitter = 1e-12
+    for _ in range(8):
+        try:
+            cf = np.linalg.cholesky(R + jitter * eye)
+            break
+        except np.linalg.LinAlgError:
+            jitter *= 100
+    else:  # pragma: no cover - numerically hopeless covariance
+        raise RuntimeError("model covariance of the MSD is not positive definite")
+    w = np.linalg.solve(cf, np.column_stack([Xn, yn]))  # whitening by the Cholesky factor
+    Xw, yw = w[:, :-1], w[:, -1]
+    params, *_ = np.linalg.lstsq(Xw, yw, rcond=None)
+    cov = np.linalg.inv(Xw.T @ Xw)
+    r = yw - Xw @ params
+    chi2 = float(r @ r)
+    if not offset:
+        params = np.concatenate([[0.0], params])
+        cov = np.array([[0.0, 0.0], [0.0, cov[0, 0]]])
+    return params, cov, chi2
+
+
+def _ols(t, y, offset: bool):
+    """Ordinary least squares with the usual residual-based slope error."""
+    X = np.column_stack([np.ones_like(t), t]) if offset else t[:, None]
+    params, *_ = np.linalg.lstsq(X, y, rcond=None)
+    dof = max(len(t) - X.shape[1], 1)
+    s2 = float(((y - X @ params) ** 2).sum()) / dof
+    cov = s2 * np.linalg.inv(X.T @ X)
+    return params[-1], float(np.sqrt(cov[-1, -1]))
+
+
+def _fit_series(series: _Series, idx: np.ndarray, offset: bool, cross=None) -> dict:
+    """GLS fits of the x, y, z and total columns of ``series`` on lags ``idx``.
+
+    Returns per-column slope (distance^2/time), its variance, intercept, chi2_red and OLS
+    slope error. ``cross``: (series_aa, series_bb) for an Onsager cross term.
+    """
+    lags = series.lags
+    t = lags.t[idx]
+    K = lags.kernel(idx)
+    tau = lags.tau
+    out = {"b": np.zeros(4), "b_var": np.zeros(4), "a": np.zeros(4), "a_var": np.zeros(4),
+           "chi2": np.zeros(4), "b_ols_err": np.zeros(4)}
+    dof = max(len(idx) - (2 if offset else 1), 1)
+
+    if series.kind == "self":
+        f = series.non_gaussian_factor()[idx]
+        v = series.rel_var_total()[idx]
+        shapes = [np.outer(np.sqrt(f), np.sqrt(f)) * K] * 3 + [np.outer(np.sqrt(v), np.sqrt(v)) * K]
+    else:
+        shapes = [K] * 4
+
+    for c in range(4):
+        y = series.xyz[idx, c]
+        params, cov, chi2 = _gls_shape(t, y, shapes[c], offset)
+        out["a"][c], out["b"][c] = params
+        out["a_var"][c], out["b_var"][c] = cov[0, 0], cov[1, 1]
+        out["chi2"][c] = chi2
+        out["b_ols_err"][c] = _ols(t, y, offset)[1]
+
+    # scale of the covariance: (slope per sample)^2 * model factor
+    S = out["b"] * tau
+    if series.kind == "self":
+        scales = np.array([2.0 * S[0] ** 2, 2.0 * S[1] ** 2, 2.0 * S[2] ** 2, S[3] ** 2]) / series.n_eff
+    elif cross is None:
+        per = 2.0 * S[:3] ** 2
+        scales = np.concatenate([per, [per.sum()]])
+    else:
+        Saa, Sbb = cross
+        per = np.abs(Saa[:3] * Sbb[:3]) + S[:3] ** 2
+        scales = np.concatenate([per, [per.sum()]])
+    scales = np.maximum(scales, 1e-300)
+    out["b_var"] = out["b_var"] * scales
+    out["a_var"] = out["a_var"] * scales
+    out["chi2_red"] = out["chi2"] / scales / dof
+    out["S"] = S
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Windows
+# --------------------------------------------------------------------------------------
+def _rel_cov(series: _Series, idx) -> np.ndarray:
+    """Model covariance of y_i / y_j relative to y_i y_j (for the beta errors)."""
+    lags = series.lags
+    K = lags.kernel(idx)
+    n = lags.nsamp[idx].astype(float)
+    v = series.rel_var_total()[idx]
+    return np.outer(np.sqrt(v), np.sqrt(v)) * K / np.outer(n, n) / series.n_eff
+
+
+def _select_window(series: _Series, window, beta_tol, min_independent, max_fraction, min_lags):
+    lags = series.lags
+    nl = len(lags.t)
+    allidx = np.arange(nl)
+    beta, beta_err = local_slope(lags.t, series.y, rel_cov=_rel_cov(series, allidx))
+    if window is not None:
+        try:
+            t0, t1 = (float(w) for w in window)
+        except (TypeError, ValueError):
+            raise ValueError(f"window must be (t_start, t_end), got {window!r}") from None
+        if not (t1 > t0 >= 0):
+            raise ValueError(f"window must have 0 <= t_start < t_end, got {window!r}")
+        idx = allidx[(lags.t >= t0 * (1 - 1e-12)) & (lags.t <= t1 * (1 + 1e-12))]
+        if len(idx) < min_lags:
+            raise ValueError(
+                f"window {window!r} holds {len(idx)} lags with data (need {min_lags}); "
+                f"lag times available: {lags.t.tolist()}"
+            )
+        return idx, "user", beta, beta_err
+
+    n_ind = series.n_eff * lags.n_stretch
+    cand = (n_ind >= min_independent) & (lags.t <= max_fraction * lags.T_total) & np.isfinite(beta)
+    ok = cand & (np.abs(beta - 1.0) <= beta_tol + 2.0 * np.nan_to_num(beta_err, nan=np.inf))
+    best, best_len = None, -1.0
+    i = 0
+    while i < nl:
+        if ok[i]:
+            j = i
+            while j + 1 < nl and ok[j + 1]:
+                j += 1
+            span = np.log(lags.t[j] / lags.t[i]) if j > i else 0.0
+            if j - i + 1 >= min_lags and span >= best_len:
+                best, best_len = (i, j), span
+            i = j + 1
+        else:
+            i += 1
+    if best is not None:
+        return allidx[best[0]: best[1] + 1], "auto", beta, beta_err
+    c = allidx[cand]
+    if len(c) < min_lags:
+        c = allidx
+    lt = np.log(lags.t[c])
+    idx = c[lt >= lt.min() + (lt.max() - lt.min()) * 2.0 / 3.0]
+    if len(idx) < min_lags:
+        idx = c[-min_lags:]
+    warnings.warn(
+        f"no range of >= {min_lags} lags with |beta - 1| <= {beta_tol} and enough statistics; "
+        f"falling back to t = {lags.t[idx[0]]:g}..{lags.t[idx[-1]]:g} (last third in log t). "
+        "Check beta(t) and give the window explicitly.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return idx, "auto (fallback: no diffusive range found)", beta, beta_err
+
+
+# --------------------------------------------------------------------------------------
+# Public diffusion API
+# --------------------------------------------------------------------------------------
+_METHOD_SELF = ("GLS fit of MSD = 2dDt + c; model covariance: exact random-walk overlap kernel of the "
+                "multiple-window origins x observed Var|dr|^2 (from <dr^4>) / N ions")
+_METHOD_COLL = ("GLS fit of the collective MSD = 2dDt + c; model covariance: exact random-walk overlap "
+                "kernel of the origins x Gaussian variance of the summed displacement (one particle)")
+
+
+def _as_list(res):
+    if isinstance(res, (list, tuple)):
+        if not res:
+            raise ValueError("empty list of MSD results")
+        return list(res)
+    return [res]
+
+
+def _make_series(res, quantity: str, lags: _Lags, species=None) -> _Series:
+    if quantity == "tracer":
+        return _Series(lags, res.msd_xyz, res.natoms, "self", res.msd4)
+    if quantity == "collective":
+        return _Series(lags, res.coll_xyz, 1, "collective")
+    if quantity == "charge":
+        if res.charge_xyz is None:
+            raise ValueError("this MSD result has no charge MSD (run the fix with charges)")
+        return _Series(lags, res.charge_xyz, 1, "collective")
+    if quantity == "onsager":
+        a, b = species
+        return _Series(lags, res.onsager[a, b], 1, "collective")
+    raise ValueError(f"unknown quantity {quantity!r}")
+
+
+def _mean_result_arrays(results, quantity, species=None):
+    """Replica-averaged series (for the automatic window and beta/alpha2)."""
+    first = results[0]
+    for r in results[1:]:
+        if not np.array_equal(r.lag_steps, first.lag_steps) or not np.array_equal(r.n_origins, first.n_origins):
+            return None
+    lags = _Lags(first)
+    s = _make_series(first, quantity, lags, species)
+    others = [_make_series(r, quantity, lags, species) for r in results[1:]]
+    if others:
+        s.xyz = np.mean([s.xyz] + [o.xyz for o in others], axis=0)
+        if s.msd4 is not None:
+            s.msd4 = np.mean([s.msd4] + [o.msd4 for o in others], axis=0)
+        s.n_eff *= len(results)
+    return s
+
+
+def _diffusion(res, quantity, window, offset, beta_tol, min_independent, max_fraction,
+               species=None, cross_slopes=None):
+    results = _as_list(res)
+    min_lags = 3 if offset else 2
+    mean_series = _mean_result_arrays(results, quantity, species)
+    if mean_series is not None:
+        idx, wmethod, beta, beta_err = _select_window(
+            mean_series, window, beta_tol, min_independent, max_fraction, min_lags)
+        win_t = (mean_series.lags.t[idx[0]], mean_series.lags.t[idx[-1]])
+        ref_series = mean_series
+    else:  # replicas with different lag sets: window from the first one
+        lags0 = _Lags(results[0])
+        ref_series = _make_series(results[0], quantity, lags0, species)
+        idx, wmethod, beta, beta_err = _select_window(
+            ref_series, window, beta_tol, min_independent, max_fraction, min_lags)
+        win_t = (lags0.t[idx[0]], lags0.t[idx[-1]])
+
+    fits = []
+    for r in results:
+        lags = _Lags(r)
+        series = _make_series(r, quantity, lags, species)
+        ridx = np.flatnonzero((lags.t >= win_t[0] * (1 - 1e-12)) & (lags.t <= win_t[1] * (1 + 1e-12)))
+        if len(ridx) < min_lags:
+            raise ValueError(f"replica has only {len(ridx)} lags in the window {win_t}")
+        cross = None if cross_slopes is None else cross_slopes[len(fits)]
+        fits.append((r, lags, series, ridx, _fit_series(series, ridx, offset, cross)))
+
+    style = _units.get_style(results[0].units)
+    factor = _units.diffusion_factor(style)
+    single = []
+    for r, lags, series, ridx, fit in fits:
+        dims = np.array([1, 1, 1, 3], dtype=float)
+        D = fit["b"] / (2 * dims) * factor
+        D_err = np.sqrt(fit["b_var"]) / (2 * dims) * factor
+        if series.kind == "self":
+            _, a2 = non_gaussian(r)
+        else:
+            a2 = np.full(len(lags.t), np.nan)
+        in_win = np.zeros(len(lags.t), bool)
+        in_win[ridx] = True
+        single.append(DiffusionFit(
+            quantity=quantity if species is None else f"{quantity} {species[0]}-{species[1]}",
+            D=float(D[3]), D_err=float(D_err[3]), D_xyz=D[:3], D_xyz_err=D_err[:3],
+            unit=_units.diffusion_unit(style),
+            t_start=float(lags.t[ridx[0]]), t_end=float(lags.t[ridx[-1]]),
+            window_method=wmethod,
+            method=_METHOD_SELF if series.kind == "self" else _METHOD_COLL,
+            n_lags=len(ridx),
+            offset=float(fit["a"][3]), offset_err=float(np.sqrt(fit["a_var"][3])),
+            chi2_red=float(fit["chi2_red"][3]),
+            D_err_ols=float(fit["b_ols_err"][3] / 6 * factor),
+            D_err_model=float(D_err[3]), D_xyz_err_model=D_err[:3],
+            time=lags.t, beta=beta, beta_err=beta_err,
+            alpha2=a2, in_window=in_win,
+            units=style.name, unit_factor=factor, natoms=r.natoms, volume=r.volume,
+            drift=str(r.meta.get("drift", "unknown")),
+        ))
+        single[-1]._slopes = fit["S"]  # per-sample slopes (used by the Onsager cross terms)
+    if len(single) == 1:
+        return single[0]
+
+    # replicas / segments: mean and standard error of the mean
+    n = len(single)
+    Ds = np.array([s.D for s in single])
+    Dxyz = np.array([s.D_xyz for s in single])
+    errs = np.array([s.D_err for s in single])
+    errs_xyz = np.array([s.D_xyz_err for s in single])
+    out = DiffusionFit(
+        quantity=single[0].quantity,
+        D=float(Ds.mean()), D_err=float(Ds.std(ddof=1) / np.sqrt(n)),
+        D_xyz=Dxyz.mean(axis=0), D_xyz_err=Dxyz.std(axis=0, ddof=1) / np.sqrt(n),
+        unit=single[0].unit, t_start=single[0].t_start, t_end=single[0].t_end,
+        window_method=wmethod,
+        method=f"mean and standard error over {n} replicas/segments; each: " + single[0].method,
+        n_lags=single[0].n_lags,
+        offset=float(np.mean([s.offset for s in single])),
+        offset_err=float(np.std([s.offset for s in single], ddof=1) / np.sqrt(n)),
+        chi2_red=float(np.mean([s.chi2_red for s in single])),
+        D_err_ols=float(np.sqrt((np.array([s.D_err_ols for s in single]) ** 2).sum()) / n),
+        D_err_model=float(np.sqrt((errs ** 2).sum()) / n),
+        time=ref_series.lags.t, beta=beta, beta_err=beta_err,
+        alpha2=(non_gaussian_mean(results) if quantity == "tracer" else np.full(len(ref_series.lags.t), np.nan)),
+        in_window=single[0].in_window,
+        units=single[0].units, unit_factor=factor, natoms=single[0].natoms,
+        volume=float(np.mean([s.volume for s in single])), drift=single[0].drift,
+        D_xyz_err_model=np.sqrt((errs_xyz ** 2).sum(axis=0)) / n,
+        n_replicas=n, replicas=single,
+    )
+    return out
+
+
+def non_gaussian_mean(results) -> np.ndarray:
+    """alpha2(t) of replica-averaged <dr^2> and <dr^4> (same lag structure)."""
+    lags = _Lags(results[0])
+    m2 = np.mean([r.msd[lags.valid] for r in results], axis=0)
+    m4 = np.mean([r.msd4[lags.valid] for r in results], axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 3.0 * m4 / (5.0 * m2 ** 2) - 1.0
+
+
+def tracer_diffusion(res, window=None, *, offset: bool = True, beta_tol: float = 0.1,
+                     min_independent: float = 10.0, max_fraction: float = 0.5) -> DiffusionFit:
+    """Tracer (self) diffusion coefficient D* from the self MSD, total and per direction.
+
+    ``res``: an MSDResult or a list of them (replicas/segments: mean +- standard error).
+    ``window``: (t_start, t_end) in time units of the run, or None for automatic.
+    """
+    return _diffusion(res, "tracer", window, offset, beta_tol, min_independent, max_fraction)
+
+
+def collective_diffusion(res, window=None, *, offset: bool = True, beta_tol: float = 0.1,
+                         min_independent: float = 10.0, max_fraction: float = 0.5) -> DiffusionFit:
+    """Collective ("charge") diffusion coefficient D_sigma from 1/N <|sum_i dr_i|^2>."""
+    return _diffusion(res, "collective", window, offset, beta_tol, min_independent, max_fraction)
+
+
+def charge_diffusion(res, window=None, *, offset: bool = True, beta_tol: float = 0.1,
+                     min_independent: float = 10.0, max_fraction: float = 0.5) -> DiffusionFit:
+    """'Diffusion coefficient' of the charge MSD 1/N <|sum_a q_a dR_a|^2> (includes q^2)."""
+    return _diffusion(res, "charge", window, offset, beta_tol, min_independent, max_fraction)
+
+
+def _ratio(a, ea, b, eb):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.asarray(a, float) / np.asarray(b, float)
+        e = np.abs(r) * np.sqrt((np.asarray(ea) / np.asarray(a)) ** 2 + (np.asarray(eb) / np.asarray(b)) ** 2)
+    return r, e
+
+
+def haven_ratio(tracer: DiffusionFit, collective: DiffusionFit) -> HavenRatio:
+    """H_R = D*/D_sigma with propagated errors (total and per direction)."""
+    H, He = _ratio(tracer.D, tracer.D_err, collective.D, collective.D_err)
+    Hx, Hxe = _ratio(tracer.D_xyz, tracer.D_xyz_err, collective.D_xyz, collective.D_xyz_err)
+    return HavenRatio(H=float(H), H_err=float(He), H_xyz=Hx, H_xyz_err=Hxe,
+                      t_start=collective.t_start, t_end=collective.t_end)
+
+
+def _check_T(T):
+    T = float(T)
+    if not np.isfinite(T) or T <= 0:
+        raise ValueError(f"temperature must be positive, got T={T!r}")
+    return T
+
+
+def conductivity(res_or_fit, T: float, z: float = 1.0, window=None, **kw) -> Conductivity:
+    """Nernst-Einstein / Einstein-Helfand conductivity from the collective D_sigma.
+
+    sigma = c e^2 z^2 D_sigma / (k_B T), c = N/V (V: the run's mean volume), per
+    direction sigma_d from D_sigma,d. ``res_or_fit``: an MSDResult (list) or a collective
+    :class:`DiffusionFit`. ``T`` in K (reduced for lj).
+    """
+    T = _check_T(T)
+    fit = res_or_fit if isinstance(res_or_fit, DiffusionFit) else collective_diffusion(res_or_fit, window, **kw)
+    F = _units.conductivity_factor(fit.units, fit.volume, T) * fit.natoms * float(z) ** 2 / fit.unit_factor
+    return Conductivity(
+        sigma=F * fit.D, sigma_err=F * fit.D_err, sigma_xyz=F * fit.D_xyz, sigma_xyz_err=F * fit.D_xyz_err,
+        unit=_units.conductivity_unit(fit.units), T=T, z=float(z),
+        concentration=_units.concentration(fit.units, fit.natoms, fit.volume),
+        concentration_unit=_units.concentration_unit(fit.units),
+        method=f"Nernst-Einstein sigma = c e^2 z^2 D_sigma/(k_B T) from the {fit.quantity} MSD",
+        t_start=fit.t_start, t_end=fit.t_end,
+    )
+
+
+def charge_conductivity(res, T: float, window=None, **kw) -> Conductivity:
+    """Einstein-Helfand conductivity from the charge MSD (charges of the run's types).
+
+    sigma = 1/(V k_B T) lim <|sum_a q_a dR_a|^2>/(2 d t), total and per direction.
+    """
+    T = _check_T(T)
+    fit = res if isinstance(res, DiffusionFit) else charge_diffusion(res, window, **kw)
+    F = _units.conductivity_factor(fit.units, fit.volume, T) * fit.natoms / fit.unit_factor
+    return Conductivity(
+        sigma=F * fit.D, sigma_err=F * fit.D_err, sigma_xyz=F * fit.D_xyz, sigma_xyz_err=F * fit.D_xyz_err,
+        unit=_units.conductivity_unit(fit.units), T=T, z=float("nan"),
+        concentration=_units.concentration(fit.units, fit.natoms, fit.volume),
+        concentration_unit=_units.concentration_unit(fit.units),
+        method="Einstein-Helfand sigma = 1/(V k_B T) <|sum_a q_a dR_a|^2>/(2 d t) (charge MSD)",
+        t_start=fit.t_start, t_end=fit.t_end,
+    )
+
+
+def onsager(res, T: float, window=None, *, offset: bool = True, **kw) -> Onsager:
+    """Onsager coefficients L_ab (total and per direction) from the cross MSDs.
+
+    Same window for every pair (automatic: from the charge MSD, else from the first
+    diagonal term). Errors: GLS with the Gaussian model of each term.
+    """
+    T = _check_T(T)
+    results = _as_list(res)
+    r0 = results[0]
+    if r0.onsager is None:
+        raise ValueError("this MSD result has no Onsager cross terms (run the fix with charges)")
+    if window is None:
+        base = charge_diffusion(results, None, offset=offset, **kw) if r0.charge_xyz is not None \
+            else _diffusion(results, "onsager", None, offset, kw.get("beta_tol", 0.1),
+                            kw.get("min_independent", 10.0), kw.get("max_fraction", 0.5), species=(0, 0))
+        window = (base.t_start, base.t_end)
+    ns = r0.onsager.shape[0]
+    L = np.zeros((ns, ns))
+    Le = np.zeros((ns, ns))
+    Lx = np.zeros((ns, ns, 3))
+    Lxe = np.zeros((ns, ns, 3))
+    args = (window, offset, 0.1, 10.0, 0.5)
+    diag = [_diffusion(results, "onsager", *args, species=(a, a)) for a in range(ns)]
+
+    def slopes(f):
+        return [s._slopes for s in (f.replicas or [f])]
+
+    F = _units.conductivity_factor(r0.units, np.mean([r.volume for r in results]), T) * r0.natoms
+    for a in range(ns):
+        for b in range(a, ns):
+            if a == b:
+                f = diag[a]
+            else:
+                cs = list(zip(slopes(diag[a]), slopes(diag[b])))
+                f = _diffusion(results, "onsager", *args, species=(a, b), cross_slopes=cs)
+            g = F / f.unit_factor
+            L[a, b] = L[b, a] = g * f.D
+            Le[a, b] = Le[b, a] = g * f.D_err
+            Lx[a, b] = Lx[b, a] = g * f.D_xyz
+            Lxe[a, b] = Lxe[b, a] = g * f.D_xyz_err
+    unit = _units.conductivity_unit(r0.units) + " per (charge unit)^2"
+    return Onsager(types=list(r0.types.tolist()), charges=list(r0.charges.tolist()), L=L, L_err=Le,
+                   L_xyz=Lx, L_xyz_err=Lxe, unit=unit, T=T,
+                   t_start=float(window[0]), t_end=float(window[1]))
+
+
+def analyse(res, T: float, z: float = 1.0, window=None, *, same_window: bool = True,
+            offset: bool = True, beta_tol: float = 0.1, min_independent: float = 10.0,
+            max_fraction: float = 0.5) -> TransportReport:
+    """Tracer and collective D, Haven ratio, conductivity (and charge/Onsager terms).
+
+    With ``same_window`` (default) the collective quantities use the window of the tracer
+    MSD (given or automatic), so H_R compares like with like.
+    """
+    kw = dict(offset=offset, beta_tol=beta_tol, min_independent=min_independent, max_fraction=max_fraction)
+    tr = tracer_diffusion(res, window, **kw)
+    cwin = (tr.t_start, tr.t_end) if (same_window or window is not None) else None
+    co = collective_diffusion(res, cwin, **kw)
+    if same_window and window is None:
+        co.window_method = "auto (tracer window)"
+    results = _as_list(res)
+    charge = ons = None
+    if results[0].charge_xyz is not None:
+        charge = charge_conductivity(charge_diffusion(res, cwin, **kw), T)
+        if results[0].onsager is not None:
+            ons = onsager(res, T, cwin or (co.t_start, co.t_end), offset=offset)
+    return TransportReport(T=_check_T(T), tracer=tr, collective=co, haven=haven_ratio(tr, co),
+                           conductivity=conductivity(co, T, z), charge_conductivity=charge,
+                           onsager=ons, drift=tr.drift)
