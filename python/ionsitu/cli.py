@@ -1,12 +1,30 @@
-"""The ``ionsitu`` command line."""
+"""The ``ionsitu`` command line.
+
+Each subcommand lives in its own module with ``add_arguments(parser)`` and ``run(args) ->
+int``; they are imported only when used.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
+# subcommand -> (module, one-line help)
+COMMANDS = {
+    "info": ("ionsitu.cli", "versions of ionsitu, LAMMPS, MPI and the fix styles LAMMPS sees"),
+    "analyze": ("ionsitu.analyze_cli", "D*, D_sigma, Haven ratio, conductivity from MSD files or run folders"),
+    "hops": ("ionsitu.hops_cli", "hop statistics of a run folder"),
+    "campaign": ("ionsitu.campaign_cli", "run or report a temperature x replica campaign"),
+}
 
-def cmd_info(args) -> int:
+
+def add_arguments(parser):  # `ionsitu info` takes no arguments
+    pass
+
+
+def run(args) -> int:
+    """`ionsitu info`."""
     import ionsitu
     from ionsitu._plugin import plugin_path
 
@@ -32,8 +50,14 @@ def cmd_info(args) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="ionsitu", description="In-situ ion-transport analysis for LAMMPS")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("info", help="versions of ionsitu, LAMMPS, MPI and the fix styles LAMMPS sees")
-    p.set_defaults(func=cmd_info)
+    argv = sys.argv[1:] if argv is None else argv
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        # only the chosen subcommand's module is imported (some need LAMMPS or MPI)
+        if argv and argv[0] == name:
+            mod = importlib.import_module(module)
+            mod.add_arguments(p)
+            p.set_defaults(func=mod.run)
     args = parser.parse_args(argv)
     return args.func(args)
 
