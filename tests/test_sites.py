@@ -1,0 +1,193 @@
+"""Tests of ionsitu.sites: site finding, free energy and barriers, structures, site files."""
+
+import numpy as np
+import pytest
+
+from ionsitu import sites as S
+
+KB = S.KB_EV
+
+
+def periodic_gaussians(shape, centres, amps, sigma):
+    """Sum of periodic Gaussians on a grid; centres in voxel-index units (float)."""
+    idx = np.indices(shape).reshape(3, -1).T.astype(float)  # (n, 3)
+    n = np.array(shape, dtype=float)
+    rho = np.zeros(len(idx))
+    for c, a in zip(centres, amps):
+        d = idx - np.asarray(c)
+        d -= n * np.round(d / n)
+        rho += a * np.exp(-np.sum(d * d, axis=1) / (2 * sigma**2))
+    return rho.reshape(shape)
+
+
+TRI_CELL = S.lammps_cell(12.0, 11.0, 10.0, yz=1.0, xz=-1.5, xy=2.0)
+
+
+def test_known_maxima_are_found_exactly():
+    shape = (40, 36, 32)
+    # voxel-centre peaks (one on the periodic boundary), one off-centre peak, one weak peak
+    centres = [(0, 0, 0), (10, 20, 8), (25, 5, 20), (30, 27, 15), (15.3, 30, 25.0), (5, 12, 27)]
+    amps = [10.0, 8.0, 6.0, 5.0, 4.0, 0.2]  # the last is below 5 % of the maximum
+    counts = periodic_gaussians(shape, centres, amps, sigma=1.5) * 1e4 + 1e-3
+    origin = np.array([0.5, -1.0, 2.0])
+    res = S.find_sites(counts, TRI_CELL, origin=origin, threshold=0.05, min_distance=1.0)
+    sites = res.sites
+    assert sites.n == 5
+    want = (np.array(centres[:5]) + 0.5) / np.array(shape)
+    np.testing.assert_allclose(sites.frac, want, atol=1e-9)  # exact for Gaussians, refined
+    np.testing.assert_allclose(sites.cart, origin + want @ TRI_CELL, atol=1e-8)
+    # ordered by peak density; occupancy sums to about the share of the Gaussians
+    assert np.all(np.diff(sites.density) <= 0)
+    assert np.all(sites.occupancy > 0) and sites.occupancy.sum() <= 1 + 1e-12
+    np.testing.assert_allclose(sites.occupancy[:4] / sites.occupancy[0], np.array(amps[:4]) / amps[0], rtol=1e-3)
+    assert np.all(sites.volume > 0)
+    # basin map: every peak voxel belongs to its site
+    for k in range(5):
+        assert res.basin.ravel()[res.peak_voxel[k]] == k
+    # without refinement the voxel centres
+    res0 = S.find_sites(counts, TRI_CELL, refine=False)
+    np.testing.assert_allclose(res0.sites.frac[:4], want[:4], atol=1e-12)
+    assert abs(res0.sites.frac[4, 0] - (15.5 / 40)) < 1e-12
+
+
+def test_close_maxima_merge_within_min_distance():
+    shape = (30, 30, 30)
+    cell = np.diag([15.0, 15.0, 15.0])  # 0.5 length units per voxel
+    centres = [(5, 5, 5), (8, 5, 5), (20, 20, 20)]  # first two 1.5 apart
+    counts = periodic_gaussians(shape, centres, [3.0, 2.0, 3.0], sigma=0.8)
+    assert S.find_sites(counts, cell, min_distance=0.0).sites.n == 3
+    res = S.find_sites(counts, cell, min_distance=2.0)
+    assert res.sites.n == 2
+    # the weaker maximum's basin joined the denser site
+    assert res.basin[8, 5, 5] == res.basin[5, 5, 5]
+    # and periodic merging across the boundary
+    counts2 = periodic_gaussians(shape, [(1, 3, 3), (28, 3, 3)], [3.0, 2.5], sigma=0.4)  # 1.5 apart
+    assert S.find_sites(counts2, cell, min_distance=0.0).sites.n == 2
+    assert S.find_sites(counts2, cell, min_distance=1.6).sites.n == 1
+    assert S.find_sites(counts2, cell, min_distance=1.4).sites.n == 2
+
+
+def _minimax_1d(F, a, b):
+    """Brute-force lowest saddle between indices a < b on a periodic 1D chain."""
+    right = F[a:b + 1].max()
+    left = max(F[b:].max(), F[:a + 1].max())
+    return min(right, left)
+
+
+def test_double_well_barrier():
+    nx, ny, nz = 60, 8, 8
+    cell = np.diag([12.0, 4.0, 4.0])
+    T = 600.0
+    Eb, delta, dip = 0.30, 0.05, 0.08
+    u = (np.arange(nx) + 0.5) / nx - 0.5 / nx  # 0 at voxel 0, 0.5 at voxel 30
+    Fx = Eb * np.sin(2 * np.pi * u) ** 2 + delta * np.sin(np.pi * u) ** 2
+    Fx -= dip * np.exp(-(((u - 0.25) / 0.03) ** 2))  # shallow sub-threshold well on one pass
+    yy = np.arange(ny) - 4
+    Fyz = 0.02 * (yy[:, None] ** 2 + yy[None, :] ** 2)
+    F = Fx[:, None, None] + Fyz[None, :, :]
+    rho = np.exp(-F / (KB * T))
+    res = S.find_sites(rho * 1e6, cell, threshold=0.01)
+    assert res.sites.n == 2
+    np.testing.assert_allclose(res.sites.frac[:, 0], [0.5 / nx, 30.5 / nx], atol=1e-9)
+    Fmap = S.free_energy(res.density, T)
+    np.testing.assert_allclose(Fmap, F - F.min(), atol=1e-9)
+    bar = S.site_barriers(Fmap, res)
+    want = _minimax_1d(Fx, 0, 30)
+    assert bar.saddle[0, 1] == pytest.approx(want, abs=1e-9)
+    assert bar.saddle[1, 0] == pytest.approx(want, abs=1e-9)
+    assert bar.forward[0, 1] == pytest.approx(want, abs=1e-9)
+    assert bar.forward[1, 0] == pytest.approx(want - delta, abs=1e-9)
+    assert bar.adjacent[0, 1]
+    pairs, fwd, bwd, sad = bar.pairs()
+    assert pairs.tolist() == [[0, 1]]
+    assert fwd[0] - bwd[0] == pytest.approx(delta, abs=1e-9)
+    # symmetric double well without the dip: the barrier is exactly Eb
+    Fs = Eb * np.sin(2 * np.pi * u) ** 2
+    rho_s = np.exp(-(Fs[:, None, None] + Fyz[None]) / (KB * T))
+    res_s = S.find_sites(rho_s, cell)
+    bar_s = S.site_barriers(S.free_energy(res_s.density, T), res_s)
+    assert bar_s.forward[0, 1] == pytest.approx(Eb, abs=1e-9)
+
+
+def test_free_energy_and_bad_input():
+    with pytest.raises(ValueError, match="temperature"):
+        S.free_energy(np.ones((2, 2, 2)), -5.0)
+    with pytest.raises(ValueError, match="shape"):
+        S.find_sites(np.ones((4, 4)), np.eye(3))
+    with pytest.raises(ValueError, match="negative"):
+        S.find_sites(-np.ones((4, 4, 4)), np.eye(3))
+    with pytest.raises(ValueError, match="no counts"):
+        S.find_sites(np.zeros((4, 4, 4)), np.eye(3))
+    with pytest.raises(ValueError, match="singular"):
+        S.find_sites(np.ones((4, 4, 4)), np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="threshold"):
+        S.find_sites(np.ones((4, 4, 4)), np.eye(3), threshold=2.0)
+    F = S.free_energy(np.array([[[1.0, 0.0]]]), 300.0)
+    assert F[0, 0, 0] == 0 and np.isinf(F[0, 0, 1])
+
+
+def test_site_file_round_trip_and_format(tmp_path):
+    frac = np.array([[0.1, 0.2, 0.3], [0.9, 0.95, 0.0], [0.5, 0.5, 0.5]])
+    s = S.sites_from_array(frac, TRI_CELL, origin=(1.0, 2.0, 3.0), fractional=True, units="metal")
+    s.occupancy = np.array([0.5, 0.25, np.nan])
+    p = S.write_sites(tmp_path / "sites.txt", s, meta={"T": 600}, extra={"label": [1, 2, 3]})
+    text = p.read_text().splitlines()
+    assert text[0] == "# ionsitu-sites 1"
+    assert "nsites 3" in text
+    assert any(line.startswith("columns index sx sy sz x y z occupancy density volume label") for line in text)
+    r = S.read_sites(p)
+    np.testing.assert_allclose(r.frac, s.frac, atol=1e-12)
+    np.testing.assert_allclose(r.cart, s.cart, atol=1e-10)
+    np.testing.assert_allclose(r.cell, TRI_CELL)
+    np.testing.assert_allclose(r.origin, [1, 2, 3])
+    np.testing.assert_allclose(r.occupancy, s.occupancy)
+    np.testing.assert_allclose(r.extra["label"], [1, 2, 3])
+    assert r.units == "metal" and r.meta["T"] == 600
+    # a found site set round-trips too
+    counts = periodic_gaussians((20, 20, 20), [(3, 4, 5), (13, 14, 15)], [1.0, 0.8], 1.2)
+    found = S.find_sites(counts, TRI_CELL).sites
+    r2 = S.read_sites(S.write_sites(tmp_path / "found.txt", found))
+    np.testing.assert_allclose(r2.frac, found.frac, atol=1e-11)
+    np.testing.assert_allclose(r2.volume, found.volume, rtol=1e-11)
+    # malformed files name the line
+    bad = tmp_path / "bad.txt"
+    good = p.read_text()
+    bad.write_text(good.replace("# ionsitu-sites 1", "# ionsitu-sites 2"))
+    with pytest.raises(ValueError, match="version"):
+        S.read_sites(bad)
+    bad.write_text(good.replace("nsites 3", "nsites 4"))
+    with pytest.raises(ValueError, match="found 3 data rows, nsites = 4"):
+        S.read_sites(bad)
+    bad.write_text(good.replace("units metal", "unit metal"))
+    with pytest.raises(ValueError, match=r"bad.txt:3: unknown keyword 'unit'"):
+        S.read_sites(bad)
+    bad.write_text(good.replace("\n1 ", "\n7 "))
+    with pytest.raises(ValueError, match="site index '7', expected 1"):
+        S.read_sites(bad)
+
+
+def test_sites_from_array_and_structure(tmp_path):
+    rng = np.random.default_rng(1)
+    frac = rng.random((6, 3))
+    cart = frac @ TRI_CELL + np.array([0.0, 0.0, 0.0])
+    s = S.sites_from_array(cart + 3 * TRI_CELL[0], TRI_CELL)  # another periodic image
+    np.testing.assert_allclose(s.frac, frac, atol=1e-12)
+    d = s.distance_matrix()
+    assert d.shape == (6, 6) and np.allclose(np.diag(d), 0)
+    with pytest.raises(ValueError, match=r"shape \(n, 3\)"):
+        S.sites_from_array(np.zeros((3, 2)), TRI_CELL)
+
+    ase = pytest.importorskip("ase")
+    import ase.io
+
+    atoms = ase.Atoms("Li2Cl2", scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5], [0.25, 0.25, 0.25], [0.75, 0.75, 0.75]],
+                      cell=TRI_CELL, pbc=True)
+    path = tmp_path / "s.extxyz"
+    ase.io.write(path, atoms)
+    li = S.sites_from_structure(path, "Li", units="metal")
+    assert li.n == 2
+    np.testing.assert_allclose(li.frac, [[0, 0, 0], [0.5, 0.5, 0.5]], atol=1e-8)
+    both = S.sites_from_structure(atoms, ["Li", "Cl"])
+    assert both.n == 4
+    with pytest.raises(ValueError, match="no atoms of species"):
+        S.sites_from_structure(atoms, "Na")
