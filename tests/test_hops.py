@@ -1,0 +1,307 @@
+"""Tests of ionsitu.hops on synthetic event tables with known answers."""
+
+import numpy as np
+import pytest
+
+from ionsitu import hops as H
+
+KB = H.KB_EV
+
+
+def ev_table(rows, **kw):
+    """rows: (time, atom, from, to, dx, dy, dz)."""
+    r = np.array(rows, dtype=float).reshape(-1, 7)
+    return H.make_events(r[:, 1].astype(int), r[:, 2].astype(int), r[:, 3].astype(int), r[:, 4:7],
+                         time=r[:, 0], **kw)
+
+
+def test_make_events_sorts_and_validates():
+    ev = ev_table([(2.0, 5, 0, 1, 1, 0, 0), (1.0, 7, 1, 0, -1, 0, 0), (1.0, 3, 2, 1, 0, 1, 0)])
+    assert ev.dtype == H.EVENT_DTYPE
+    assert ev["atom_id"].tolist() == [3, 7, 5]
+    with pytest.raises(ValueError, match=r"displacement has shape"):
+        H.make_events([1, 2], [0, 1], [1, 0], np.zeros((3, 3)), time=[0, 1])
+    with pytest.raises(ValueError, match="timestep"):
+        H.make_events([1], [0], [1], [[1, 0, 0]], step=[10])
+    with pytest.raises(ValueError, match="missing fields"):
+        H.jump_rates(np.zeros(3, dtype=[("time", float)]), 1, 1.0)
+    with pytest.raises(ValueError, match="n_ions must be > 0, got 0"):
+        H.jump_rates(ev, 0, 1.0)
+    with pytest.raises(ValueError, match="total_time must be > 0, got -1"):
+        H.jump_diffusivity(ev, 2, -1.0)
+
+
+def test_events_from_core_layout():
+    # step, id, from, to, from_x[3], to_x[3], disp[3], origin_arrival, origin_last, flags
+    core = np.array([
+        [320, 7, 0, 4, 1, 5, 5, 9, 5, 5, -2, 0, 0, 250, 300, 0],
+        [100, 3, 3, 2, 7, 5, 5, 5, 5, 5, -2, 0, 0, 0, 80, 1],
+    ], dtype=float)
+    ev = H.events_from_core(core.ravel(), timestep=0.002)
+    assert ev["step"].tolist() == [100, 320]
+    np.testing.assert_allclose(ev["time"], [0.2, 0.64])
+    np.testing.assert_allclose(ev["residence"], [0.2, 0.14])
+    np.testing.assert_allclose(ev["duration"], [0.04, 0.04])
+    assert ev["censored"].tolist() == [True, False]
+    np.testing.assert_allclose(ev["tx"], [5, 9])
+    with pytest.raises(ValueError, match="multiple of 16"):
+        H.events_from_core(np.zeros(17), 1.0)
+
+
+def test_rates_residence_and_activation_energies():
+    rng = np.random.default_rng(0)
+    rows = []
+    # type (0,1): 30 jumps by ions 0..5; (1,0): 20 by ions 0..3; (1,2): 5 by ion 9
+    for k in range(30):
+        rows.append((rng.random() * 100, k % 6, 0, 1, 2.0, 0, 0))
+    for k in range(20):
+        rows.append((rng.random() * 100, k % 4, 1, 0, -2.0, 0, 0))
+    for k in range(5):
+        rows.append((rng.random() * 100, 9, 1, 2, 0, 3.0, 0))
+    r = np.array(rows)
+    residence = np.where(r[:, 2] == 0, 4.0, 6.0)
+    ev = H.make_events(r[:, 1].astype(int), r[:, 2].astype(int), r[:, 3].astype(int), r[:, 4:7], time=r[:, 0],
+                       residence=residence, censored=np.arange(len(r)) == 0)
+    N, t = 10, 100.0
+    js = H.jump_rates(ev, N, t)
+    assert js.pairs.tolist() == [[0, 1], [1, 0], [1, 2]]
+    assert js.count.tolist() == [30, 20, 5]
+    np.testing.assert_allclose(js.rate, np.array([30, 20, 5]) / (N * t))
+    assert js.n_participating.tolist() == [6, 4, 1]
+    np.testing.assert_allclose(js.mean_length, [2, 2, 3])
+    und = H.jump_rates(ev, N, t, directed=False)
+    assert und.pairs.tolist() == [[0, 1], [1, 2]] and und.count.tolist() == [50, 5]
+
+    res = H.residence_times(ev)
+    assert res.site.tolist() == [0, 1]
+    assert res.count.tolist() == [29, 25]  # the censored one left out
+    np.testing.assert_allclose(res.mean, [4.0, 6.0])
+    assert H.residence_times(ev, include_censored=True).count.tolist() == [30, 25]
+    dens, edges = H.residence_time_distribution(ev, bins=[0, 5, 10])
+    np.testing.assert_allclose(dens * 5, [29 / 54, 25 / 54])
+
+    T, nu = 800.0, 1.0
+    ea = H.activation_energies(ev, t, T, nu)
+    want = -KB * T * np.log(np.array([30 / (t * 6 * nu), 20 / (t * 4 * nu), 5 / (t * 1 * nu)]))
+    np.testing.assert_allclose(ea.Ea, want, rtol=1e-12)
+    assert ea.mean == pytest.approx(want.mean()) and ea.std == pytest.approx(want.std(ddof=1))
+    assert (ea.min, ea.max) == (pytest.approx(want.min()), pytest.approx(want.max()))
+    assert ea.asymmetry_pairs.tolist() == [[0, 1]]
+    assert ea.asymmetry[0] == pytest.approx(want[0] - want[1])
+    ea_all = H.activation_energies(ev, t, T, nu, n_ions=N)
+    np.testing.assert_allclose(ea_all.Ea, -KB * T * np.log(np.array([30, 20, 5]) / (t * N * nu)))
+    with pytest.raises(ValueError, match="attempt_frequency 0.01 is too small"):
+        H.activation_energies(ev, t, T, 0.01)
+
+
+def test_backjumps():
+    rows = [
+        # ion 1: 0->1, 1->0 (back), 0->1 (back), 1->2 (no)
+        (1, 1, 0, 1, 1, 0, 0), (2, 1, 1, 0, -1, 0, 0), (3, 1, 0, 1, 1, 0, 0), (4, 1, 1, 2, 1, 0, 0),
+        # ion 2: 5->6, 6->7, 7->6 (back)
+        (1.5, 2, 5, 6, 0, 1, 0), (2.5, 2, 6, 7, 0, 1, 0), (3.5, 2, 7, 6, 0, -1, 0),
+        # ion 3: one hop only (not considered)
+        (1.2, 3, 8, 9, 0, 0, 1),
+    ]
+    ev = ev_table(rows)
+    b = H.backjump_fraction(ev)
+    assert (b.n_backjumps, b.n_considered) == (3, 5)
+    assert b.fraction == pytest.approx(0.6)
+    assert b.is_backjump.sum() == 3
+    # site-free: by displacement
+    free = ev.copy()
+    free["from_site"] = -1
+    free["to_site"] = -1
+    with pytest.raises(ValueError, match="give tol"):
+        H.backjump_fraction(free)
+    bf = H.backjump_fraction(free, tol=0.1)
+    assert (bf.n_backjumps, bf.n_considered) == (3, 5)
+
+
+def lattice_walk(n_ions, L, a, gamma, t_total, seed):
+    """Continuous-time random walk on a periodic simple-cubic lattice (L^3 sites, spacing a),
+    total hop rate gamma per ion. Returns events and the unwrapped final displacements."""
+    rng = np.random.default_rng(seed)
+    dirs = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]])
+    rows = []
+    final = np.zeros((n_ions, 3))
+    for i in range(n_ions):
+        pos = rng.integers(0, L, 3)
+        t = rng.exponential(1 / gamma)
+        last = 0.0
+        while t < t_total:
+            d = dirs[rng.integers(6)]
+            new = (pos + d) % L
+            rows.append((t, i, np.ravel_multi_index(tuple(pos), (L,) * 3), np.ravel_multi_index(tuple(new), (L,) * 3),
+                         *(a * d), t - last))
+            final[i] += a * d
+            pos = new
+            last = t
+            t += rng.exponential(1 / gamma)
+    r = np.array(rows)
+    ev = H.make_events(r[:, 1].astype(int), r[:, 2].astype(int), r[:, 3].astype(int), r[:, 4:7], time=r[:, 0],
+                       residence=r[:, 7], duration=np.zeros(len(r)),
+                       from_pos=np.zeros((len(r), 3)))
+    return ev, final
+
+
+def test_jump_diffusivity_of_lattice_random_walk():
+    n_ions, L, a, gamma, t_total = 300, 8, 2.0, 2.0, 40.0
+    ev, final = lattice_walk(n_ions, L, a, gamma, t_total, seed=1)
+    jd = H.jump_diffusivity(ev, n_ions, t_total)
+    # exact identity with the observed number of hops, and Σ Γ_i a_i^2 / 6 over jump types
+    assert jd.D == pytest.approx(len(ev) * a**2 / (6 * n_ions * t_total), rel=1e-12)
+    js = H.jump_rates(ev, n_ions, t_total)
+    assert jd.D == pytest.approx(np.sum(js.rate * js.mean_sq_length) / 6, rel=1e-12)
+    # the known D of the walk, Γ a² / 6, within statistics (about 24000 hops: 0.7 %)
+    D_true = gamma * a**2 / 6
+    assert jd.D == pytest.approx(D_true, rel=0.03)
+    np.testing.assert_allclose(jd.D_xyz, D_true, rtol=0.05)
+    # and the MSD of the same walk (uncorrelated: D_j = D*), within its larger noise
+    D_msd = np.mean(np.sum(final**2, axis=1)) / (6 * t_total)
+    assert D_msd == pytest.approx(D_true, rel=0.12)
+    # residence times of a Poisson walk: mean 1/gamma
+    res = H.residence_times(ev)
+    assert res.all_values.mean() == pytest.approx(1 / gamma, rel=0.03)
+    # Chudley–Elliott: l = sqrt(6 D tau) with tau = 1/gamma gives the lattice spacing
+    assert H.chudley_elliott_length(D_true, 1 / gamma) == pytest.approx(a)
+    # site-trajectory residence autocorrelation of the same walk: c(τ) = exp(-γτ), ∫ = 1/γ
+    times = np.arange(0, t_total, 0.05)
+    init = np.array([ev["from_site"][ev["atom_id"] == i][0] for i in range(n_ions)])
+    st = H.site_trajectory(ev, np.arange(n_ions), times, initial_sites=init)
+    acf = H.residence_autocorrelation(st, 0.05, max_lag=200)
+    np.testing.assert_allclose(acf.c[[0, 10, 20]], np.exp(-gamma * acf.lag[[0, 10, 20]]), atol=0.02)
+    assert acf.integral == pytest.approx(1 / gamma, rel=0.1)
+
+
+def test_residence_autocorrelation_exact():
+    # one ion: 4 samples on site 0, 2 unassigned, 6 samples on site 3
+    st = np.array([0, 0, 0, 0, -1, -1, 3, 3, 3, 3, 3, 3])
+    acf = H.residence_autocorrelation(st, dt=1.0, max_lag=7)
+    want = np.array([10, 8, 6, 4, 2, 1, 0, 0]) / 10
+    np.testing.assert_allclose(acf.c, want)
+    assert acf.integral == pytest.approx(want.sum() - 0.5 * (want[0] + want[-1]))
+    assert acf.T == pytest.approx(2 * acf.integral)
+    with pytest.raises(ValueError, match="max_lag"):
+        H.residence_autocorrelation(st, 1.0, max_lag=20)
+
+
+def test_site_trajectory_from_events():
+    ev = ev_table([(1.0, 4, 0, 1, 1, 0, 0), (3.0, 4, 1, 2, 1, 0, 0)])
+    st = H.site_trajectory(ev, [4, 5], [0.0, 1.0, 2.0, 3.5])
+    assert st[:, 0].tolist() == [0, 1, 1, 2]
+    assert st[:, 1].tolist() == [-1, -1, -1, -1]
+    with pytest.raises(ValueError, match=r"not in atom_ids: \[4\]"):
+        H.site_trajectory(ev, [5], [0.0])
+
+
+def test_attempt_frequency_of_harmonic_velocities():
+    dt, nT, nu0 = 0.01, 4000, 3.0  # nu0 on an exact FFT bin
+    t = np.arange(nT) * dt
+    rng = np.random.default_rng(2)
+    phase = rng.random((1, 5, 3)) * 2 * np.pi
+    v = np.cos(2 * np.pi * nu0 * t[:, None, None] + phase)
+    assert H.estimate_attempt_frequency(v, dt) == pytest.approx(nu0, rel=1e-9)
+
+
+def test_jump_network_connectivity_and_gop():
+    nx = pytest.importorskip("networkx")
+    # sites 0,1,2 on a line along x through the periodic cell (channel); 3<->4 a closed pair
+    cell = np.diag([6.0, 6.0, 6.0])
+    frac = np.array([[1 / 6, 0.5, 0.5], [3 / 6, 0.5, 0.5], [5 / 6, 0.5, 0.5], [0.1, 0.1, 0.1], [0.2, 0.1, 0.1], [0.7, 0.7, 0.7]])
+    rows = [(1, 0, 0, 1, 2, 0, 0), (2, 0, 1, 2, 2, 0, 0), (3, 0, 2, 0, 2, 0, 0),  # winds once along a
+            (4, 1, 1, 0, -2, 0, 0), (5, 2, 3, 4, 0.6, 0, 0), (6, 2, 4, 3, -0.6, 0, 0), (7, 2, 3, 4, 0.6, 0, 0)]
+    ev = ev_table(rows)
+    G = H.jump_network(ev, n_sites=6)
+    assert isinstance(G, nx.DiGraph) and G.number_of_nodes() == 6
+    assert G[1][0]["weight"] == pytest.approx(0.5) and G[1][2]["weight"] == pytest.approx(0.5)
+    assert G[3][4]["count"] == 2 and G[3][4]["weight"] == pytest.approx(1.0)
+    con = H.network_connectivity(ev, 6, frac, cell)
+    assert sorted(con.sizes.tolist()) == [1, 2, 3]
+    c0 = con.component[0]
+    assert con.dimensionality[c0] == 1
+    assert np.abs(con.windings[c0]).tolist() == [[1, 0, 0]]
+    assert con.dimensionality[con.component[3]] == 0
+    assert con.percolating and con.largest_fraction == pytest.approx(0.5)
+    moved = frac.copy()
+    moved[1, 1] += 0.2
+    with pytest.raises(ValueError, match="do not join"):
+        H.network_connectivity(ev, 6, moved, cell)
+    # GOP by hand: in-degrees (weights P(i->j)): 0: 1+0.5, 1: 1, 2: 0.5, 3: 1, 4: 1, 5: 0
+    gop = H.graph_order_parameter(G)
+    p_third = 1 / 3
+    g012 = 3 * (p_third * np.log(p_third)) + (1.5 + 1 + 0.5) * p_third
+    g34 = 1.0 * np.log(1.0) + 1.0
+    g5 = 0.0
+    assert gop == pytest.approx(g012 + g34 + g5)
+    # a fully connected ring is more ordered (one degree value) than a star
+    ring = nx.cycle_graph(6)
+    nx.set_edge_attributes(ring, 1.0, "weight")
+    assert H.graph_order_parameter(ring) == pytest.approx(2.0)
+
+
+def test_correlated_hops_distance_time_window():
+    cell = np.diag([30.0, 30.0, 30.0])
+    rows = [
+        # pair: ions 1, 2 within 0.5 time and 3 length
+        (10.0, 1, 0, 1, 1, 0, 0), (10.4, 2, 2, 3, 1, 0, 0),
+        # chain: 3-4 close in time and space, 4-5 too, 3-5 not (transitive triple)
+        (20.0, 3, 4, 5, 1, 0, 0), (20.8, 4, 6, 7, 1, 0, 0), (21.6, 5, 8, 9, 1, 0, 0),
+        # isolated hops: far in time or in space (across the periodic boundary counts as close!)
+        (30.0, 6, 0, 1, 1, 0, 0), (30.2, 7, 0, 1, 1, 0, 0),
+        (40.0, 8, 0, 1, 1, 0, 0),
+        (50.0, 1, 1, 0, -1, 0, 0),
+    ]
+    pos = np.array([
+        [1, 1, 1], [3, 1, 1],
+        [10, 10, 10], [10, 12, 10], [10, 14, 10],
+        [0.5, 20, 20], [29.0, 20, 20],  # 1.5 apart through the boundary
+        [5, 5, 5], [5, 5, 5],
+    ], dtype=float)
+    r = np.array(rows)
+    ev = H.make_events(r[:, 1].astype(int), r[:, 2].astype(int), r[:, 3].astype(int), r[:, 4:7], time=r[:, 0],
+                       from_pos=pos - 0.5 * r[:, 4:7])  # midpoints at pos
+    ch = H.correlated_hops(ev, time_window=1.0, cutoff=3.0, cell=cell)
+    assert sorted(ch.group_ions.tolist()) == [1, 1, 2, 2, 3]
+    assert ch.fraction_collective == pytest.approx(7 / 9)
+    assert ch.n_values.tolist() == [1, 2, 3] and ch.n_counts.tolist() == [2, 2, 1]
+    # without the cell the boundary pair is not close
+    ch2 = H.correlated_hops(ev, time_window=1.0, cutoff=3.0)
+    assert sorted(ch2.group_ions.tolist()) == [1, 1, 1, 1, 2, 3]
+    with pytest.raises(ValueError, match="lack the positions"):
+        H.correlated_hops(ev_table(rows[:2]), 1.0, 3.0)
+
+
+def test_exponential_fit():
+    n = np.arange(1, 9)
+    f = 0.220 * np.exp(-0.252 * n)
+    fit = H.fit_exponential_decay(n, f)
+    assert fit.A == pytest.approx(0.220, rel=1e-8) and fit.b == pytest.approx(0.252, rel=1e-8)
+    with pytest.raises(ValueError, match="at least 2 points"):
+        H.fit_exponential_decay([1, 2], [1.0, 0.0])
+
+
+def test_correlation_matrix_method_finds_the_concerted_pair():
+    rng = np.random.default_rng(5)
+    T_end, dt = 1000.0, 0.5
+    rows, dur = [], []
+    together = np.sort(rng.random(12) * (T_end - 10) + 5)
+    for t in together:  # ions 0 and 1 always hop together
+        rows += [(t, 0, 0, 1, 1, 0, 0), (t + 0.5, 1, 2, 3, 1, 0, 0)]
+        dur += [1.0, 1.0]
+    for ion in range(2, 10):  # the others hop at random
+        for t in np.sort(rng.random(12) * (T_end - 10) + 5):
+            rows.append((t, ion, 0, 1, 1, 0, 0))
+            dur.append(1.0)
+    r = np.array(rows)
+    ev = H.make_events(r[:, 1].astype(int), r[:, 2].astype(int), r[:, 3].astype(int), r[:, 4:7], time=r[:, 0],
+                       duration=dur)
+    res = H.correlation_matrix_method(ev, np.arange(10), 0.0, T_end, dt, n_random=10, quantile=0.999, seed=1)
+    assert res.fwhm == pytest.approx(1.0)
+    assert res.matrix[0, 1] > 0.8
+    assert res.correlated[0, 1]
+    assert res.group[0] == res.group[1] >= 0
+    assert res.sizes.tolist() == [2]
+    assert np.sum(res.group >= 0) == 2
+    with pytest.raises(ValueError, match="quantile"):
+        H.correlation_matrix_method(ev, np.arange(10), 0.0, T_end, dt, quantile=1.5)
