@@ -707,8 +707,10 @@ def read_sites(path) -> Sites:
         fail(len(text), f"found {len(rows)} data rows, nsites = {nsites}")
     data = np.array(rows, dtype=float).reshape(nsites, len(columns) - 1)
     extra = {name: data[:, 6 + k] for k, name in enumerate(columns[7:])}
+    frac = data[:, 0:3] - np.floor(data[:, 0:3])  # "%.12g" may print 0.9999999999999 as 1
+    frac[frac >= 1.0] = 0.0
     sites = Sites(
-        frac=data[:, 0:3].copy(),
+        frac=frac,
         cart=data[:, 3:6].copy(),
         cell=_as_cell(cell),
         origin=origin,
