@@ -59,8 +59,11 @@ void MsdCorrelator::add_atom(double *history, const double x[3], int species)
     double *ring = history + (size_t) l * block_ * 3;
     const int64_t j = level_count_[l];
     const int kmax = (int) std::min<int64_t>(block_ - 1, j);
+    const int now = (int) (j % block_);    // ring slot of this sample
+    int slot = now;                        // slot of the origin k samples back
     for (int k = 1; k <= kmax; ++k) {
-      const double *old = ring + ((j - k) % block_) * 3;
+      slot = slot == 0 ? block_ - 1 : slot - 1;
+      const double *old = ring + slot * 3;
       const double d[3] = {x[0] - old[0], x[1] - old[1], x[2] - old[2]};
       const double d2[3] = {d[0] * d[0], d[1] * d[1], d[2] * d[2]};
       const double r2 = d2[0] + d2[1] + d2[2];
@@ -82,10 +85,10 @@ void MsdCorrelator::add_atom(double *history, const double x[3], int species)
         p[2] += d[2];
       }
     }
-    double *slot = ring + (j % block_) * 3;
-    slot[0] = x[0];
-    slot[1] = x[1];
-    slot[2] = x[2];
+    double *dst = ring + now * 3;
+    dst[0] = x[0];
+    dst[1] = x[1];
+    dst[2] = x[2];
   }
 }
 
