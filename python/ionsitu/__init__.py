@@ -4,6 +4,7 @@ Importing ionsitu (which the lammps module does through its plugin entry point) 
 libmpi so that ``lammps.lammps()`` works without importing mpi4py first.
 """
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
 
 from ._libs import preload_mpi
@@ -17,6 +18,17 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0+unknown"
 
 __all__ = ["MSDResult", "read_msd", "lammps_instance", "__version__"]
+
+# Submodules load on first use: `import lammps` imports this package (plugin entry point),
+# so it must stay light.
+_SUBMODULES = {"core", "units", "transport", "arrhenius", "sites", "hops", "trajectory", "deepmd",
+               "campaign", "report", "plots"}
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'ionsitu' has no attribute {name!r}")
 
 
 def lammps_instance(*args, **kwargs):
