@@ -1,4 +1,4 @@
-"""Quick example: the model ion conductor at one temperature, D* from fix msd/cross.
+"""Quick example: the model ion conductor at one temperature; D*, D_sigma, H_R from fix msd/cross.
 
     python examples/quick/run.py [--temperature 0.6] [--steps 20000]
 """
@@ -6,8 +6,6 @@
 import argparse
 import os
 from pathlib import Path
-
-import numpy as np
 
 import ionsitu
 
@@ -17,7 +15,7 @@ HERE = Path(__file__).resolve().parent
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--temperature", type=float, default=0.6, help="LJ reduced temperature")
-    ap.add_argument("--steps", type=int, default=20000, help="production steps (dt = 0.002)")
+    ap.add_argument("--steps", type=int, default=50000, help="production steps (dt = 0.002)")
     ap.add_argument("--out", default=str(HERE / "out"), help="output folder")
     args = ap.parse_args()
     out = Path(args.out)
@@ -30,14 +28,13 @@ def main():
     lmp.close()
 
     res = ionsitu.read_msd(out / "msd.dat")
-    # Fickian window: lags beyond 1 time unit with enough origins; D = slope / 6
-    ok = (res.time >= 1.0) & (res.n_origins >= 10)
-    d_self = np.polyfit(res.time[ok], res.msd[ok], 1)[0] / 6
-    d_coll = np.polyfit(res.time[ok], res.coll[ok], 1)[0] / 6
+    rep = ionsitu.transport.analyse(res, T=args.temperature)   # GLS fits, automatic window
+    tr, co, h = rep.tracer, rep.collective, rep.haven
     print(f"model ion conductor, T = {args.temperature}, {res.natoms} mobile ions, "
-          f"{res.meta['nsamples']} samples, fit {res.time[ok][0]:.3g}-{res.time[ok][-1]:.3g} tau")
-    print(f"D* (tracer)     = {d_self:.4g} sigma^2/tau")
-    print(f"D_sigma (coll.) = {d_coll:.4g} sigma^2/tau   Haven ratio ~ {d_self / d_coll:.3g}")
+          f"{res.meta['nsamples']} samples; Fickian window {tr.t_start:.3g}-{tr.t_end:.3g} tau")
+    print(f"D* (tracer)      = {tr.D:.4g} +- {tr.D_err:.2g} {tr.unit}")
+    print(f"D_sigma (coll.)  = {co.D:.4g} +- {co.D_err:.2g} {co.unit}")
+    print(f"Haven ratio      = {h.H:.3g} +- {h.H_err:.2g}")
     print(f"results: {out / 'msd.dat'}")
 
 
