@@ -4,6 +4,9 @@
 #ifndef IONSITU_FIX_COMMON_H
 #define IONSITU_FIX_COMMON_H
 
+#include "box_geometry.h"
+
+#include "domain.h"
 #include "error.h"
 #include "lammps.h"
 #include "utils.h"
@@ -108,6 +111,13 @@ inline std::vector<double> read_restart_record(const char *raw)
 {
   const auto *d = reinterpret_cast<const double *>(raw);
   return std::vector<double>(d + 1, d + 1 + (size_t) d[0]);
+}
+
+// The current LAMMPS box as an ionsitu::Box (origin boxlo; h = xprd yprd zprd yz xz xy,
+// the order of Domain::h), for the fixes that work in fractional coordinates.
+inline Box current_box(const LAMMPS_NS::Domain *domain)
+{
+  return Box(domain->boxlo, domain->h);
 }
 
 }    // namespace ionsitu

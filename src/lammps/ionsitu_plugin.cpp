@@ -1,7 +1,9 @@
 // ionsitu: registration of the fix styles with LAMMPS's plugin loader.  The loader finds
 // this file through LAMMPS_PLUGIN_PATH (set by the package's lammps.plugins entry point).
 
+#include "fix_hop_events.h"
 #include "fix_msd_cross.h"
+#include "fix_occupancy_grid.h"
 
 using namespace LAMMPS_NS;
 
@@ -51,4 +53,10 @@ extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
   register_fix(lmp, handle, regfunc, "msd/cross",
                "ionsitu: multiple-window MSD with self, collective and charge cross terms",
                (lammpsplugin_factory2 *) &create_fix<FixMSDCross>);
+  register_fix(lmp, handle, regfunc, "occupancy/grid",
+               "ionsitu: time-averaged occupancy grid in fractional coordinates (cube, npz)",
+               (lammpsplugin_factory2 *) &create_fix<FixOccupancyGrid>);
+  register_fix(lmp, handle, regfunc, "hop/events",
+               "ionsitu: site-based or site-free hop detection with an event log",
+               (lammpsplugin_factory2 *) &create_fix<FixHopEvents>);
 }

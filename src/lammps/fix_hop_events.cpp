@@ -1,0 +1,405 @@
+// ionsitu: fix hop/events.  Argument parsing, per-atom detector slots that migrate with
+// atoms, gathering of the rank-local events, the event log and restart around
+// ionsitu::HopDetector (all the detection logic lives there).
+//
+// Event bookkeeping: every rank appends the hops of its own atoms to its detector; at each
+// output (and at write_restart) the events of all ranks are gathered to rank 0, merged into
+// `log` (sorted by step, atom id: the same order for any number of ranks) and the whole log
+// is rewritten atomically.  Events are back-dated to the arrival sample, so a hop confirmed
+// later can precede one already written; rewriting keeps the file sorted.  The restart
+// record holds the complete log, so a restarted run rewrites the file from exactly the
+// events known at write_restart: events the earlier run wrote after that point are
+// replaced (no duplicates), none are lost.
+
+#include "fix_hop_events.h"
+
+#include "fix_common.h"
+#include "msd_correlator.h"    // ionsitu::write_file_atomic
+
+#include "atom.h"
+#include "comm.h"
+#include "domain.h"
+#include "error.h"
+#include "group.h"
+#include "memory.h"
+#include "modify.h"
+#include "update.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+using namespace LAMMPS_NS;
+using namespace FixConst;
+
+static const char *const STYLE = "fix hop/events";
+static constexpr int RESTART_VERSION = 1;
+
+FixHopEvents::FixHopEvents(LAMMPS *lmp, int narg, char **arg) :
+    Fix(lmp, narg, arg), state(nullptr), nper(0), nmax_state(0), output_every(0), nsamples(0),
+    step_first(-1), step_last(-1), natoms_group(0), last_box{0, 0, 0, 0, 0, 0, 0, 0, 0},
+    last_origin{0, 0, 0}, counters(4, 0.0), counters_nsamples(-1)
+{
+  ionsitu::ArgReader args(lmp, STYLE, narg, arg);
+  nevery = args.positive_int(3, "Nevery");
+  int mode = -1;    // 0 sites, 1 free
+  double r_in = 0.0, r_out = 0.0, threshold = 0.0;
+  long long window = 0, residence = 1;
+
+  auto number = [&](int i, const char *what) {
+    if (i >= narg) error->all(FLERR, "{}: {} is missing", STYLE, what);
+    if (!utils::is_double(arg[i]))
+      error->all(FLERR, "{}: {} expects a number, got '{}'", STYLE, what, arg[i]);
+    return std::stod(arg[i]);
+  };
+
+  int iarg = 4;
+  while (iarg < narg) {
+    const std::string key = arg[iarg];
+    if (key == "sites") {
+      if (mode >= 0) error->all(FLERR, "{}: give either sites or free, once", STYLE);
+      if (iarg + 3 >= narg) error->all(FLERR, "{}: sites needs 'sites file r_in r_out'", STYLE);
+      site_path = arg[iarg + 1];
+      r_in = number(iarg + 2, "sites r_in");
+      r_out = number(iarg + 3, "sites r_out");
+      mode = 0;
+      iarg += 4;
+    } else if (key == "free") {
+      if (mode >= 0) error->all(FLERR, "{}: give either sites or free, once", STYLE);
+      if (iarg + 2 >= narg) error->all(FLERR, "{}: free needs 'free threshold window'", STYLE);
+      threshold = number(iarg + 1, "free threshold");
+      if (!utils::is_integer(arg[iarg + 2]))
+        error->all(FLERR, "{}: free window expects an integer number of samples, got '{}'", STYLE,
+                   arg[iarg + 2]);
+      window = std::stoll(arg[iarg + 2]);
+      mode = 1;
+      iarg += 3;
+    } else if (key == "residence") {
+      residence = args.int_value(iarg, 1);
+      iarg += 2;
+    } else if (key == "file") {
+      filename = args.value(iarg);
+      iarg += 2;
+    } else if (key == "every") {
+      output_every = args.int_value(iarg, 0);
+      iarg += 2;
+    } else {
+      error->all(FLERR, "{}: unknown keyword '{}'", STYLE, key);
+    }
+  }
+  if (mode < 0)
+    error->all(FLERR, "{}: no detection mode: give 'sites file r_in r_out' or 'free threshold window'",
+               STYLE);
+  if (output_every % nevery != 0)
+    error->all(FLERR, "{}: every {} is not a multiple of Nevery {}", STYLE, output_every, nevery);
+  if (output_every > 0 && filename.empty())
+    error->all(FLERR, "{}: every {} needs a file to write to (keyword file)", STYLE, output_every);
+  if (group->dynamic[igroup])
+    error->all(FLERR, "{}: group {} is dynamic; the tracked ions must stay in the group", STYLE,
+               group->names[igroup]);
+
+  const ionsitu::Box box = ionsitu::current_box(domain);
+  try {
+    if (mode == 0) {
+      det = std::make_unique<ionsitu::HopDetector>(
+          ionsitu::HopDetector::site_based(r_in, r_out, (int) residence));
+      const ionsitu::SiteFile sf = ionsitu::read_site_file(site_path);
+      if (sf.frac.empty()) throw std::runtime_error("site file " + site_path + " has no sites");
+      det->set_sites_fractional((int) (sf.frac.size() / 3), sf.frac.data());
+      // the fractional coordinates are authoritative; warn if the file's cell is far off
+      const double *c = sf.cell;
+      const double vfile = std::fabs(c[0] * (c[4] * c[8] - c[5] * c[7]) - c[1] * (c[3] * c[8] - c[5] * c[6]) +
+                                     c[2] * (c[3] * c[7] - c[4] * c[6]));
+      if (comm->me == 0 && std::fabs(vfile - box.volume()) > 0.05 * box.volume())
+        error->warning(FLERR,
+                       "{}: the cell of site file {} has volume {}, the box {}; sites are placed at "
+                       "their fractional coordinates of the current box",
+                       STYLE, site_path, vfile, box.volume());
+    } else {
+      if (window > 1000000) throw std::invalid_argument("window must be <= 1000000 samples");
+      det = std::make_unique<ionsitu::HopDetector>(
+          ionsitu::HopDetector::site_free(threshold, (int) window, (int) residence));
+    }
+    det->check_box(box);
+  } catch (std::exception &e) {
+    error->all(FLERR, "{}: {}", STYLE, e.what());
+  }
+  nper = det->peratom_doubles();
+
+  vector_flag = 1;
+  size_vector = 4;
+  extvector = 0;
+  global_freq = nevery;
+  restart_global = 1;
+  restart_peratom = 1;
+  create_attribute = 1;
+
+  grow_arrays(atom->nmax);
+  atom->add_callback(Atom::GROW);
+  atom->add_callback(Atom::RESTART);
+}
+
+FixHopEvents::~FixHopEvents()
+{
+  if (modify->get_fix_by_id(id)) {    // not when LAMMPS is being torn down
+    atom->delete_callback(id, Atom::GROW);
+    atom->delete_callback(id, Atom::RESTART);
+  }
+  memory->destroy(state);
+}
+
+int FixHopEvents::setmask()
+{
+  return END_OF_STEP;
+}
+
+void FixHopEvents::setup(int)
+{
+  if (update->ntimestep % nevery == 0) sample();
+}
+
+void FixHopEvents::end_of_step()
+{
+  sample();
+  if (output_every > 0 && update->ntimestep % output_every == 0) write_file();
+}
+
+void FixHopEvents::post_run()
+{
+  if (!filename.empty()) write_file();
+}
+
+void FixHopEvents::sample()
+{
+  const bigint step = update->ntimestep;
+  if (step == step_last) return;
+  if (step_last >= 0 && step < step_last)
+    error->all(FLERR, "{}: sample at step {} is before the previous one (step {}); the timestep "
+               "must not be reset while the fix is defined", STYLE, step, step_last);
+  const ionsitu::Box box = ionsitu::current_box(domain);
+  try {
+    det->check_box(box);
+  } catch (std::exception &e) {
+    error->all(FLERR, "{} at step {}: {}", STYLE, step, e.what());
+  }
+  double **x = atom->x;
+  const int *mask = atom->mask;
+  const tagint *tag = atom->tag;
+  const int nlocal = atom->nlocal;
+  bigint count = 0;
+  for (int i = 0; i < nlocal; ++i) {
+    if (!(mask[i] & groupbit)) continue;
+    det->update_atom(box, x[i], (std::int64_t) tag[i], state[i], (std::int64_t) step);
+    ++count;
+  }
+  MPI_Allreduce(&count, &natoms_group, 1, MPI_LMP_BIGINT, MPI_SUM, world);
+  if (nsamples == 0 && natoms_group == 0)
+    error->all(FLERR, "{}: group {} is empty", STYLE, group->names[igroup]);
+  ++nsamples;
+  if (step_first < 0) step_first = step;
+  step_last = step;
+  const double cell[9] = {box.h[0], 0.0, 0.0, box.h[5], box.h[1], 0.0, box.h[4], box.h[3], box.h[2]};
+  std::copy(cell, cell + 9, last_box);
+  std::copy(box.lo, box.lo + 3, last_origin);
+}
+
+/* ---------------- events: gather to rank 0, counters, file ---------------- */
+
+void FixHopEvents::gather_events()
+{
+  const std::vector<double> mine = ionsitu::serialize_events(det->take_events());
+  const int n = (int) mine.size();
+  std::vector<int> counts(comm->nprocs), displs(comm->nprocs, 0);
+  MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, world);
+  std::vector<double> all;
+  if (comm->me == 0) {
+    size_t total = 0;
+    for (int p = 0; p < comm->nprocs; ++p) {
+      displs[p] = (int) total;
+      total += counts[p];
+    }
+    all.resize(total);
+  }
+  MPI_Gatherv(mine.data(), n, MPI_DOUBLE, all.data(), counts.data(), displs.data(), MPI_DOUBLE, 0, world);
+  if (comm->me != 0 || all.empty()) return;
+  std::vector<ionsitu::HopEvent> fresh = ionsitu::deserialize_events(all.data(), all.size());
+  ionsitu::sort_events(fresh);
+  const auto mid = (std::ptrdiff_t) log.size();
+  log.insert(log.end(), fresh.begin(), fresh.end());
+  std::inplace_merge(log.begin(), log.begin() + mid, log.end(), ionsitu::event_less);
+}
+
+double FixHopEvents::compute_vector(int i)
+{
+  if (counters_nsamples != nsamples) {
+    const double local[2] = {det->nhops(), det->count_hopped(atom->nlocal, state ? state[0] : nullptr)};
+    double global[2];
+    MPI_Allreduce(local, global, 2, MPI_DOUBLE, MPI_SUM, world);
+    counters = {global[0], global[1], (double) nsamples, (double) natoms_group};
+    counters_nsamples = nsamples;
+  }
+  return counters[i];
+}
+
+std::string FixHopEvents::meta_json(double nhops, double nhopped) const
+{
+  using ionsitu::json_string;
+  const bool sites = det->mode() == ionsitu::HopDetector::Mode::Sites;
+  std::string cell;
+  for (int k = 0; k < 9; ++k) cell += fmt::format("{}{:.17g}", k ? ", " : "", last_box[k]);
+  return fmt::format(
+      "{{\"format\": \"ionsitu-hops\", \"version\": 1, \"producer\": \"fix hop/events\", "
+      "\"fix_id\": {}, \"group\": {}, \"mode\": {}, \"site_file\": {}, \"nsites\": {}, "
+      "\"r_in\": {:.17g}, \"r_out\": {:.17g}, \"threshold\": {:.17g}, \"window\": {}, "
+      "\"residence\": {}, \"nevery\": {}, \"dt\": {:.17g}, \"units\": {}, \"natoms\": {}, "
+      "\"nsamples\": {}, \"step_first\": {}, \"step_last\": {}, \"nhops\": {:.17g}, "
+      "\"nhopped\": {:.17g}, \"cell\": [{}], \"origin\": [{:.17g}, {:.17g}, {:.17g}]}}",
+      json_string(id), json_string(group->names[igroup]), json_string(sites ? "sites" : "free"),
+      json_string(site_path), det->nsites(), det->r_in(), det->r_out(), det->threshold(),
+      sites ? 0 : det->window(), det->min_residence(), nevery, update->dt,
+      json_string(update->unit_style), natoms_group, nsamples, step_first, step_last, nhops, nhopped,
+      cell, last_origin[0], last_origin[1], last_origin[2]);
+}
+
+void FixHopEvents::write_file()
+{
+  if (filename.empty() || nsamples == 0) return;
+  gather_events();
+  counters_nsamples = -1;
+  const double nhops = compute_vector(0), nhopped = compute_vector(1);
+  if (comm->me != 0) return;
+  std::string text = "# ionsitu-hops 1\n# meta " + meta_json(nhops, nhopped) +
+      "\n# columns step atom_id from_site to_site fx fy fz tx ty tz dx dy dz origin_arrival_step "
+      "origin_last_step flags\n";
+  text.reserve(text.size() + log.size() * 200);
+  for (const auto &e : log)
+    text += fmt::format("{} {} {} {} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} "
+                        "{:.17g} {} {} {}\n",
+                        e.step, e.atom_id, e.from_site, e.to_site, e.from_x[0], e.from_x[1], e.from_x[2],
+                        e.to_x[0], e.to_x[1], e.to_x[2], e.disp[0], e.disp[1], e.disp[2],
+                        e.origin_arrival_step, e.origin_last_step, e.flags);
+  try {
+    ionsitu::write_file_atomic(filename, text);
+  } catch (std::exception &e) {
+    error->one(FLERR, "{}: {}", STYLE, e.what());
+  }
+}
+
+/* ---------------- restart: fix fields + the core's record with the complete log ---------------- */
+
+void FixHopEvents::write_restart(FILE *fp)
+{
+  gather_events();
+  double nhops = 0.0;
+  const double mine = det->nhops();
+  MPI_Allreduce(&mine, &nhops, 1, MPI_DOUBLE, MPI_SUM, world);
+  if (comm->me != 0) return;
+  std::vector<double> buf = {(double) RESTART_VERSION, (double) nsamples, (double) step_first,
+                             (double) step_last, (double) natoms_group};
+  buf.insert(buf.end(), last_box, last_box + 9);
+  buf.insert(buf.end(), last_origin, last_origin + 3);
+  std::vector<double> rec = det->serialize();    // header only: events were taken by the gather
+  rec[3] = nhops;
+  rec[4] = (double) log.size();
+  const std::vector<double> ev = ionsitu::serialize_events(log);
+  rec.insert(rec.end(), ev.begin(), ev.end());
+  buf.insert(buf.end(), rec.begin(), rec.end());
+  ionsitu::write_restart_record(fp, comm->me, buf);
+}
+
+void FixHopEvents::restart(char *raw)
+{
+  const std::vector<double> buf = ionsitu::read_restart_record(raw);
+  const size_t nfix = 17;
+  if (buf.size() < nfix + 5 || (int) buf[0] != RESTART_VERSION)
+    error->all(FLERR, "{} {}: restart record is not a version-{} record of this fix", STYLE, id,
+               RESTART_VERSION);
+  nsamples = (bigint) buf[1];
+  step_first = (bigint) buf[2];
+  step_last = (bigint) buf[3];
+  natoms_group = (bigint) buf[4];
+  std::copy(buf.begin() + 5, buf.begin() + 14, last_box);
+  std::copy(buf.begin() + 14, buf.begin() + 17, last_origin);
+  try {
+    if (comm->me == 0) {
+      det->deserialize(buf.data() + nfix, buf.size() - nfix);
+      log = det->take_events();
+      ionsitu::sort_events(log);
+    } else {    // events and the hop counter live on rank 0 only
+      std::vector<double> head(buf.begin() + nfix, buf.begin() + nfix + 5);
+      head[3] = 0.0;
+      head[4] = 0.0;
+      det->deserialize(head.data(), head.size());
+    }
+  } catch (std::exception &e) {
+    error->all(FLERR, "{} {}: restart record does not match the fix's arguments: {}", STYLE, id,
+               e.what());
+  }
+  counters_nsamples = -1;
+}
+
+/* ---------------- per-atom detector slots ---------------- */
+
+void FixHopEvents::grow_arrays(int nmax)
+{
+  memory->grow(state, nmax, nper, "hop/events:state");
+  // a zero-filled slot means "not yet initialised": the detector starts it at its next sample
+  if (state && nmax > nmax_state)
+    std::memset(state[0] + (size_t) nmax_state * nper, 0, sizeof(double) * (size_t) (nmax - nmax_state) * nper);
+  nmax_state = nmax;
+}
+
+void FixHopEvents::copy_arrays(int i, int j, int)
+{
+  std::memcpy(state[j], state[i], sizeof(double) * nper);
+}
+
+void FixHopEvents::set_arrays(int i)
+{
+  std::memset(state[i], 0, sizeof(double) * nper);
+}
+
+int FixHopEvents::pack_exchange(int i, double *buf)
+{
+  std::memcpy(buf, state[i], sizeof(double) * nper);
+  return nper;
+}
+
+int FixHopEvents::unpack_exchange(int nlocal, double *buf)
+{
+  std::memcpy(state[nlocal], buf, sizeof(double) * nper);
+  return nper;
+}
+
+int FixHopEvents::pack_restart(int i, double *buf)
+{
+  buf[0] = nper + 1;    // LAMMPS convention: first value is the record length
+  std::memcpy(buf + 1, state[i], sizeof(double) * nper);
+  return nper + 1;
+}
+
+void FixHopEvents::unpack_restart(int nlocal, int nth)
+{
+  double **extra = atom->extra;
+  int m = 0;
+  for (int i = 0; i < nth; ++i) m += static_cast<int>(extra[nlocal][m]);
+  if (static_cast<int>(extra[nlocal][m]) != nper + 1)
+    error->one(FLERR, "{} {}: per-atom restart data has {} values, expected {} (sites vs free mode?)",
+               STYLE, id, static_cast<int>(extra[nlocal][m]) - 1, nper);
+  std::memcpy(state[nlocal], &extra[nlocal][m + 1], sizeof(double) * nper);
+}
+
+int FixHopEvents::size_restart(int)
+{
+  return nper + 1;
+}
+
+int FixHopEvents::maxsize_restart()
+{
+  return nper + 1;
+}
+
+double FixHopEvents::memory_usage()
+{
+  return (double) nmax_state * nper * sizeof(double) + (double) log.size() * sizeof(ionsitu::HopEvent);
+}

@@ -1,0 +1,74 @@
+/* -*- c++ -*- ionsitu: fix hop/events, a thin LAMMPS wrapper of ionsitu::HopDetector.
+
+   fix ID group-ID hop/events Nevery keyword value ...
+     sites file r_in r_out     site-based detection with the sites of an ionsitu site file
+     free threshold window     site-free detection (centre of vibration moves > threshold)
+     residence n               minimum residence on the destination, samples (default 1)
+     file path                 event log (rewritten atomically at every output)
+     every M                   also write every M steps (multiple of Nevery; needs file)
+
+   Global vector f_ID[i]: 1 hops, 2 distinct ions that hopped, 3 samples, 4 ions in the group.
+   See docs/fixes_occupancy_hops.md.
+*/
+
+#ifndef IONSITU_FIX_HOP_EVENTS_H
+#define IONSITU_FIX_HOP_EVENTS_H
+
+#include "fix.h"
+#include "hop_detector.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace LAMMPS_NS {
+
+class FixHopEvents : public Fix {
+ public:
+  FixHopEvents(class LAMMPS *, int, char **);
+  ~FixHopEvents() override;
+  int setmask() override;
+  void setup(int) override;
+  void end_of_step() override;
+  void post_run() override;
+  double compute_vector(int) override;
+
+  void write_restart(FILE *) override;
+  void restart(char *) override;
+  void grow_arrays(int) override;
+  void copy_arrays(int, int, int) override;
+  void set_arrays(int) override;
+  int pack_exchange(int, double *) override;
+  int unpack_exchange(int, double *) override;
+  int pack_restart(int, double *) override;
+  void unpack_restart(int, int) override;
+  int size_restart(int) override;
+  int maxsize_restart() override;
+  double memory_usage() override;
+
+ private:
+  std::unique_ptr<ionsitu::HopDetector> det;
+  double **state;    // per-atom detector slots, det->peratom_doubles() each
+  int nper;
+  int nmax_state;    // rows allocated (new rows are zero-filled: "not yet initialised")
+
+  std::string site_path;
+  std::string filename;
+  bigint output_every;
+
+  bigint nsamples, step_first, step_last, natoms_group;
+  double last_box[9], last_origin[3];
+  std::vector<ionsitu::HopEvent> log;    // rank 0: every event gathered so far, sorted
+
+  std::vector<double> counters;          // cached f_ID vector
+  bigint counters_nsamples;
+
+  void sample();
+  void gather_events();
+  void write_file();
+  std::string meta_json(double nhops, double nhopped) const;
+};
+
+}    // namespace LAMMPS_NS
+
+#endif
