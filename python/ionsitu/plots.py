@@ -1,0 +1,144 @@
+"""Figures of the transport analysis (matplotlib, Agg: no display needed).
+
+- :func:`plot_msd`: tracer and collective MSD on log-log axes with the fitted window
+  shaded and the fitted lines, and the local slope beta(t) = dlog MSD/dlog t below it.
+- :func:`plot_arrhenius`: D*, D_sigma and sigma against 1000/T (1/T for reduced units)
+  with the weighted Arrhenius fits, their 95 % confidence bands and the value
+  extrapolated to 300 K (or another temperature) with its interval.
+
+Figures are built with :class:`matplotlib.figure.Figure` and the Agg canvas directly,
+so no pyplot state or interactive backend is involved.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["plot_msd", "plot_arrhenius"]
+
+COLORS = {"tracer": "tab:blue", "collective": "tab:red", "conductivity": "tab:green"}
+
+
+def _figure(nrows, height_ratios=None, figsize=(6.4, 6.4)):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, 1, sharex=True, gridspec_kw={"height_ratios": height_ratios} if height_ratios else None)
+    return fig, np.atleast_1d(axes)
+
+
+def _mean_curve(results, attr):
+    """Replica-mean curve on the valid lags of the first result (all share lags), else the first."""
+    r0 = results[0]
+    ok = (r0.n_origins > 0) & (r0.lag_steps > 0)
+    same = all(np.array_equal(r.lag_steps, r0.lag_steps) and np.array_equal(r.n_origins > 0, r0.n_origins > 0)
+               for r in results[1:])
+    ys = [getattr(r, attr)[ok] for r in (results if same else results[:1])]
+    return r0.time[ok], np.mean(ys, axis=0)
+
+
+def plot_msd(results, report, path, *, title: str = "", time_unit: str = "", length_unit: str = "",
+             beta_tol: float = 0.1):
+    """Log-log MSD figure of one state point.
+
+    results : MSDResult or list of replicas; report : :class:`ionsitu.transport.TransportReport`
+    (or an object with ``tracer`` and ``collective`` :class:`DiffusionFit`). The fitted
+    window is shaded, the fitted lines MSD = 2 d D t + c are drawn over it.
+    """
+    results = results if isinstance(results, (list, tuple)) else [results]
+    fig, (ax, axb) = _figure(2, [3, 1])
+    for r in results if len(results) > 1 else []:
+        ok = (r.n_origins > 0) & (r.lag_steps > 0)
+        ax.loglog(r.time[ok], r.msd[ok], color=COLORS["tracer"], alpha=0.25, lw=0.8)
+    for key, attr, label in (("tracer", "msd", "tracer (self) MSD"), ("collective", "coll", "collective MSD")):
+        fit = getattr(report, key)
+        t, y = _mean_curve(results, attr)
+        pos = y > 0
+        ax.loglog(t[pos], y[pos], "o-", ms=3, lw=1, color=COLORS[key], label=label)
+        tw = np.geomspace(fit.t_start, fit.t_end, 50)
+        line = 6.0 * fit.D_run * tw + fit.offset
+        good = line > 0
+        ax.loglog(tw[good], line[good], "--", color="k" if key == "tracer" else "darkred", lw=1.5,
+                  label=f"fit {label.split()[0]}: D = {fit.D:.3g} ± {fit.D_err:.2g} {fit.unit}")
+    tr = report.tracer
+    for a in (ax, axb):
+        a.axvspan(tr.t_start, tr.t_end, color="0.85", zorder=0)
+    ax.text(0.02, 0.97, f"fit window {tr.t_start:g}–{tr.t_end:g} {time_unit} ({tr.window_method})",
+            transform=ax.transAxes, va="top", fontsize=8)
+    ax.set_ylabel(f"MSD ({length_unit}²)" if length_unit else "MSD")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title, fontsize=10)
+    ok = np.isfinite(tr.beta)
+    axb.semilogx(tr.time[ok], tr.beta[ok], ".-", color=COLORS["tracer"], lw=1, ms=3)
+    if np.isfinite(tr.beta_err).any():
+        e = np.nan_to_num(tr.beta_err[ok], nan=0.0)
+        axb.fill_between(tr.time[ok], tr.beta[ok] - e, tr.beta[ok] + e, color=COLORS["tracer"], alpha=0.2, lw=0)
+    axb.axhline(1.0, color="k", lw=0.8)
+    axb.axhspan(1 - beta_tol, 1 + beta_tol, color="tab:green", alpha=0.15, lw=0)
+    axb.set_ylim(0, 2.2)
+    axb.set_ylabel("tracer β =\ndlog MSD/dlog t", fontsize=8)
+    axb.set_xlabel(f"t ({time_unit})" if time_unit else "t")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return Path(path)
+
+
+def _band(fit, T_grid, level=0.95):
+    ex = fit.extrapolate(T_grid, level=level)
+    return np.asarray(ex.value), np.asarray(ex.lo), np.asarray(ex.hi)
+
+
+def plot_arrhenius(series, path, *, extrapolate_T: float | None = 300.0, reduced: bool = False,
+                   energy_unit: str = "eV", level: float = 0.95, title: str = ""):
+    """Arrhenius figure.
+
+    series : list of dicts, one per quantity, with keys ``label``, ``T``, ``y``, ``y_err``,
+    ``fit`` (:class:`ionsitu.arrhenius.ArrheniusFit`), ``unit``, ``panel`` (0: diffusion,
+    1: conductivity) and optional ``color``. The x axis is 1000/T (1/T when ``reduced``);
+    each fit is drawn with its ``level`` confidence band from the data range to
+    ``extrapolate_T`` (skipped when None), where the extrapolated value and its interval
+    are marked.
+    """
+    panels = sorted({s["panel"] for s in series})
+    fig, axes = _figure(len(panels), figsize=(6.4, 3.4 * len(panels) + 0.4))
+    scale = 1.0 if reduced else 1000.0
+    for s in series:
+        ax = axes[panels.index(s["panel"])]
+        T = np.asarray(s["T"], float)
+        y = np.asarray(s["y"], float)
+        err = None if s.get("y_err") is None else np.asarray(s["y_err"], float)
+        color = s.get("color", None)
+        fit = s["fit"]
+        ax.errorbar(scale / T, y, yerr=err, fmt="o", color=color, capsize=3, ms=5,
+                    label=f"{s['label']} ({s['unit']})")
+        if fit is None:
+            continue
+        lo_T = T.min() if extrapolate_T is None else min(T.min(), extrapolate_T)
+        hi_T = T.max()
+        grid = 1.0 / np.linspace(1.0 / hi_T * 0.98, 1.0 / lo_T * 1.02 if extrapolate_T is None else 1.0 / lo_T, 200)
+        val, blo, bhi = _band(fit, grid, level)
+        ax.semilogy(scale / grid, val, "-", color=color, lw=1.2,
+                    label=f"fit: Ea = {fit.Ea:.3g} ± {fit.Ea_err:.2g} {energy_unit}")
+        ax.fill_between(scale / grid, blo, bhi, color=color, alpha=0.18, lw=0,
+                        label=f"{int(round(level * 100))} % confidence band")
+        if extrapolate_T is not None:
+            ex = fit.extrapolate(extrapolate_T, level=level)
+            ax.errorbar([scale / extrapolate_T], [ex.value], yerr=[[ex.value - ex.lo], [ex.hi - ex.value]],
+                        fmt="*", ms=12, color=color, mec="k", capsize=4,
+                        label=f"{extrapolate_T:g} K: {ex.value:.2g} [{ex.lo:.2g}, {ex.hi:.2g}]")
+    for i, ax in enumerate(axes):
+        ax.set_yscale("log")
+        ax.set_ylabel("D (cm²/s)" if panels[i] == 0 and not reduced else ("D" if panels[i] == 0 else
+                      ("σ (S/cm)" if not reduced else "σ (reduced)")))
+        ax.legend(fontsize=7, loc="best")
+        ax.grid(alpha=0.3, which="both", lw=0.5)
+    axes[-1].set_xlabel("1/T (reduced)" if reduced else "1000/T (1/K)")
+    if title:
+        axes[0].set_title(title, fontsize=10)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return Path(path)

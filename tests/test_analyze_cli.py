@@ -1,0 +1,223 @@
+"""`ionsitu analyze` on real fix msd/cross output: table, JSON (the numbers of
+ionsitu.transport / ionsitu.arrhenius), figures, run-folder layouts, trajectories, errors.
+
+The system is the model ion conductor of examples/quick written in metal units
+(eps11 = 0.05 eV, sigma11 = 2.5 A, host mass 140, mobile mass 7; T* = T kB / 0.05 eV),
+so temperatures are in K and the Arrhenius fits give eV and a 300 K extrapolation.
+A campaign of short runs: T = 350, 450 (two replicas) and 550 K.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import ionsitu
+from ionsitu import arrhenius, transport
+from ionsitu.cli import main
+from lammps_helpers import run_lmp
+
+METAL_CONDUCTOR = """
+units           metal
+atom_style      atomic
+lattice         fcc 3.9045
+region          box block 0 5 0 5 0 5
+create_box      2 box
+create_atoms    1 box
+lattice         fcc 3.9045 origin 0.5 0.0 0.0
+create_atoms    2 box
+group           mobile type 2
+delete_atoms    random fraction 0.75 yes mobile NULL 482793
+mass            1 140.0
+mass            2 7.0
+pair_style      lj/cut 6.25
+pair_coeff      1 1 0.05  2.5   6.25
+pair_coeff      2 2 0.01  1.5   1.6825
+pair_coeff      1 2 0.015 1.625 4.0625
+pair_modify     shift yes
+neighbor        0.75 bin
+timestep        0.001
+velocity        all create {T} {seed} mom yes rot yes dist gaussian
+fix             nvt all nvt temp {T} {T} 0.1
+run             1000
+fix             msd mobile msd/cross 10 charges 2 1.0 file msd.dat
+{dump}
+run             5000
+"""
+DUMP = "dump d all custom 10 dump.lammpstrj id type mass xu yu zu\ndump_modify d sort id format float %.17g"
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory):
+    root = tmp_path_factory.mktemp("campaign")
+    runs = [(350, 1, 4928), (450, 1, 4928), (450, 2, 771), (550, 1, 4928)]
+    for T, rep, seed in runs:
+        dump = DUMP if (T, rep) == (450, 1) else ""
+        run_lmp(root / f"T{T}" / f"rep{rep}", METAL_CONDUCTOR.format(T=T, seed=seed, dump=dump))
+    return root
+
+
+def analyze(argv, capsys):
+    rc = main(["analyze"] + [str(a) for a in argv])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def is_png(path):
+    return path.exists() and path.stat().st_size > 10_000 and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def check_fit(js, fit):
+    """A DiffusionFit dict from the JSON against the object from ionsitu.transport."""
+    assert js["D"] == pytest.approx(fit.D, rel=1e-12)
+    assert js["D_err"] == pytest.approx(fit.D_err, rel=1e-12)
+    np.testing.assert_allclose(js["D_xyz"], fit.D_xyz, rtol=1e-12)
+    np.testing.assert_allclose(js["D_xyz_err"], fit.D_xyz_err, rtol=1e-12)
+    assert (js["t_start"], js["t_end"], js["unit"]) == (fit.t_start, fit.t_end, fit.unit)
+
+
+def test_single_file(campaign, tmp_path, capsys):
+    f = campaign / "T450" / "rep1" / "msd.dat"
+    rc, out, err = analyze([f, "-T", 450, "--json", tmp_path / "a.json", "--plots", tmp_path / "figs"], capsys)
+    assert rc == 0, err
+    res = ionsitu.read_msd(f)
+    rep = transport.analyse(res, 450.0)
+    doc = json.loads((tmp_path / "a.json").read_text())
+    assert doc["units"] == "metal" and doc["arrhenius"] is None and len(doc["state_points"]) == 1
+    sp = doc["state_points"][0]
+    assert sp["T"] == 450 and sp["n_replicas"] == 1 and sp["drift"] == "all"
+    r = sp["report"]
+    check_fit(r["tracer"], rep.tracer)
+    check_fit(r["collective"], rep.collective)
+    assert r["haven"]["H"] == pytest.approx(rep.haven.H, rel=1e-12)
+    np.testing.assert_allclose(r["haven"]["H_xyz"], rep.haven.H_xyz, rtol=1e-12)
+    assert r["conductivity"]["sigma"] == pytest.approx(rep.conductivity.sigma, rel=1e-12)
+    assert r["conductivity"]["sigma_err"] == pytest.approx(rep.conductivity.sigma_err, rel=1e-12)
+    assert r["conductivity"]["unit"] == "S/cm"
+    # the table: every quantity with its value, error and unit, per direction
+    assert "T = 450 K" in out and "units metal" in out and "drift removed: all" in out
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith("D* (tracer)"))
+    assert f"{rep.tracer.D:.4g} ± {rep.tracer.D_err:.2g}" in line and line.rstrip().endswith("cm^2/s")
+    assert f"{rep.tracer.D_xyz[2]:.4g} ± {rep.tracer.D_xyz_err[2]:.2g}" in line
+    assert any(ln.strip().startswith("D_sigma (collective)") for ln in out.splitlines())
+    assert any(ln.strip().startswith("H_R = D*/D_sigma") for ln in out.splitlines())
+    assert any(ln.strip().startswith("sigma (z = 1)") and ln.rstrip().endswith("S/cm") for ln in out.splitlines())
+    assert is_png(tmp_path / "figs" / "msd_T450.png")
+    assert not (tmp_path / "figs" / "arrhenius.png").exists()
+    assert doc["figures"] == [str(tmp_path / "figs" / "msd_T450.png")]
+
+
+def test_campaign_folder_arrhenius(campaign, tmp_path, capsys):
+    rc, out, err = analyze([campaign, "--json", tmp_path / "c.json", "--plots", tmp_path / "figs"], capsys)
+    assert rc == 0, err
+    doc = json.loads((tmp_path / "c.json").read_text())
+    sps = doc["state_points"]
+    assert [s["T"] for s in sps] == [350, 450, 550]
+    assert [s["n_replicas"] for s in sps] == [1, 2, 1]
+    # the numbers of ionsitu.transport, replicas averaged
+    reps = []
+    for s in sps:
+        results = [ionsitu.read_msd(p) for p in s["inputs"]]
+        rep = transport.analyse(results if len(results) > 1 else results[0], s["T"])
+        check_fit(s["report"]["tracer"], rep.tracer)
+        check_fit(s["report"]["collective"], rep.collective)
+        reps.append(rep)
+    assert sps[1]["report"]["tracer"]["n_replicas"] == 2
+    # Arrhenius: ln D* vs 1/T weighted by the errors, extrapolated to 300 K
+    T = np.array([350.0, 450.0, 550.0])
+    D = np.array([r.tracer.D for r in reps])
+    De = np.array([r.tracer.D_err for r in reps])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # chi2 warning of a short-run, 3-point fit
+        fit = arrhenius.fit(T, D, "D", De)
+    a = doc["arrhenius"]["tracer"]
+    assert a["fit"]["Ea"] == pytest.approx(fit.Ea, rel=1e-10)
+    assert a["fit"]["Ea_err"] == pytest.approx(fit.Ea_err, rel=1e-10)
+    ex = fit.extrapolate(300.0)
+    assert a["extrapolation"]["T"] == 300 and a["extrapolation"]["value"] == pytest.approx(ex.value, rel=1e-10)
+    assert a["extrapolation"]["lo"] == pytest.approx(ex.lo, rel=1e-10)
+    assert 0.02 < fit.Ea < 0.5                       # hopping ions: an activated process (eV)
+    sig = doc["arrhenius"]["conductivity"]
+    assert sig["kind"] == "sigma" and sig["fit"]["convention"].startswith("ln(sigma T)")
+    assert "Arrhenius fits" in out and "at T = 300 K" in out
+    for name in ("msd_T350.png", "msd_T450.png", "msd_T550.png", "arrhenius.png"):
+        assert is_png(tmp_path / "figs" / name), name
+
+
+def test_temperatures_matching_inputs(campaign, tmp_path, capsys):
+    files = [campaign / f"T{T}" / "rep1" / "msd.dat" for T in (350, 450, 550)]
+    rc, out, err = analyze(files + ["-T", 350, 450, 550, "--json", tmp_path / "m.json"], capsys)
+    assert rc == 0, err
+    doc = json.loads((tmp_path / "m.json").read_text())
+    assert [s["T"] for s in doc["state_points"]] == [350, 450, 550]
+    assert [s["n_replicas"] for s in doc["state_points"]] == [1, 1, 1]
+    T = np.array([350.0, 450.0, 550.0])
+    reps = [transport.analyse(ionsitu.read_msd(f), t) for f, t in zip(files, T)]
+    fit = arrhenius.fit(T, [r.collective.D for r in reps], "D", [r.collective.D_err for r in reps])
+    assert doc["arrhenius"]["collective"]["fit"]["Ea"] == pytest.approx(fit.Ea, rel=1e-10)
+
+
+def test_window_and_charge(campaign, tmp_path, capsys):
+    f = campaign / "T550" / "rep1" / "msd.dat"
+    rc, out, err = analyze([f, "-T", 550, "--window", 0.5, 2.0, "--charge", 2, "--json", tmp_path / "w.json"],
+                           capsys)
+    assert rc == 0, err
+    r = json.loads((tmp_path / "w.json").read_text())["state_points"][0]["report"]
+    rep = transport.analyse(ionsitu.read_msd(f), 550.0, z=2.0, window=(0.5, 2.0))
+    assert (r["tracer"]["t_start"], r["tracer"]["t_end"], r["tracer"]["window_method"]) == (0.5, 2.0, "user")
+    check_fit(r["tracer"], rep.tracer)
+    assert r["conductivity"]["z"] == 2.0
+    assert r["conductivity"]["sigma"] == pytest.approx(rep.conductivity.sigma, rel=1e-12)
+    z1 = transport.conductivity(rep.collective, 550.0, 1.0)
+    assert rep.conductivity.sigma == pytest.approx(4 * z1.sigma, rel=1e-12)
+    assert "fit window 0.5–2 ps (user" in out
+
+
+def test_trajectory_input_equals_fix_output(campaign, tmp_path, capsys):
+    d = campaign / "T450" / "rep1"
+    rc, out, err = analyze(["--trajectory", d / "dump.lammpstrj", "--species", 2, "--timestep", 0.001,
+                            "--units", "metal", "-T", 450, "--json", tmp_path / "t.json",
+                            "--save-msd", tmp_path / "msd"], capsys)
+    assert rc == 0, err
+    r = json.loads((tmp_path / "t.json").read_text())["state_points"][0]["report"]
+    # the dump starts with the fix's first sample (step 1000), every 10 steps: same MSD, same numbers
+    rep = transport.analyse(ionsitu.read_msd(d / "msd.dat"), 450.0)
+    assert r["tracer"]["D"] == pytest.approx(rep.tracer.D, rel=1e-8)
+    assert r["collective"]["D"] == pytest.approx(rep.collective.D, rel=1e-6)
+    saved = ionsitu.read_msd(tmp_path / "msd" / "dump.lammpstrj.msd.dat")
+    np.testing.assert_allclose(saved.msd, ionsitu.read_msd(d / "msd.dat").msd, rtol=1e-10)
+
+
+def test_errors(campaign, tmp_path, capsys):
+    f = campaign / "T450" / "rep1" / "msd.dat"
+    rc, _, err = analyze([f, campaign / "T550", "-T", 450, 550, 650], capsys)
+    assert rc == 2 and "--temperature has 3 values but there are 2 state points" in err
+    rc, _, err = analyze([campaign / "T450" / "rep1" / "dump.lammpstrj", "-T", 450], capsys)
+    assert rc == 2 and "not an ionsitu MSD file (a LAMMPS dump: pass it with --trajectory)" in err
+    rc, _, err = analyze([tmp_path / "nothing.dat", "-T", 450], capsys)
+    assert rc == 2 and "input not found" in err
+    rc, _, err = analyze([f], capsys)
+    assert rc == 2 and "no temperature for" in err
+    rc, _, err = analyze(["--trajectory", campaign / "T450" / "rep1" / "dump.lammpstrj", "--timestep", 0.001,
+                          "-T", 450], capsys)
+    assert rc == 2 and "--trajectory needs --species" in err
+    rc, _, err = analyze(["--trajectory", campaign / "T450" / "rep1" / "dump.lammpstrj", "--species", "Li",
+                          "--timestep", 0.001, "--units", "metal", "-T", 450], capsys)
+    assert rc == 2 and "unknown species 'Li'" in err
+    rc, _, err = analyze([f, "-T", 450, "--window", 100, 200], capsys)
+    assert rc == 2 and "window (100.0, 200.0) holds 0 lags" in err
+    rc, _, err = analyze([], capsys)
+    assert rc == 2 and "nothing to analyse" in err
+
+
+def test_console_script(campaign, tmp_path):
+    exe = [sys.executable, "-m", "ionsitu.cli"]
+    proc = subprocess.run(exe + ["analyze", str(campaign / "T550"), "-T", "550"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "D* (tracer)" in proc.stdout
