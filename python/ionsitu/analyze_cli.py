@@ -317,6 +317,13 @@ def arrhenius_fits(points, reports, units, extrapolate_T):
     for name, (kind, y, e, unit) in quantities.items():
         y, e = np.array(y, float), np.array(e, float)
         entry = {"kind": kind, "T": T, "y": y, "y_err": e, "unit": unit, "fit": None, "error": None}
+        bad = ~(np.isfinite(y) & (y > 0))
+        if bad.any():
+            entry["error"] = (f"{name} value(s) <= 0 at T = {', '.join(f'{t:g}' for t in T[bad])} "
+                              f"({', '.join(f'{v:.3g}' for v in y[bad])}); a log fit needs positive values "
+                              "(noisy collective MSD: longer runs or replicas)")
+            out[name] = entry
+            continue
         try:
             use_err = e if np.all(np.isfinite(e) & (e > 0)) else None
             with warnings.catch_warnings(record=True) as caught:
@@ -346,8 +353,11 @@ def format_arrhenius(fits, units, extrapolate_T) -> str:
             lines.append(f"  {label}: no fit ({e['error']})")
             continue
         f = e["fit"]
+        # the prefactor is in the unit of the data (times T for ln(sigma T)); with reduced
+        # units ionsitu.arrhenius still names cm^2/s or S K/cm, so name it here
+        punit = f.prefactor_unit if units != "lj" else e["unit"] + (" x T" if e["kind"] == "sigma" else "")
         lines.append(f"  {label:8s} Ea = {_pm(f.Ea, f.Ea_err)} {Eu}; prefactor {_pm(f.prefactor, f.prefactor_err)} "
-                     f"{f.prefactor_unit}; R² = {f.r2:.4f}; [{f.convention}]")
+                     f"{punit}; R² = {f.r2:.4f}; [{f.convention}]")
         if "extrapolation" in e:
             x = e["extrapolation"]
             lines.append(f"           at T = {extrapolate_T:g}{'' if units == 'lj' else ' K'}: {x.value:.3g} {e['unit']} "
@@ -423,12 +433,13 @@ def run(args) -> int:
                                                 f"{len(sp.results)} run(s), drift: {rep.drift}"))
         if fits is not None:
             series = []
-            labels = {"tracer": ("D*", 0, "tab:blue"), "collective": ("D_σ", 0, "tab:red"),
-                      "conductivity": ("σ (fit of ln σT)", 1, "tab:green")}
+            labels = {"tracer": ("D*", 0, "tab:blue", "fit of ln D*"),
+                      "collective": ("D_σ", 0, "tab:red", "fit of ln D_σ"),
+                      "conductivity": ("σ", 1, "tab:green", "fit of ln σT")}
             for name, e in fits.items():
-                lab, panel, color = labels[name]
+                lab, panel, color, flab = labels[name]
                 series.append({"label": lab, "T": e["T"], "y": e["y"], "y_err": e["y_err"], "fit": e["fit"],
-                               "unit": e["unit"], "panel": panel, "color": color})
+                               "unit": e["unit"], "panel": panel, "color": color, "fit_label": flab})
             written.append(plots.plot_arrhenius(series, out / "arrhenius.png", extrapolate_T=extrapolate_T,
                                                 reduced=units == "lj",
                                                 energy_unit="ε" if units == "lj" else "eV"))

@@ -54,11 +54,12 @@ def plot_msd(results, report, path, *, title: str = "", time_unit: str = "", len
     for r in results if len(results) > 1 else []:
         ok = (r.n_origins > 0) & (r.lag_steps > 0)
         ax.loglog(r.time[ok], r.msd[ok], color=COLORS["tracer"], alpha=0.25, lw=0.8)
+    mean_of = f", mean of {len(results)}" if len(results) > 1 else ""
     for key, attr, label in (("tracer", "msd", "tracer (self) MSD"), ("collective", "coll", "collective MSD")):
         fit = getattr(report, key)
         t, y = _mean_curve(results, attr)
         pos = y > 0
-        ax.loglog(t[pos], y[pos], "o-", ms=3, lw=1, color=COLORS[key], label=label)
+        ax.loglog(t[pos], y[pos], "o-", ms=3, lw=1, color=COLORS[key], label=label + mean_of)
         tw = np.geomspace(fit.t_start, fit.t_end, 50)
         line = 6.0 * fit.D_run * tw + fit.offset
         good = line > 0
@@ -97,8 +98,9 @@ def plot_arrhenius(series, path, *, extrapolate_T: float | None = 300.0, reduced
     """Arrhenius figure.
 
     series : list of dicts, one per quantity, with keys ``label``, ``T``, ``y``, ``y_err``,
-    ``fit`` (:class:`ionsitu.arrhenius.ArrheniusFit`), ``unit``, ``panel`` (0: diffusion,
-    1: conductivity) and optional ``color``. The x axis is 1000/T (1/T when ``reduced``);
+    ``fit`` (:class:`ionsitu.arrhenius.ArrheniusFit` or None), ``unit``, ``panel`` (0:
+    diffusion, 1: conductivity) and optional ``color`` and ``fit_label``. Values <= 0
+    cannot be shown on the log axis; the legend says how many were left out. The x axis is 1000/T (1/T when ``reduced``);
     each fit is drawn with its ``level`` confidence band from the data range to
     ``extrapolate_T`` (skipped when None), where the extrapolated value and its interval
     are marked.
@@ -113,8 +115,10 @@ def plot_arrhenius(series, path, *, extrapolate_T: float | None = 300.0, reduced
         err = None if s.get("y_err") is None else np.asarray(s["y_err"], float)
         color = s.get("color", None)
         fit = s["fit"]
-        ax.errorbar(scale / T, y, yerr=err, fmt="o", color=color, capsize=3, ms=5,
-                    label=f"{s['label']} ({s['unit']})")
+        pos = y > 0   # a log axis cannot show D <= 0 (noisy collective D): say so instead
+        hidden = "" if pos.all() else f"; {int((~pos).sum())} value(s) <= 0 not shown"
+        ax.errorbar(scale / T[pos], y[pos], yerr=None if err is None else err[pos], fmt="o", color=color,
+                    capsize=3, ms=5, label=f"{s['label']} ({s['unit']}){hidden}")
         if fit is None:
             continue
         lo_T = T.min() if extrapolate_T is None else min(T.min(), extrapolate_T)
@@ -122,7 +126,7 @@ def plot_arrhenius(series, path, *, extrapolate_T: float | None = 300.0, reduced
         grid = 1.0 / np.linspace(1.0 / hi_T * 0.98, 1.0 / lo_T * 1.02 if extrapolate_T is None else 1.0 / lo_T, 200)
         val, blo, bhi = _band(fit, grid, level)
         ax.semilogy(scale / grid, val, "-", color=color, lw=1.2,
-                    label=f"fit: Ea = {fit.Ea:.3g} ± {fit.Ea_err:.2g} {energy_unit}")
+                    label=f"{s.get('fit_label', 'fit')}: Ea = {fit.Ea:.3g} ± {fit.Ea_err:.2g} {energy_unit}")
         ax.fill_between(scale / grid, blo, bhi, color=color, alpha=0.18, lw=0,
                         label=f"{int(round(level * 100))} % confidence band")
         if extrapolate_T is not None:
