@@ -142,6 +142,38 @@ def test_several_species_with_charges_and_written_file(run, tmp_path):
     assert_same(ionsitu.read_msd(tmp_path / "msd.dat"), want, rtol=1e-12)
 
 
+def to_general_triclinic(run, src, dst, R):
+    """Rewrite an `id type x y z ix iy iz` dump with a general triclinic box
+    (`ITEM: BOX BOUNDS abc origin`: rows "ax ay az ox"), everything rotated by R."""
+    frames = list(iter_lammps_dump(src))
+    out = []
+    for fr, text in zip(frames, src.read_text().split("ITEM: TIMESTEP\n")[1:]):
+        lines = text.splitlines()
+        n = int(lines[2])
+        cell, origin = fr.cell @ R.T, R @ fr.origin
+        out += ["ITEM: TIMESTEP", lines[0], "ITEM: NUMBER OF ATOMS", str(n), "ITEM: BOX BOUNDS abc origin pp pp pp"]
+        out += [" ".join(repr(float(v)) for v in (*cell[i], origin[i])) for i in range(3)]
+        out.append("ITEM: ATOMS id type x y z ix iy iz")
+        for ln in lines[-n:]:
+            w = ln.split()
+            x = R @ np.array(w[2:5], dtype=float)
+            out.append(" ".join(w[:2] + [repr(float(v)) for v in x] + w[5:8]))
+    dst.write_text("\n".join(out) + "\n")
+
+
+def test_general_triclinic_rotated_dump(run, tmp_path):
+    c, s = np.cos(0.7), np.sin(0.7)
+    R = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]) @ np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+    to_general_triclinic(run, run["dir"] / "img.txt", tmp_path / "general.txt", R)
+    res = msd_from_trajectory(tmp_path / "general.txt", species=2, timestep=DT, units="lj", block=4, levels=3,
+                              masses={1: 1.0, 2: 2.0})
+    want = reference(run)
+    # rotation-invariant columns: total self MSD, <dr^4>, total collective MSD
+    for got, ref in ((res.msd, want.msd), (res.msd4, want.msd4), (res.coll, want.coll)):
+        np.testing.assert_allclose(got, ref, rtol=1e-10)
+    assert res.volume == pytest.approx(abs(np.linalg.det(next(iter_lammps_dump(run["dir"] / "img.txt")).cell)))
+
+
 # --------------------------------------------------------------------------------------
 # ASE: extended XYZ and XDATCAR (positions wrapped into the cell)
 # --------------------------------------------------------------------------------------
