@@ -960,7 +960,7 @@ class Campaign:
             return {"action": "resume", "restarts": [str(p) for p in restarts]}
         return {"action": "fresh", "restarts": []}
 
-    def run_member(self, m: Member, comm=None, retry_failed: bool = False) -> dict:
+    def run_member(self, m: Member, comm=None, retry_failed: bool = False, group: int = 0) -> dict:
         """Run (or resume) one member on the ranks of ``comm``; returns its final status.
 
         Every rank of ``comm`` calls this. LAMMPS errors are caught and recorded.
@@ -974,13 +974,13 @@ class Campaign:
         st = (read_status(m) or {}) if rank == 0 else {}
         if rank == 0:
             m.dir.mkdir(parents=True, exist_ok=True)
-            if plan["action"] == "fresh":  # from scratch: keep the old log, drop old outputs
+            if plan["action"] == "fresh":  # from scratch: keep the old log and the history
                 for p in m.dir.iterdir():
                     if p.name == "log.lammps" and st:
                         p.rename(m.dir / f"log.attempt{len(st.get('attempts', []))}.lammps")
                     elif p.name not in ("status.json",) and not p.name.startswith("log.attempt") and p.is_file():
                         p.unlink()
-                st = {}
+                st = {"attempts": st.get("attempts", [])}
         attempts = list(st.get("attempts", [])) if rank == 0 else []
         n_attempt = len(attempts) + 1
         status = {
@@ -990,7 +990,7 @@ class Campaign:
             "equilibration_steps": self.eq_steps, "target_step": self.target_step,
             "error": None, "error_key": None, "error_command": None,
             "settings": self.member_settings(m) if rank == 0 else None,
-            "ranks": 1 if comm is None else comm.Get_size(),
+            "ranks": 1 if comm is None else comm.Get_size(), "group": group,
         }
         t0 = time.time()
 
@@ -1129,7 +1129,7 @@ class Campaign:
             m = self.members[idx]
             if rank == 0:
                 coord.started(m, group)
-            st = self.run_member(m, sub, retry_failed)
+            st = self.run_member(m, sub, retry_failed, group)
             finished = {"index": idx, "state": st.get("state"), "step": st.get("step"),
                         "error": st.get("error"), "group": group} if leader else None
             if rank == 0 and static is not None:

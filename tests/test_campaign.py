@@ -1,0 +1,466 @@
+"""ionsitu campaign: real LAMMPS under real `mpirun -np 2`, resume after a kill, failures,
+and validation of the campaign file (every mistake with its key and reason).
+
+Run:  pytest tests/test_campaign.py      (about a minute on 2 cores)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ionsitu
+from ionsitu import arrhenius, transport
+from ionsitu.campaign import Campaign, ConfigError, load_config
+from lammps_helpers import BIN, MPIRUN
+
+IONSITU = str(BIN / "ionsitu")
+TEMPS = (0.6, 0.8)
+EQ, PROD, NEVERY, RESTART = 1000, 8000, 10, 1000
+
+SYSTEM = '''
+[system]
+commands = """
+lattice         fcc 1.05
+region          box block 0 4 0 4 0 4
+create_box      2 box
+create_atoms    1 box
+lattice         fcc 1.05 origin 0.5 0.0 0.0
+create_atoms    2 box
+group           mobile type 2
+delete_atoms    random fraction 0.75 yes mobile NULL 482793
+"""
+masses = { 1 = 20.0, 2 = 1.0 }
+'''
+POTENTIAL = '''
+[potential]
+pair = """
+pair_style      lj/cut 2.5
+pair_coeff      1 1 1.0 1.0  2.5
+pair_coeff      2 2 0.2 0.6  0.673
+pair_coeff      1 2 0.3 0.65 1.625
+pair_modify     shift yes
+"""
+'''
+
+
+def campaign_toml(output="out", temps=TEMPS, replicas=2, prod=PROD, system=SYSTEM, potential=POTENTIAL,
+                  extra=""):
+    """The model ion conductor (320 atoms) at `temps` x `replicas`, short runs."""
+    return f"""
+[campaign]
+output = "{output}"
+units = "lj"
+timestep = 0.002
+temperatures = [{", ".join(repr(float(t)) for t in temps)}]
+replicas = {replicas}
+seed = 4928
+restart_every = {RESTART}
+thermo_every = 200
+progress_every = 1
+{system}
+{potential}
+[lammps]
+commands = "neighbor 0.3 bin"
+
+[mobile]
+types = [2]
+charges = [1.0]
+
+[equilibration]
+steps = {EQ}
+
+[production]
+steps = {prod}
+
+[analysis.msd_cross]
+nevery = {NEVERY}
+block = 10
+levels = 3
+{extra}
+"""
+
+
+def run_campaign(path, nprocs=2, args=(), timeout=300, **popen):
+    cmd = [MPIRUN, "-np", str(nprocs), IONSITU, "campaign", "run", str(path), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=Path(path).parent, **popen)
+
+
+def statuses(out: Path) -> dict:
+    return {p.parent.name: json.loads(p.read_text()) for p in sorted(out.glob("T*/status.json"))}
+
+
+def assert_same_msd(a, b, rtol):
+    np.testing.assert_array_equal(a.lag_steps, b.lag_steps)
+    np.testing.assert_array_equal(a.n_origins, b.n_origins)
+    assert a.meta["nsamples"] == b.meta["nsamples"] and a.meta["step_last"] == b.meta["step_last"]
+    for name in ("msd_xyz", "msd4", "coll_xyz", "charge_xyz"):
+        x, y = getattr(a, name), getattr(b, name)
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=rtol * np.abs(y).max(), err_msg=name)
+
+
+# ---------------------------------------------------------------------------------------
+# A complete campaign (shared by the tests that compare with it)
+# ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    d = tmp_path_factory.mktemp("reference")
+    (d / "campaign.toml").write_text(campaign_toml())
+    t0 = time.time()
+    proc = run_campaign(d / "campaign.toml", args=["--ranks-per-run", "1", "--progress-every", "2"])
+    wall = time.time() - t0
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return {"dir": d, "out": d / "out", "stdout": proc.stdout, "wall": wall}
+
+
+def test_campaign_completes_and_report_equals_analysis_modules(reference):
+    out = reference["out"]
+    st = statuses(out)
+    assert sorted(st) == ["T0.6_r0", "T0.6_r1", "T0.8_r0", "T0.8_r1"]
+    for s in st.values():
+        assert s["state"] == "completed" and s["step"] == EQ + PROD and s["error"] is None
+        assert s["schema"] == "ionsitu-campaign-member" and len(s["attempts"]) == 1
+    assert {s["group"] for s in st.values()} == {0, 1}       # both MPI groups ran members
+    assert {s["seed"] for s in st.values()} == {4928, 4929}  # replica r: seed + r
+    # progress on the terminal from rank 0, once per line
+    lines = reference["stdout"].splitlines()
+    assert sum("4 members (2 T x 2 replicas), 4 to run" in ln for ln in lines) == 1
+    assert any("steps/s" in ln and "tau/day" in ln for ln in lines)
+    assert any(ln.startswith("[ionsitu campaign") and "finished: 4/4 members done (0 failed)" in ln for ln in lines)
+
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["schema"] == "ionsitu-campaign-report" and rep["version"] == 1
+    assert rep["summary"] == {"members": 4, "completed": 4, "failed": 0, "unfinished": 0}
+    Ts, Ds, Derr, sig, sig_err = [], [], [], [], []
+    for entry, T in zip(rep["temperatures"], TEMPS):
+        assert entry["T"] == T and entry["status"] == "ok" and entry["n_replicas"] == 2
+        results = [ionsitu.read_msd(out / f"T{T:g}_r{r}" / "msd.dat") for r in (0, 1)]
+        assert all(r.meta["nsamples"] == PROD // NEVERY + 1 for r in results)
+        ref = transport.analyse(results, T, z=1.0)
+        cond = ref.charge_conductivity
+        for got, want in ((entry["tracer"]["D"], ref.tracer.D), (entry["tracer"]["D_err"], ref.tracer.D_err),
+                          (entry["collective"]["D"], ref.collective.D),
+                          (entry["collective"]["D_err"], ref.collective.D_err),
+                          (entry["haven"]["H"], ref.haven.H), (entry["haven"]["H_err"], ref.haven.H_err),
+                          (entry["conductivity"]["sigma"], cond.sigma),
+                          (entry["conductivity"]["sigma_err"], cond.sigma_err),
+                          (entry["tracer"]["t_start"], ref.tracer.t_start),
+                          (entry["tracer"]["t_end"], ref.tracer.t_end)):
+            assert got == pytest.approx(want, rel=1e-12)
+        np.testing.assert_allclose(entry["tracer"]["D_xyz"], ref.tracer.D_xyz, rtol=1e-12)
+        np.testing.assert_allclose(entry["conductivity"]["sigma_xyz"], cond.sigma_xyz, rtol=1e-12)
+        np.testing.assert_allclose(entry["haven"]["H_xyz"], ref.haven.H_xyz, rtol=1e-12)
+        # sigma from the charge MSD of a single species with q = 1 is the Nernst-Einstein one
+        assert cond.sigma == pytest.approx(ref.conductivity.sigma, rel=1e-10)
+        Ts.append(T), Ds.append(ref.tracer.D), Derr.append(ref.tracer.D_err)
+        sig.append(cond.sigma), sig_err.append(cond.sigma_err)
+    fit = arrhenius.fit(Ts, Ds, "D", Derr, kB=1.0)
+    a = rep["arrhenius"]["tracer"]
+    assert a["Ea"] == pytest.approx(fit.Ea, rel=1e-12) and a["prefactor"] == pytest.approx(fit.prefactor, rel=1e-12)
+    assert a["Ea_err"] == pytest.approx(fit.Ea_err, rel=1e-12) and a["kind"] == "D"
+    fs = arrhenius.fit(Ts, sig, "sigma", sig_err, kB=1.0)
+    assert rep["arrhenius"]["conductivity"]["Ea"] == pytest.approx(fs.Ea, rel=1e-12)
+    assert "sigma T" in rep["arrhenius"]["conductivity"]["convention"]
+    assert rep["arrhenius"]["tracer"]["extrapolation"] is None  # lj: no 300 K unless asked
+    assert rep["failed"] == [] and rep["model_deviation"] is None
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64" in html and "Arrhenius" in html
+    assert (out / "plots" / "arrhenius.png").is_file()
+
+    # the report command gives the same numbers, and can extrapolate when asked
+    proc = subprocess.run([IONSITU, "campaign", "report", str(reference["dir"] / "campaign.toml")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    again = json.loads((out / "report.json").read_text())
+    assert again["temperatures"] == rep["temperatures"] and again["arrhenius"] == rep["arrhenius"]
+
+
+def test_rerun_of_a_finished_campaign_does_nothing(reference):
+    out = reference["out"]
+    before = {p: p.stat().st_mtime_ns for p in out.glob("T*/*") if p.name in ("msd.dat", "status.json", "log.lammps")}
+    proc = run_campaign(reference["dir"] / "campaign.toml", args=["--no-report"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 to run, 4 already completed or failed" in proc.stdout
+    assert before == {p: p.stat().st_mtime_ns for p in before}
+
+
+# ---------------------------------------------------------------------------------------
+# Interrupt and resume
+# ---------------------------------------------------------------------------------------
+def _last_step(path):
+    try:
+        return int(path.read_text().split()[-2])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def test_interrupted_campaign_resumes_with_statistics_intact(tmp_path, reference):
+    cfg = tmp_path / "campaign.toml"
+    cfg.write_text(campaign_toml())
+    out = tmp_path / "out"
+    cmd = [MPIRUN, "-np", "2", IONSITU, "campaign", "run", str(cfg), "--quiet", "--no-report"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    # kill the whole process group once one member is done and another one is in its
+    # production run past a restart file (members go out replica-major: r0 first)
+    min_step = EQ + 2 * RESTART + 200
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline:
+            st = statuses(out) if out.exists() else {}
+            done = [n for n, s in st.items() if s["state"] == "completed"]
+            mid = [n for n, s in st.items() if s["state"] == "running" and _last_step(out / n / "progress.txt") >= min_step]
+            if done and mid:
+                break
+            assert proc.poll() is None, "the campaign finished before it could be interrupted"
+            time.sleep(0.02)
+        else:
+            pytest.fail("no member reached the kill point")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    st = statuses(out)
+    done = {n for n, s in st.items() if s["state"] == "completed"}
+    interrupted = {n for n, s in st.items() if s["state"] == "running"}
+    assert done and interrupted
+    # a kill while a restart file is being written leaves a partial file: simulate it on
+    # one interrupted member (the resume must fall back to the older restart file)
+    truncated = None
+    for n in sorted(interrupted):
+        files = sorted((out / n).glob("restart.[ab]"), key=lambda p: p.stat().st_mtime)
+        if len(files) == 2:
+            files[-1].write_bytes(files[-1].read_bytes()[: files[-1].stat().st_size // 2])
+            truncated = (n, files[0].name)
+            break
+    before = {n: (out / n / "msd.dat").stat().st_mtime_ns for n in done}
+
+    proc2 = run_campaign(cfg, args=["--no-report", "--progress-every", "100"])
+    assert proc2.returncode == 0, proc2.stdout + proc2.stderr
+    assert f"{4 - len(done)} to run, {len(done)} already completed" in proc2.stdout
+    st = statuses(out)
+    assert all(s["state"] == "completed" and s["step"] == EQ + PROD for s in st.values())
+    for n in done:  # not redone
+        assert len(st[n]["attempts"]) == 1
+        assert (out / n / "msd.dat").stat().st_mtime_ns == before[n]
+    for n in interrupted:
+        att = st[n]["attempts"]
+        assert len(att) == 2
+        if att[1]["restart"] is not None:  # resumed: only the remaining steps were run
+            assert att[1]["from_step"] >= EQ and att[1]["from_step"] % RESTART == 0
+    if truncated:
+        n, older = truncated
+        assert st[n]["attempts"][1]["restart"] == older
+    assert any(st[n]["attempts"][1]["from_step"] > EQ for n in interrupted)
+    # final statistics equal the uninterrupted campaign's (same seeds)
+    for n in st:
+        assert_same_msd(ionsitu.read_msd(out / n / "msd.dat"), ionsitu.read_msd(reference["out"] / n / "msd.dat"),
+                        rtol=1e-8)
+
+
+# ---------------------------------------------------------------------------------------
+# Failures
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("ranks_per_run", [1, 2])
+def test_failed_member_does_not_stop_the_others(tmp_path, ranks_per_run):
+    # at T = 10^4 the light particles fly through the crystal: LAMMPS stops with "Lost atoms"
+    cfg = tmp_path / "campaign.toml"
+    cfg.write_text(campaign_toml(temps=(0.6, 0.8, 1.0e4), replicas=1, prod=2000))
+    proc = run_campaign(cfg, args=["--ranks-per-run", str(ranks_per_run), "--progress-every", "100"])
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # 1: some member failed
+    st = statuses(tmp_path / "out")
+    assert st["T0.6_r0"]["state"] == st["T0.8_r0"]["state"] == "completed"
+    bad = st["T10000_r0"]
+    assert bad["state"] == "failed" and "Lost atoms" in bad["error"]
+    assert bad["error_key"] == "equilibration" and bad["error_command"].startswith("run ")
+    assert "T10000_r0 failed" in proc.stdout and "Lost atoms" in proc.stdout
+    rep = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert [f["name"] for f in rep["failed"]] == ["T10000_r0"]
+    assert "Lost atoms" in rep["failed"][0]["error"]
+    t = {e["T"]: e for e in rep["temperatures"]}
+    assert t[0.6]["status"] == t[0.8]["status"] == "ok" and t[1.0e4]["status"] == "no completed member"
+    assert rep["arrhenius"]["tracer"]["n"] == 2
+    assert "Lost atoms" in (tmp_path / "out" / "report.html").read_text()
+    # a re-run skips the failed member (and says so); --retry-failed would run it again
+    again = run_campaign(cfg, args=["--no-report"])
+    assert again.returncode == 1 and "0 to run, 3 already completed or failed" in again.stdout
+
+
+# ---------------------------------------------------------------------------------------
+# Validation: every mistake with its key and reason
+# ---------------------------------------------------------------------------------------
+BASE = campaign_toml()
+
+
+def _edit(text, old, new):
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+MISTAKES = {
+    "unknown key": (lambda t: _edit(t, "replicas = 2", "replicas = 2\ntemprature = 3"),
+                    "campaign.temprature", "unknown key; did you mean 'temperatures'?"),
+    "unknown section": (lambda t: t + "\n[equilibrate]\nsteps = 3\n", "equilibrate",
+                        "unknown section; did you mean 'equilibration'?"),
+    "missing required key": (lambda t: _edit(t, f"[production]\nsteps = {PROD}", "[production]"),
+                             "production.steps", "missing (required)"),
+    "missing section": (lambda t: _edit(t, "[mobile]\ntypes = [2]\ncharges = [1.0]", ""), "mobile",
+                        "missing section [mobile]"),
+    "non-positive temperature": (lambda t: _edit(t, "temperatures = [0.6, 0.8]", "temperatures = [0.6, -0.8]"),
+                                 "campaign.temperatures[1]", "must be positive, got -0.8"),
+    "repeated temperature": (lambda t: _edit(t, "temperatures = [0.6, 0.8]", "temperatures = [0.6, 0.6]"),
+                             "campaign.temperatures", "repeated values 0.6"),
+    "wrong type": (lambda t: _edit(t, "replicas = 2", 'replicas = "two"'), "campaign.replicas",
+                   "must be an integer, got str 'two'"),
+    "bad choice": (lambda t: _edit(t, "[equilibration]", '[equilibration]\nensemble = "nve"'),
+                   "equilibration.ensemble", "must be one of nvt, npt, got 'nve'"),
+    "unknown units": (lambda t: _edit(t, 'units = "lj"', 'units = "metric"'), "campaign.units", "must be one of"),
+    "missing file": (lambda t: _edit(t, "commands = \"\"\"\nlattice", "data = \"nope.data\"\n_x = \"\"\"\nlattice"),
+                     "system.data", "file not found"),
+    "two system sources": (lambda t: _edit(t, "[system]", '[system]\ndata = "campaign.toml"'), "system",
+                           "give exactly one of data, lammps, commands, structure (got data, commands)"),
+    "structure without type map": (lambda t: _edit(t, "commands = \"\"\"", "structure = \"campaign.toml\"\n_c = \"\"\""),
+                                   "system.type_map", "required with system.structure"),
+    "element without type map": (lambda t: _edit(t, "types = [2]", 'types = ["Li"]'), "mobile.types[0]",
+                                 "element 'Li' needs system.type_map"),
+    "charges count": (lambda t: _edit(t, "charges = [1.0]", "charges = [1.0, 2.0]"), "mobile.charges",
+                      "2 charges for 1 mobile types"),
+    "seeds count": (lambda t: _edit(t, "seed = 4928", "seeds = [1, 2, 3]"), "campaign.seeds", "3 seeds for 2 replicas"),
+    "npt key with nvt": (lambda t: _edit(t, "[equilibration]", "[equilibration]\npressure = 1.0"),
+                         "equilibration.pressure", "only used with ensemble = 'npt'"),
+    "negative steps": (lambda t: _edit(t, f"steps = {EQ}", "steps = -5"), "equilibration.steps",
+                       "must not be negative, got -5"),
+    "zero nevery": (lambda t: _edit(t, f"nevery = {NEVERY}", "nevery = 0"), "analysis.msd_cross.nevery",
+                    "must be positive, got 0"),
+    "block below 2": (lambda t: _edit(t, "block = 10", "block = 1"), "analysis.msd_cross.block", "must be >= 2"),
+    "unknown analysis key": (lambda t: _edit(t, "block = 10", "blocks = 10"), "analysis.msd_cross.blocks",
+                             "unknown key; did you mean 'block'?"),
+    "planned analysis": (lambda t: t + "\n[analysis.occupancy_grid]\nnevery = 10\n", "analysis.occupancy_grid",
+                         "fix occupancy/grid is not available in this version"),
+    "unknown analysis": (lambda t: t + "\n[analysis.rdf]\n", "analysis.rdf", "unknown analysis"),
+    "no pair_style": (lambda t: _edit(t, "pair_style      lj/cut 2.5", ""), "potential.pair",
+                      "must contain a pair_style command"),
+    "deepmd in lj units": (lambda t: _edit(_edit(t, "pair = \"\"\"", 'deepmd = ["m1.pb", "m2.pth"]\n_p = """'),
+                                           "[potential]", "[potential]"),
+                           "campaign.units", "DeePMD models use metal units, got 'lj'"),
+    "pytorch model": (lambda t: _edit(t, "pair = \"\"\"", 'deepmd = ["m2.pth"]\n_p = """'),
+                      "potential.deepmd[0]", "only TensorFlow .pb models"),
+    "window order": (lambda t: t + "\n[report]\nwindow = [5.0, 1.0]\n", "report.window", "needs 0 <= t_start < t_end"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MISTAKES))
+def test_config_mistake_reported_with_key_and_reason(tmp_path, name):
+    edit, key, reason = MISTAKES[name]
+    (tmp_path / "m1.pb").write_bytes(b"")
+    (tmp_path / "m2.pth").write_bytes(b"")
+    cfg = tmp_path / "campaign.toml"
+    cfg.write_text(edit(BASE))
+    with pytest.raises(ConfigError) as exc:
+        load_config(cfg)
+    hits = [(k, r) for k, r in exc.value.errors if k == key and reason in r]
+    assert hits, f"expected {key}: ...{reason}... in {exc.value.errors}"
+
+
+LAMMPS_MISTAKES = {
+    "type not in the structure": (lambda t: _edit(t, "types = [2]", "types = [3]"), "mobile.types[0]",
+                                  "type 3 is not in the structure (2 atom types)"),
+    "type without atoms": (lambda t: _edit(t, "create_box      2 box", "create_box      3 box")
+                           .replace("masses = { 1 = 20.0, 2 = 1.0 }", "masses = { 1 = 20.0, 2 = 1.0, 3 = 5.0 }")
+                           .replace("types = [2]", "types = [3]"),
+                           "mobile.types[0]", "the structure has no atom of type 3"),
+    "missing masses": (lambda t: _edit(t, "masses = { 1 = 20.0, 2 = 1.0 }", "masses = { 1 = 20.0 }"),
+                       "system.masses", "mass"),
+    "bad pair_coeff": (lambda t: _edit(t, "pair_coeff      1 2 0.3 0.65 1.625", "pair_coeff      1 2 0.3"),
+                       "potential.pair", "Incorrect args for pair coefficients"),
+    "unknown drift group": (lambda t: _edit(t, "levels = 3", 'levels = 3\ndrift = "framework"'),
+                            "analysis.msd_cross", "drift group 'framework' does not exist"),
+    "bad system command": (lambda t: _edit(t, "create_atoms    1 box\n", "create_atoms    1 boxx\n"),
+                           "system.commands", "create_atoms"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAMMPS_MISTAKES))
+def test_config_mistake_found_in_lammps(tmp_path, name):
+    edit, key, reason = LAMMPS_MISTAKES[name]
+    cfg = tmp_path / "campaign.toml"
+    cfg.write_text(edit(BASE))
+    camp = Campaign.from_toml(cfg)  # statically fine
+    errors = camp.check_lammps()
+    hits = [(k, r) for k, r in errors if k == key and reason in r]
+    assert hits, f"expected {key}: ...{reason}... in {errors}"
+
+
+def test_all_mistakes_are_collected_and_nothing_runs(tmp_path):
+    text = _edit(BASE, "temperatures = [0.6, 0.8]", "temperatures = [0.0, 0.8]")
+    text = _edit(text, "replicas = 2", "replicas = 2\nfoo = 1")
+    text = _edit(text, f"nevery = {NEVERY}", "nevery = -1")
+    cfg = tmp_path / "campaign.toml"
+    cfg.write_text(text)
+    proc = run_campaign(cfg)
+    assert proc.returncode == 2
+    for k in ("campaign.temperatures[0]", "campaign.foo", "analysis.msd_cross.nevery"):
+        assert k in proc.stderr
+    assert "3 error(s)" in proc.stderr and proc.stderr.count("error(s) in the campaign file") == 1  # rank 0 only
+    assert not (tmp_path / "out").exists()
+
+
+def test_changed_settings_of_members_that_ran_are_refused(tmp_path, reference):
+    text = _edit(campaign_toml(output=str(reference["out"])), "timestep = 0.002", "timestep = 0.001")
+    cfg = tmp_path / "campaign.toml"
+    cfg.write_text(text)
+    proc = subprocess.run([IONSITU, "campaign", "check", str(cfg), "--no-lammps"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2
+    line = next(ln for ln in proc.stderr.splitlines() if "member T0.6_r0:" in ln)
+    assert "ran with different settings (changed: " in line and "timestep" in line  # (and tdamp = 100 dt)
+    # more production steps is not a change of settings: completed members are extended
+    more = campaign_toml(output=str(reference["out"]), prod=PROD + 1000)
+    cfg.write_text(more)
+    camp = Campaign.from_toml(cfg)
+    assert camp.changed_settings() == []
+    assert camp.plan(camp.members[0])["action"] == "resume"
+    assert camp.plan(camp.members[0])["restarts"][0].endswith("restart.end")
+
+
+def test_resume_script_redefines_the_same_fixes(tmp_path):
+    cfg = tmp_path / "campaign.toml"
+    cfg.write_text(BASE)
+    camp = Campaign.from_toml(cfg)
+    m = camp.members[0]
+    fresh = [c for _, c in camp.input_script(m)]
+    resumed = [c for _, c in camp.input_script(m, EQ + 3 * RESTART, m.dir / "restart.a", attempt=2)]
+    assert any(c.startswith("velocity all create 0.6 4928") for c in fresh)
+    assert not any(c.startswith(("velocity", "lattice", "create_box")) for c in resumed)
+    assert any(c.startswith("read_restart") for c in resumed)
+    assert not any("ionsitu_eq" in c for c in resumed)  # equilibration was done
+    fix = [c for c in fresh if "msd/cross" in c]
+    assert fix == [c for c in resumed if "msd/cross" in c] and fix[0].startswith("fix ionsitu_msd ionsitu_mobile")
+    assert fresh[-2] == resumed[-2] == f"run {EQ + PROD} upto"
+
+
+def test_model_deviation_summary(tmp_path):
+    from ionsitu.report import read_model_devi
+
+    head = "#       step         max_devi_v         min_devi_v         avg_devi_v         max_devi_f         min_devi_f         avg_devi_f\n"
+    (tmp_path / "model_devi.out").write_text(head + "".join(f"{s} 0 0 0 {0.1 * s} 0 0\n" for s in range(0, 50, 10)))
+    (tmp_path / "model_devi.2.out").write_text(head + "".join(f"{s} 0 0 0 2.0 0 0\n" for s in range(30, 70, 10)))
+    md = read_model_devi([tmp_path / "model_devi.out", tmp_path / "model_devi.2.out"])
+    np.testing.assert_array_equal(md[:, 0], [0, 10, 20, 30, 40, 50, 60])  # attempt 2 supersedes from step 30
+    np.testing.assert_allclose(md[:, 1], [0.0, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0])
+
+
+def test_cli_keys_and_check_of_the_example():
+    keys = subprocess.run([IONSITU, "campaign", "keys"], capture_output=True, text=True, timeout=60)
+    assert keys.returncode == 0 and "[analysis.msd_cross]" in keys.stdout and "ranks_per_run" in keys.stdout
+    example = Path(__file__).resolve().parents[1] / "examples" / "quick" / "campaign.toml"
+    check = subprocess.run([IONSITU, "campaign", "check", str(example)], capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0, check.stderr
+    assert "OK (8 members" in check.stdout
