@@ -252,6 +252,13 @@ def _pm(v, e):
     return f"{v:.4g} ± {e:.2g}"
 
 
+def describe_drift(drift: str) -> str:
+    return {"all": "mass-weighted centre of mass of the whole system",
+            "framework": "mass-weighted centre of mass of the non-mobile atoms",
+            "none": "nothing removed", "given": "a drift given by the caller",
+            "group": "centre of mass of a reference group"}.get(drift, f"centre of mass of group '{drift}'")
+
+
 def format_report(sp: StatePoint, rep, units: str) -> str:
     tu = TIME_UNITS.get(units, "time units")
     Tu = "(reduced)" if units == "lj" else "K"
@@ -272,8 +279,13 @@ def format_report(sp: StatePoint, rep, units: str) -> str:
         f"{tr.natoms} mobile ions; units {units}",
         f"  fit window {tr.t_start:g}–{tr.t_end:g} {tu} ({tr.window_method}, {tr.n_lags} lags); "
         f"chi2_red tracer {tr.chi2_red:.3g}, collective {co.chi2_red:.3g}",
-        f"  drift removed: {rep.drift}; c = {cd.concentration:.4g} {cd.concentration_unit}",
+        f"  drift removed: {rep.drift} ({describe_drift(rep.drift)}); c = {cd.concentration:.4g} "
+        f"{cd.concentration_unit}",
     ]
+    meta = sp.results[0].meta
+    if meta.get("producer") == "ionsitu.trajectory":
+        lines.append(f"  from trajectory ({meta.get('source_format')}): unwrapped positions from {meta.get('unwrap')}; "
+                     f"species {' '.join(meta.get('species', []))}")
     w = [22, 22, 22, 22, 22]
     lines.append("  " + "quantity".ljust(w[0]) + "".join(h.ljust(x) for h, x in zip(("total", "x", "y", "z"), w[1:]))
                  + "unit")
