@@ -142,7 +142,7 @@ def test_several_species_with_charges_and_written_file(run, tmp_path):
     assert_same(ionsitu.read_msd(tmp_path / "msd.dat"), want, rtol=1e-12)
 
 
-def to_general_triclinic(run, src, dst, R):
+def to_general_triclinic(src, dst, R):
     """Rewrite an `id type x y z ix iy iz` dump with a general triclinic box
     (`ITEM: BOX BOUNDS abc origin`: rows "ax ay az ox"), everything rotated by R."""
     frames = list(iter_lammps_dump(src))
@@ -164,7 +164,7 @@ def to_general_triclinic(run, src, dst, R):
 def test_general_triclinic_rotated_dump(run, tmp_path):
     c, s = np.cos(0.7), np.sin(0.7)
     R = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]) @ np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
-    to_general_triclinic(run, run["dir"] / "img.txt", tmp_path / "general.txt", R)
+    to_general_triclinic(run["dir"] / "img.txt", tmp_path / "general.txt", R)
     res = msd_from_trajectory(tmp_path / "general.txt", species=2, timestep=DT, units="lj", block=4, levels=3,
                               masses={1: 1.0, 2: 2.0})
     want = reference(run)
