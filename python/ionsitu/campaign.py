@@ -495,6 +495,12 @@ def _cross_checks(c: _Checker, conf: dict, raw: dict):
                 c.err("system.structure", "reading a structure needs ASE (pip install ase)")
             except Exception as exc:  # noqa: BLE001 - any ASE reader error
                 c.err("system.structure", f"ASE cannot read it: {exc}")
+        if tm and units is not None and units not in ("metal", "real"):
+            given = set((sysc.get("masses") or {}).keys())
+            lacking = [e for i, e in enumerate(tm) if e not in given and str(i + 1) not in given]
+            if lacking:
+                c.err("system.masses", f"units {units!r}: give the mass of {', '.join(lacking)} (ASE masses "
+                      "are in g/mol, for metal and real units only)")
     elif sysc.get("format") is not None:
         c.err("system.format", "only used with system.structure")
     if sysc.get("masses") is not None:
@@ -768,7 +774,12 @@ class Campaign:
         if s.get("data") is not None:
             cmds.append(("system.data", f"read_data {_q(s['data'])}"))
         elif s.get("structure") is not None:
-            cmds.append(("system.structure", f"read_data {_q(self.structure_data())}"))
+            try:
+                data = self.structure_data()
+            except Exception as exc:  # noqa: BLE001 - ASE writer errors
+                raise ConfigError([("system.structure", f"cannot write it as a LAMMPS data file: {exc!r}")],
+                                  str(self.path)) from exc
+            cmds.append(("system.structure", f"read_data {_q(data)}"))
         else:
             text = Path(s["lammps"]).read_text() if s.get("lammps") is not None else s["commands"]
             key = "system.lammps" if s.get("lammps") is not None else "system.commands"
@@ -790,8 +801,11 @@ class Campaign:
         self.output.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name("system.data.tmp")
         with open(tmp, "w") as f:
+            # positions are written as given (A for metal and real); ASE knows no other
+            # styles, whose masses must then come from system.masses (checked)
             write_lammps_data(f, atoms, specorder=list(s["type_map"]), masses=True,
-                              units=self.units, atom_style=s["atom_style"])
+                              units=self.units if self.units in ("metal", "real") else "metal",
+                              atom_style=s["atom_style"])
         os.replace(tmp, out)
         return out
 
@@ -874,7 +888,11 @@ class Campaign:
             return errors + [("potential" if self.conf["potential"].get("deepmd") else "(lammps)", str(exc))]
         key = "(lammps)"
         try:
-            for key, cmd in self._system_commands() + self._potential_commands(None, 1) + self._extra_commands():
+            try:
+                setup = self._system_commands() + self._potential_commands(None, 1) + self._extra_commands()
+            except ConfigError as exc:
+                return errors + exc.errors
+            for key, cmd in setup:
                 lmp.command(cmd)
             key = "system"
             ntypes = int(lmp.extract_global("ntypes"))
