@@ -455,6 +455,11 @@ def test_model_deviation_summary(tmp_path):
     md = read_model_devi([tmp_path / "model_devi.out", tmp_path / "model_devi.2.out"])
     np.testing.assert_array_equal(md[:, 0], [0, 10, 20, 30, 40, 50, 60])  # attempt 2 supersedes from step 30
     np.testing.assert_allclose(md[:, 1], [0.0, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0])
+    # a step written twice in one file (end of equilibration, setup of production): once
+    (tmp_path / "model_devi.out").write_text(head + "0 0 0 0 0.5 0 0\n10 0 0 0 0.7 0 0\n10 0 0 0 0.9 0 0\n")
+    md = read_model_devi([tmp_path / "model_devi.out"])
+    np.testing.assert_array_equal(md[:, 0], [0, 10])
+    np.testing.assert_allclose(md[:, 1], [0.5, 0.9])
 
 
 def test_cli_keys_and_check_of_the_example():

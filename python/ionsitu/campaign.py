@@ -1101,6 +1101,7 @@ class Campaign:
         group = rank // rpr
         sub = world.Split(group, rank)
         self._set_gpu(world, rpr)
+        self._set_threads(world)
 
         # rank 0 decides what is left to do (all ranks see the same files, but decide once)
         todo = None
@@ -1187,6 +1188,25 @@ class Campaign:
         node.Free()
         dev = (local // rpr) % k if self.conf["campaign"]["gpu_mapping"] == "group" else local % k
         os.environ["CUDA_VISIBLE_DEVICES"] = str(dev)
+
+    def _set_threads(self, world):
+        """DeePMD/TensorFlow threads per rank, when the user set none: the node's cores
+        shared by its ranks (TensorFlow otherwise starts threads for every core in every
+        rank, and concurrent runs fight over them)."""
+        names = ("OMP_NUM_THREADS", "DP_INTRA_OP_PARALLELISM_THREADS", "DP_INTER_OP_PARALLELISM_THREADS")
+        if not self.conf["potential"].get("deepmd") or any(n in os.environ for n in names):
+            return
+        from mpi4py import MPI
+
+        node = world.Split_type(MPI.COMM_TYPE_SHARED, key=world.Get_rank())
+        nlocal = node.Get_size()
+        node.Free()
+        try:
+            ncpu = len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not Linux
+            ncpu = os.cpu_count() or 1
+        per = max(1, ncpu // nlocal)
+        os.environ.update({names[0]: str(per), names[1]: str(per), names[2]: "1"})
 
     def report(self, write: bool = True, out_dir=None) -> dict:
         """The campaign report from the finished members (dict; written as JSON + HTML)."""

@@ -68,6 +68,10 @@ def read_model_devi(paths) -> np.ndarray:
             continue
         s = np.array([r[0] for r in rows], np.int64)
         d = np.array([r[1] for r in rows])
+        # a step written twice (end of one run, setup of the next): keep the last
+        _, last = np.unique(s[::-1], return_index=True)
+        idx = np.sort(len(s) - 1 - last)
+        s, d = s[idx], d[idx]
         keep = steps < s[0]
         steps, devs = np.concatenate([steps[keep], s]), np.concatenate([devs[keep], d])
     return np.column_stack([steps, devs]) if len(steps) else np.zeros((0, 2))
