@@ -95,7 +95,13 @@ def run_campaign(path, nprocs=2, args=(), timeout=300, **popen):
 
 
 def statuses(out: Path) -> dict:
-    return {p.parent.name: json.loads(p.read_text()) for p in sorted(out.glob("T*/status.json"))}
+    return {json.loads(p.read_text())["member"]: json.loads(p.read_text()) for p in sorted(out.glob("T*/r*/status.json"))}
+
+
+def mdir(out: Path, name: str) -> Path:
+    """Folder of member 'T0.6_r1': out/T0.6/r1."""
+    t, r = name.rsplit("_", 1)
+    return out / t / r
 
 
 def assert_same_msd(a, b, rtol):
@@ -142,7 +148,7 @@ def test_campaign_completes_and_report_equals_analysis_modules(reference):
     Ts, Ds, Derr, sig, sig_err = [], [], [], [], []
     for entry, T in zip(rep["temperatures"], TEMPS):
         assert entry["T"] == T and entry["status"] == "ok" and entry["n_replicas"] == 2
-        results = [ionsitu.read_msd(out / f"T{T:g}_r{r}" / "msd.dat") for r in (0, 1)]
+        results = [ionsitu.read_msd(out / f"T{T:g}" / f"r{r}" / "msd.dat") for r in (0, 1)]
         assert all(r.meta["nsamples"] == PROD // NEVERY + 1 for r in results)
         ref = transport.analyse(results, T, z=1.0)
         cond = ref.charge_conductivity
@@ -175,7 +181,16 @@ def test_campaign_completes_and_report_equals_analysis_modules(reference):
     assert "data:image/png;base64" in html and "Arrhenius" in html
     assert (out / "plots" / "arrhenius.png").is_file()
 
-    # the report command gives the same numbers, and can extrapolate when asked
+    # `ionsitu analyze` reads the campaign's folder layout (T<T>/r<replica>/msd.dat) directly
+    an = subprocess.run([IONSITU, "analyze", str(out), "--json", str(out / "analyze.json")],
+                        capture_output=True, text=True, timeout=120)
+    assert an.returncode == 0, an.stderr
+    points = json.loads((out / "analyze.json").read_text())["state_points"]
+    assert [p["T"] for p in points] == list(TEMPS) and all(p["n_replicas"] == 2 for p in points)
+    for p, entry in zip(points, rep["temperatures"]):
+        assert p["report"]["tracer"]["D"] == pytest.approx(entry["tracer"]["D"], rel=1e-12)
+
+    # the report command gives the same numbers
     proc = subprocess.run([IONSITU, "campaign", "report", str(reference["dir"] / "campaign.toml")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -185,7 +200,7 @@ def test_campaign_completes_and_report_equals_analysis_modules(reference):
 
 def test_rerun_of_a_finished_campaign_does_nothing(reference):
     out = reference["out"]
-    before = {p: p.stat().st_mtime_ns for p in out.glob("T*/*") if p.name in ("msd.dat", "status.json", "log.lammps")}
+    before = {p: p.stat().st_mtime_ns for p in out.glob("T*/r*/*") if p.name in ("msd.dat", "status.json", "log.lammps")}
     proc = run_campaign(reference["dir"] / "campaign.toml", args=["--no-report"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "0 to run, 4 already completed or failed" in proc.stdout
@@ -217,7 +232,7 @@ def test_interrupted_campaign_resumes_with_statistics_intact(tmp_path, reference
         while time.time() < deadline:
             st = statuses(out) if out.exists() else {}
             done = [n for n, s in st.items() if s["state"] == "completed"]
-            mid = [n for n, s in st.items() if s["state"] == "running" and _last_step(out / n / "progress.txt") >= min_step]
+            mid = [n for n, s in st.items() if s["state"] == "running" and _last_step(mdir(out, n) / "progress.txt") >= min_step]
             if done and mid:
                 break
             assert proc.poll() is None, "the campaign finished before it could be interrupted"
@@ -235,12 +250,12 @@ def test_interrupted_campaign_resumes_with_statistics_intact(tmp_path, reference
     # one interrupted member (the resume must fall back to the older restart file)
     truncated = None
     for n in sorted(interrupted):
-        files = sorted((out / n).glob("restart.[ab]"), key=lambda p: p.stat().st_mtime)
+        files = sorted(mdir(out, n).glob("restart.[ab]"), key=lambda p: p.stat().st_mtime)
         if len(files) == 2:
             files[-1].write_bytes(files[-1].read_bytes()[: files[-1].stat().st_size // 2])
             truncated = (n, files[0].name)
             break
-    before = {n: (out / n / "msd.dat").stat().st_mtime_ns for n in done}
+    before = {n: (mdir(out, n) / "msd.dat").stat().st_mtime_ns for n in done}
 
     proc2 = run_campaign(cfg, args=["--no-report", "--progress-every", "100"])
     assert proc2.returncode == 0, proc2.stdout + proc2.stderr
@@ -249,7 +264,7 @@ def test_interrupted_campaign_resumes_with_statistics_intact(tmp_path, reference
     assert all(s["state"] == "completed" and s["step"] == EQ + PROD for s in st.values())
     for n in done:  # not redone
         assert len(st[n]["attempts"]) == 1
-        assert (out / n / "msd.dat").stat().st_mtime_ns == before[n]
+        assert (mdir(out, n) / "msd.dat").stat().st_mtime_ns == before[n]
     for n in interrupted:
         att = st[n]["attempts"]
         assert len(att) == 2
@@ -261,7 +276,7 @@ def test_interrupted_campaign_resumes_with_statistics_intact(tmp_path, reference
     assert any(st[n]["attempts"][1]["from_step"] > EQ for n in interrupted)
     # final statistics equal the uninterrupted campaign's (same seeds)
     for n in st:
-        assert_same_msd(ionsitu.read_msd(out / n / "msd.dat"), ionsitu.read_msd(reference["out"] / n / "msd.dat"),
+        assert_same_msd(ionsitu.read_msd(mdir(out, n) / "msd.dat"), ionsitu.read_msd(mdir(reference["out"], n) / "msd.dat"),
                         rtol=1e-8)
 
 

@@ -5,7 +5,7 @@
 
 A *member* is one (temperature, replica) MD run: equilibration (NVT or NpT) and an NVT
 production run with the in-situ analyses (``fix msd/cross``) switched on. Each member has
-its own folder ``<output>/T<T>_r<replica>/`` with the LAMMPS log, the fix outputs, two
+its own folder ``<output>/T<T>/r<replica>/`` with the LAMMPS log, the fix outputs, two
 alternating restart files and ``status.json``.
 
 Scheduling: ``MPI.COMM_WORLD`` is split into groups of ``ranks_per_run`` ranks, one LAMMPS
@@ -617,7 +617,7 @@ class Member:
 
     @property
     def name(self) -> str:
-        return self.dir.name
+        return f"{self.dir.parent.name}_{self.dir.name}"
 
     @property
     def status_path(self) -> Path:
@@ -687,7 +687,7 @@ class Campaign:
         self.members: list[Member] = []
         for r, seed in enumerate(cam["seeds"]):
             for T in self.temperatures:
-                d = self.output / f"T{_tname(T)}_r{r}"
+                d = self.output / f"T{_tname(T)}" / f"r{r}"  # `ionsitu analyze <output>` reads this layout
                 self.members.append(Member(len(self.members), float(T), r, int(seed), d))
         eq, prod = conf["equilibration"], conf["production"]
         self.eq_steps = int(eq["steps"])
