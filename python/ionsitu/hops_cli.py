@@ -1,0 +1,306 @@
+"""``ionsitu hops <run dir or event file>``: hop statistics of the event logs of fix hop/events.
+
+Reads every event log (format ``# ionsitu-hops 1``, see docs/fixes_occupancy_hops.md) in a
+run folder, or one given file, and reports via :mod:`ionsitu.hops`: hops, jump rates per
+jump type, residence times, the jump diffusivity D_j, effective activation energies per
+jump type (mean ± sd), backjump fraction, correlated-hop fraction and, with the site file,
+the connectivity of the jump network.  ``--json`` writes the summary as JSON, ``--plots``
+draws histograms (matplotlib, Agg backend).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+MAGIC = "# ionsitu-hops"
+COLUMNS = ("step atom_id from_site to_site fx fy fz tx ty tz dx dy dz origin_arrival_step "
+           "origin_last_step flags").split()
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def is_event_file(path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(MAGIC)).decode(errors="replace") == MAGIC
+    except OSError:
+        return False
+
+
+def read_events(path):
+    """Read an event log of fix hop/events -> (events table :data:`ionsitu.hops.EVENT_DTYPE`,
+    meta dict).  Raises ValueError naming the file and line on a malformed file."""
+    from ionsitu.hops import events_from_core
+
+    path = Path(path)
+    lines = path.read_text().splitlines()
+    if not lines or lines[0].split()[:2] != ["#", "ionsitu-hops"]:
+        raise ValueError(f"{path}:1: not an ionsitu hop-event log (first line must be '# ionsitu-hops 1')")
+    version = lines[0].split()[2] if len(lines[0].split()) > 2 else "?"
+    if version != "1":
+        raise ValueError(f"{path}:1: unsupported event-log version {version} (this reader knows 1)")
+    if len(lines) < 3 or not lines[1].startswith("# meta ") or not lines[2].startswith("# columns "):
+        raise ValueError(f"{path}:2: expected '# meta {{json}}' and '# columns ...' header lines")
+    try:
+        meta = json.loads(lines[1][len("# meta "):])
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}:2: bad meta JSON: {err}") from None
+    if lines[2].split()[2:] != COLUMNS:
+        raise ValueError(f"{path}:3: unexpected columns {lines[2].split()[2:]}")
+    rows = []
+    for i, line in enumerate(lines[3:], start=4):
+        if not line.strip():
+            continue
+        vals = line.split()
+        if len(vals) != len(COLUMNS):
+            raise ValueError(f"{path}:{i}: expected {len(COLUMNS)} values, found {len(vals)}")
+        try:
+            rows.append([float(v) for v in vals])
+        except ValueError:
+            raise ValueError(f"{path}:{i}: bad number in {line!r}") from None
+    data = np.array(rows, dtype=float).reshape(-1, len(COLUMNS))
+    return events_from_core(data, float(meta["dt"])), meta
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+def _defaults(units):
+    """(attempt frequency 1e13 Hz in 1/time of the style or None, correlated-hop cutoff, length unit)."""
+    from ionsitu.units import get_style
+
+    st = get_style(units)
+    if st.reduced:
+        return None, 3.0, "sigma"
+    return 1e13 * st.time_s, 10e-10 / st.length_m, {"metal": "A", "real": "A"}.get(st.name, f"{st.name} length")
+
+
+def summarize(events, meta, temperature=None, attempt_frequency=None, corr_window=None, corr_cutoff=None,
+              site_frac=None):
+    """Summary dict of one event log (see the module docstring)."""
+    from ionsitu import hops
+    from ionsitu.units import diffusion_factor, get_style
+
+    units = meta.get("units", "lj")
+    style = get_style(units)
+    n_ions = int(meta["natoms"])
+    total_time = (int(meta["step_last"]) - int(meta["step_first"])) * float(meta["dt"])
+    nu_default, cutoff_default, length_unit = _defaults(units)
+    nu = attempt_frequency if attempt_frequency is not None else nu_default
+    out = {
+        "file_meta": {k: meta.get(k) for k in ("fix_id", "group", "mode", "site_file", "nsites", "r_in", "r_out",
+                                               "threshold", "window", "residence", "nevery", "dt", "units")},
+        "n_ions": n_ions, "total_time": total_time, "units": units,
+        "n_hops": int(len(events)), "n_ions_hopped": int(len(np.unique(events["atom_id"]))),
+        "conventions": "rates per ion per time (1/time of the run's units); D_j = sum|dr|^2/(6 N t); "
+                       "E_a,i = -kB T ln(J_i/(t N_i nu*)), N_i = ions that made a type-i jump",
+    }
+    if total_time <= 0 or len(events) == 0:
+        out["note"] = "no hops (or no time) observed: nothing else to report"
+        return out
+    site_mode = meta.get("mode") == "sites"
+    out["hops_per_ion_per_time"] = len(events) / (n_ions * total_time)
+
+    if site_mode:
+        js = hops.jump_rates(events, n_ions, total_time, directed=True)
+        order = np.argsort(-js.count, kind="stable")
+        out["n_jump_types"] = int(len(js.pairs))
+        out["jump_types"] = [
+            {"from": int(js.pairs[i, 0]), "to": int(js.pairs[i, 1]), "count": int(js.count[i]),
+             "rate": float(js.rate[i]), "mean_length": float(js.mean_length[i]),
+             "n_ions": int(js.n_participating[i])} for i in order]
+    lengths = np.sqrt(events["dx"] ** 2 + events["dy"] ** 2 + events["dz"] ** 2)
+    out["hop_length"] = {"mean": float(lengths.mean()), "std": float(lengths.std()), "unit": length_unit}
+
+    res = events["residence"][~events["censored"]]
+    out["residence"] = {"n": int(len(res)), "n_censored_left_out": int(events["censored"].sum()),
+                        "mean": float(res.mean()) if len(res) else None,
+                        "std": float(res.std(ddof=1)) if len(res) > 1 else None}
+    dj = hops.jump_diffusivity(events, n_ions, total_time)
+    out["D_j"] = {"D": dj.D, "D_xyz": dj.D_xyz.tolist(), "unit": "length^2/time of the run"}
+    if not style.reduced:
+        out["D_j"]["D_cm2_per_s"] = dj.D * diffusion_factor(style)
+
+    if not site_mode:
+        out["activation_energy"] = {"skipped": "site-free events have no jump types"}
+    elif temperature is None:
+        out["activation_energy"] = {"skipped": "give --temperature"}
+    elif nu is None:
+        out["activation_energy"] = {"skipped": "give --attempt-frequency (no default in lj units)"}
+    else:
+        try:
+            ea = hops.activation_energies(events, total_time, temperature, nu, kB=style.kB)
+            out["activation_energy"] = {
+                "mean": ea.mean, "std": ea.std, "min": ea.min, "max": ea.max, "n_types": int(len(ea.Ea)),
+                "attempt_frequency": nu, "temperature": temperature,
+                "unit": "kB T units: " + ("epsilon" if style.reduced else {"metal": "eV", "real": "kcal/mol"}.get(
+                    style.name, f"{style.name} energy")),
+                "mean_abs_forward_backward_asymmetry": float(np.abs(ea.asymmetry).mean()) if len(ea.asymmetry) else None,
+                "per_type": [{"from": int(p[0]), "to": int(p[1]), "Ea": float(e)} for p, e in zip(ea.pairs, ea.Ea)],
+            }
+        except ValueError as err:
+            out["activation_energy"] = {"skipped": str(err)}
+
+    try:
+        tol = None if site_mode else 0.5 * float(meta.get("threshold") or 1.0)
+        bj = hops.backjump_fraction(events, tol=tol)
+        out["backjumps"] = {"fraction": bj.fraction, "n_backjumps": bj.n_backjumps, "n_considered": bj.n_considered}
+    except ValueError as err:
+        out["backjumps"] = {"skipped": str(err)}
+
+    window = corr_window if corr_window is not None else (1.0 / nu if nu else 5 * int(meta["nevery"]) * float(meta["dt"]))
+    cutoff = corr_cutoff if corr_cutoff is not None else cutoff_default
+    cell = np.array(meta["cell"], dtype=float).reshape(3, 3) if meta.get("cell") else None
+    ch = hops.correlated_hops(events, window, cutoff, cell=cell)
+    out["correlated"] = {"fraction_collective": ch.fraction_collective, "time_window": window, "cutoff": cutoff,
+                         "ions_per_event": {int(n): int(c) for n, c in zip(ch.n_values, ch.n_counts)}}
+
+    if site_mode and site_frac is not None and cell is not None:
+        try:
+            con = hops.network_connectivity(events, len(site_frac), site_frac=site_frac, cell=cell)
+            out["network"] = {"n_sites": int(len(site_frac)), "largest_component_fraction": con.largest_fraction,
+                              "percolating": con.percolating,
+                              "max_dimensionality": int(con.dimensionality.max())}
+        except ValueError as err:
+            out["network"] = {"skipped": str(err)}
+    return out
+
+
+def plot(events, meta, summary, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(2, 2, figsize=(9, 7))
+    t = np.sort(events["time"])
+    ax[0, 0].step(t, np.arange(1, len(t) + 1), where="post")
+    ax[0, 0].set(xlabel="time", ylabel="cumulative hops", title=f"{len(t)} hops, {summary['n_ions']} ions")
+    lengths = np.sqrt(events["dx"] ** 2 + events["dy"] ** 2 + events["dz"] ** 2)
+    ax[0, 1].hist(lengths, bins=40)
+    ax[0, 1].set(xlabel="hop length", ylabel="hops")
+    res = events["residence"][~events["censored"]]
+    if len(res):
+        ax[1, 0].hist(res, bins=40)
+    ax[1, 0].set(xlabel="residence time (uncensored)", ylabel="hops")
+    ea = summary.get("activation_energy", {})
+    if "per_type" in ea:
+        ax[1, 1].hist([p["Ea"] for p in ea["per_type"]], bins=30)
+        ax[1, 1].set(xlabel=f"E_a per jump type ({ea['unit']})", ylabel="jump types",
+                     title=f"E_a = {ea['mean']:.3g} ± {ea['std']:.2g}")
+    else:
+        ax[1, 1].text(0.5, 0.5, "E_a: " + ea.get("skipped", "n/a"), ha="center", va="center", wrap=True)
+        ax[1, 1].set_axis_off()
+    fig.suptitle(f"ionsitu hops: fix {meta.get('fix_id')} ({meta.get('mode')})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _print(name, s):
+    p = print
+    p(f"== {name}")
+    p(f"  ions {s['n_ions']}, observed time {s['total_time']:.6g} ({s['units']} units), hops {s['n_hops']}, "
+      f"ions that hopped {s['n_ions_hopped']}")
+    if "note" in s:
+        p(f"  {s['note']}")
+        return
+    p(f"  hop rate per ion {s['hops_per_ion_per_time']:.6g} /time; hop length {s['hop_length']['mean']:.4g} "
+      f"± {s['hop_length']['std']:.2g} {s['hop_length']['unit']}")
+    if "jump_types" in s:
+        p(f"  jump types {s['n_jump_types']}; most frequent:")
+        for jt in s["jump_types"][:5]:
+            p(f"    {jt['from']:>6} -> {jt['to']:<6} J={jt['count']:<5} rate {jt['rate']:.4g} /time  "
+              f"length {jt['mean_length']:.4g}  ions {jt['n_ions']}")
+    r = s["residence"]
+    if r["mean"] is not None:
+        p(f"  residence time {r['mean']:.4g} ± {r['std'] if r['std'] is not None else float('nan'):.3g} "
+          f"(n={r['n']}, {r['n_censored_left_out']} censored left out)")
+    dj = s["D_j"]
+    extra = f" = {dj['D_cm2_per_s']:.4g} cm^2/s" if "D_cm2_per_s" in dj else ""
+    p(f"  D_j {dj['D']:.6g} {dj['unit']}{extra}")
+    ea = s["activation_energy"]
+    if "skipped" in ea:
+        p(f"  E_a: skipped ({ea['skipped']})")
+    else:
+        p(f"  E_a {ea['mean']:.4g} ± {ea['std']:.3g} (range {ea['min']:.4g}..{ea['max']:.4g}, {ea['n_types']} jump "
+          f"types; nu* {ea['attempt_frequency']:.4g} /time, T {ea['temperature']}; {ea['unit']})")
+    bj = s["backjumps"]
+    p(f"  backjump fraction {bj['fraction']:.3f} ({bj['n_backjumps']}/{bj['n_considered']})" if "fraction" in bj
+      else f"  backjumps: skipped ({bj['skipped']})")
+    c = s["correlated"]
+    p(f"  correlated hops {c['fraction_collective']:.3f} (window {c['time_window']:.4g}, cutoff {c['cutoff']:.4g}); "
+      f"ions per event {c['ions_per_event']}")
+    if "network" in s and "skipped" not in s["network"]:
+        n = s["network"]
+        p(f"  jump network: largest component {n['largest_component_fraction']:.3f} of {n['n_sites']} sites, "
+          f"percolating {n['percolating']} (dimensionality {n['max_dimensionality']})")
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def add_arguments(parser):
+    parser.add_argument("path", help="run folder (every '# ionsitu-hops' file in it) or one event log")
+    parser.add_argument("--sites", help="site file (default: the one named in the log, if found) for the jump network")
+    parser.add_argument("--temperature", type=float, help="temperature (K; reduced in lj units) for E_a")
+    parser.add_argument("--attempt-frequency", type=float,
+                        help="attempt frequency nu* in 1/time of the run (default 1e13 Hz converted; none in lj)")
+    parser.add_argument("--corr-window", type=float, help="correlated hops: time window (default 1/nu*)")
+    parser.add_argument("--corr-cutoff", type=float, help="correlated hops: distance cutoff (default 10 A; 3 sigma in lj)")
+    parser.add_argument("--json", nargs="?", const="-", metavar="FILE", help="write the summary as JSON (to FILE or stdout)")
+    parser.add_argument("--plots", metavar="DIR", help="write hops_<name>.png histograms into DIR")
+
+
+def run(args) -> int:
+    path = Path(args.path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and is_event_file(p))
+        if not files:
+            print(f"ionsitu hops: no hop-event log ('{MAGIC} 1' files of fix hop/events) in {path}", file=sys.stderr)
+            return 2
+    elif path.is_file():
+        files = [path]
+    else:
+        print(f"ionsitu hops: {path} does not exist", file=sys.stderr)
+        return 2
+    results = {}
+    for f in files:
+        try:
+            events, meta = read_events(f)
+        except ValueError as err:
+            print(f"ionsitu hops: {err}", file=sys.stderr)
+            return 2
+        site_frac = None
+        site_path = args.sites or meta.get("site_file")
+        if site_path:
+            sp = Path(site_path)
+            sp = sp if sp.is_absolute() or sp.exists() else f.parent / sp
+            if Path(sp).exists():
+                from ionsitu.sites import read_sites
+
+                site_frac = read_sites(sp).frac
+            elif args.sites:
+                print(f"ionsitu hops: site file {args.sites} not found", file=sys.stderr)
+                return 2
+        s = summarize(events, meta, temperature=args.temperature, attempt_frequency=args.attempt_frequency,
+                      corr_window=args.corr_window, corr_cutoff=args.corr_cutoff, site_frac=site_frac)
+        results[str(f)] = s
+        if args.json != "-":
+            _print(str(f), s)
+        if args.plots:
+            d = Path(args.plots)
+            d.mkdir(parents=True, exist_ok=True)
+            plot(events, meta, s, d / f"hops_{f.stem}.png")
+    if args.json:
+        text = json.dumps(results, indent=1, default=float)
+        if args.json == "-":
+            print(text)
+        else:
+            Path(args.json).write_text(text + "\n")
+    return 0
