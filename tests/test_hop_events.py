@@ -377,7 +377,7 @@ def test_bad_input_gives_clear_error(site_files):
         ("variable v atom 1\ngroup dyn dynamic all var v\nfix h dyn hop/events 1 free 1 2", "group dyn is dynamic"),
         ("fix h none hop/events 1 free 1 2\nrun 0", "group none is empty"),
         ("fix h all hop/events 1 free 1 2\nrun 1\nchange_box all x final 0 1.8 units box\nrun 1",
-         "at step 1: HopDetector: threshold 1 is not below half the smallest cell width 0.9"),
+         "at step 2: HopDetector: threshold 1 is not below half the smallest cell width 0.9"),
         ("fix h all hop/events 1 free 1 2 file /nonexistent/dir/h.txt\nrun 1", "cannot open /nonexistent/dir/h.txt.tmp"),
     ]
     for line, message in cases:
