@@ -133,7 +133,7 @@ def plot_arrhenius(series, path, *, extrapolate_T: float | None = 300.0, reduced
             ex = fit.extrapolate(extrapolate_T, level=level)
             ax.errorbar([scale / extrapolate_T], [ex.value], yerr=[[ex.value - ex.lo], [ex.hi - ex.value]],
                         fmt="*", ms=12, color=color, mec="k", capsize=4,
-                        label=f"{extrapolate_T:g} K: {ex.value:.2g} [{ex.lo:.2g}, {ex.hi:.2g}]")
+                        label=f"T = {extrapolate_T:g}{'' if reduced else ' K'}: {ex.value:.2g} [{ex.lo:.2g}, {ex.hi:.2g}]")
     for i, ax in enumerate(axes):
         ax.set_yscale("log")
         ax.set_ylabel("D (cm²/s)" if panels[i] == 0 and not reduced else ("D" if panels[i] == 0 else
