@@ -1165,8 +1165,10 @@ class Campaign:
                 try:
                     from . import report as _report
 
-                    result["report"] = _report.write(self)
+                    data = _report.build(self)
+                    result["report"] = _report.write(self, data)
                     if progress:
+                        print(_report.summary_text(data), file=stream)
                         print(f"[ionsitu campaign] report: {result['report']['html']}", file=stream, flush=True)
                 except Exception as exc:  # noqa: BLE001 - the runs are done; say what failed
                     traceback.print_exc()
