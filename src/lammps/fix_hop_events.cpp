@@ -36,7 +36,7 @@ static const char *const STYLE = "fix hop/events";
 static constexpr int RESTART_VERSION = 1;
 
 FixHopEvents::FixHopEvents(LAMMPS *lmp, int narg, char **arg) :
-    Fix(lmp, narg, arg), state(nullptr), nper(0), nmax_state(0), output_every(0), nsamples(0),
+    FixSampled(lmp, narg, arg, STYLE), nsamples(0),
     step_first(-1), step_last(-1), natoms_group(0), last_box{0, 0, 0, 0, 0, 0, 0, 0, 0},
     last_origin{0, 0, 0}, counters(4, 0.0), counters_nsamples(-1)
 {
@@ -124,49 +124,14 @@ FixHopEvents::FixHopEvents(LAMMPS *lmp, int narg, char **arg) :
   } catch (std::exception &e) {
     error->all(FLERR, "{}: {}", STYLE, e.what());
   }
-  nper = det->peratom_doubles();
 
   vector_flag = 1;
   size_vector = 4;
   extvector = 0;
   global_freq = nevery;
   restart_global = 1;
-  restart_peratom = 1;
   create_attribute = 1;
-
-  grow_arrays(atom->nmax);
-  atom->add_callback(Atom::GROW);
-  atom->add_callback(Atom::RESTART);
-}
-
-FixHopEvents::~FixHopEvents()
-{
-  if (modify->get_fix_by_id(id)) {    // not when LAMMPS is being torn down
-    atom->delete_callback(id, Atom::GROW);
-    atom->delete_callback(id, Atom::RESTART);
-  }
-  memory->destroy(state);
-}
-
-int FixHopEvents::setmask()
-{
-  return END_OF_STEP;
-}
-
-void FixHopEvents::setup(int)
-{
-  if (update->ntimestep % nevery == 0) sample();
-}
-
-void FixHopEvents::end_of_step()
-{
-  sample();
-  if (output_every > 0 && update->ntimestep % output_every == 0) write_file();
-}
-
-void FixHopEvents::post_run()
-{
-  if (!filename.empty()) write_file();
+  use_peratom_state(det->peratom_doubles());
 }
 
 void FixHopEvents::sample()
@@ -189,7 +154,7 @@ void FixHopEvents::sample()
   bigint count = 0;
   for (int i = 0; i < nlocal; ++i) {
     if (!(mask[i] & groupbit)) continue;
-    det->update_atom(box, x[i], (std::int64_t) tag[i], state[i], (std::int64_t) step);
+    det->update_atom(box, x[i], (std::int64_t) tag[i], peratom[i], (std::int64_t) step);
     ++count;
   }
   MPI_Allreduce(&count, &natoms_group, 1, MPI_LMP_BIGINT, MPI_SUM, world);
@@ -232,7 +197,7 @@ void FixHopEvents::gather_events()
 double FixHopEvents::compute_vector(int i)
 {
   if (counters_nsamples != nsamples) {
-    const double local[2] = {det->nhops(), det->count_hopped(atom->nlocal, state ? state[0] : nullptr)};
+    const double local[2] = {det->nhops(), det->count_hopped(atom->nlocal, peratom ? peratom[0] : nullptr)};
     double global[2];
     MPI_Allreduce(local, global, 2, MPI_DOUBLE, MPI_SUM, world);
     counters = {global[0], global[1], (double) nsamples, (double) natoms_group};
@@ -261,7 +226,7 @@ std::string FixHopEvents::meta_json(double nhops, double nhopped) const
       cell, last_origin[0], last_origin[1], last_origin[2]);
 }
 
-void FixHopEvents::write_file()
+void FixHopEvents::write_output()
 {
   if (filename.empty() || nsamples == 0) return;
   gather_events();
@@ -338,68 +303,7 @@ void FixHopEvents::restart(char *raw)
   counters_nsamples = -1;
 }
 
-/* ---------------- per-atom detector slots ---------------- */
-
-void FixHopEvents::grow_arrays(int nmax)
-{
-  memory->grow(state, nmax, nper, "hop/events:state");
-  // a zero-filled slot means "not yet initialised": the detector starts it at its next sample
-  if (state && nmax > nmax_state)
-    std::memset(state[0] + (size_t) nmax_state * nper, 0, sizeof(double) * (size_t) (nmax - nmax_state) * nper);
-  nmax_state = nmax;
-}
-
-void FixHopEvents::copy_arrays(int i, int j, int)
-{
-  std::memcpy(state[j], state[i], sizeof(double) * nper);
-}
-
-void FixHopEvents::set_arrays(int i)
-{
-  std::memset(state[i], 0, sizeof(double) * nper);
-}
-
-int FixHopEvents::pack_exchange(int i, double *buf)
-{
-  std::memcpy(buf, state[i], sizeof(double) * nper);
-  return nper;
-}
-
-int FixHopEvents::unpack_exchange(int nlocal, double *buf)
-{
-  std::memcpy(state[nlocal], buf, sizeof(double) * nper);
-  return nper;
-}
-
-int FixHopEvents::pack_restart(int i, double *buf)
-{
-  buf[0] = nper + 1;    // LAMMPS convention: first value is the record length
-  std::memcpy(buf + 1, state[i], sizeof(double) * nper);
-  return nper + 1;
-}
-
-void FixHopEvents::unpack_restart(int nlocal, int nth)
-{
-  double **extra = atom->extra;
-  int m = 0;
-  for (int i = 0; i < nth; ++i) m += static_cast<int>(extra[nlocal][m]);
-  if (static_cast<int>(extra[nlocal][m]) != nper + 1)
-    error->one(FLERR, "{} {}: per-atom restart data has {} values, expected {} (sites vs free mode?)",
-               STYLE, id, static_cast<int>(extra[nlocal][m]) - 1, nper);
-  std::memcpy(state[nlocal], &extra[nlocal][m + 1], sizeof(double) * nper);
-}
-
-int FixHopEvents::size_restart(int)
-{
-  return nper + 1;
-}
-
-int FixHopEvents::maxsize_restart()
-{
-  return nper + 1;
-}
-
 double FixHopEvents::memory_usage()
 {
-  return (double) nmax_state * nper * sizeof(double) + (double) log.size() * sizeof(ionsitu::HopEvent);
+  return peratom_bytes() + (double) log.size() * sizeof(ionsitu::HopEvent);
 }

@@ -14,7 +14,7 @@
 #ifndef IONSITU_FIX_HOP_EVENTS_H
 #define IONSITU_FIX_HOP_EVENTS_H
 
-#include "fix.h"
+#include "fix_sampled.h"
 #include "hop_detector.h"
 
 #include <memory>
@@ -23,38 +23,25 @@
 
 namespace LAMMPS_NS {
 
-class FixHopEvents : public Fix {
+class FixHopEvents : public FixSampled {
  public:
   FixHopEvents(class LAMMPS *, int, char **);
-  ~FixHopEvents() override;
-  int setmask() override;
-  void setup(int) override;
-  void end_of_step() override;
-  void post_run() override;
   double compute_vector(int) override;
-
   void write_restart(FILE *) override;
   void restart(char *) override;
-  void grow_arrays(int) override;
-  void copy_arrays(int, int, int) override;
-  void set_arrays(int) override;
-  int pack_exchange(int, double *) override;
-  int unpack_exchange(int, double *) override;
-  int pack_restart(int, double *) override;
-  void unpack_restart(int, int) override;
-  int size_restart(int) override;
-  int maxsize_restart() override;
   double memory_usage() override;
 
+ protected:
+  void sample() override;
+  void write_output() override;
+  bool has_output() const override { return !filename.empty(); }
+
  private:
+  // per-atom detector slots are `peratom`; a zero-filled slot means "not yet initialised"
   std::unique_ptr<ionsitu::HopDetector> det;
-  double **state;    // per-atom detector slots, det->peratom_doubles() each
-  int nper;
-  int nmax_state;    // rows allocated (new rows are zero-filled: "not yet initialised")
 
   std::string site_path;
   std::string filename;
-  bigint output_every;
 
   bigint nsamples, step_first, step_last, natoms_group;
   double last_box[9], last_origin[3];
@@ -63,9 +50,7 @@ class FixHopEvents : public Fix {
   std::vector<double> counters;          // cached f_ID vector
   bigint counters_nsamples;
 
-  void sample();
   void gather_events();
-  void write_file();
   std::string meta_json(double nhops, double nhopped) const;
 };
 

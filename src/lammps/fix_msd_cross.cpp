@@ -10,8 +10,6 @@
 #include "domain.h"
 #include "error.h"
 #include "group.h"
-#include "memory.h"
-#include "modify.h"
 #include "update.h"
 
 #include <cstring>
@@ -22,8 +20,7 @@ using namespace FixConst;
 static const char *const STYLE = "fix msd/cross";
 
 FixMSDCross::FixMSDCross(LAMMPS *lmp, int narg, char **arg) :
-    Fix(lmp, narg, arg), history(nullptr), nper(0), drift_group(-1), drift_name("all"),
-    output_every(0), natoms_group(-1), step_first(-1), step_last(-1), dt_first(0.0),
+    FixSampled(lmp, narg, arg, STYLE), drift_group(-1), drift_name("all"), natoms_group(-1), step_first(-1), step_last(-1), dt_first(0.0),
     table_nsamples(-1)
 {
   ionsitu::ArgReader args(lmp, STYLE, narg, arg);
@@ -88,7 +85,6 @@ FixMSDCross::FixMSDCross(LAMMPS *lmp, int narg, char **arg) :
   species_of_type.assign(atom->ntypes + 1, -1);
   for (size_t a = 0; a < species_types.size(); ++a) species_of_type[species_types[a]] = (int) a;
   species_counts.assign(species_types.size(), 0);
-  nper = corr->peratom_doubles();
 
   array_flag = 1;
   size_array_rows = corr->nlags();
@@ -96,25 +92,7 @@ FixMSDCross::FixMSDCross(LAMMPS *lmp, int narg, char **arg) :
   extarray = 0;
   global_freq = nevery;
   restart_global = 1;
-  restart_peratom = 1;
-
-  grow_arrays(atom->nmax);
-  atom->add_callback(Atom::GROW);
-  atom->add_callback(Atom::RESTART);
-}
-
-FixMSDCross::~FixMSDCross()
-{
-  if (modify->get_fix_by_id(id)) {    // not when LAMMPS is being torn down
-    atom->delete_callback(id, Atom::GROW);
-    atom->delete_callback(id, Atom::RESTART);
-  }
-  memory->destroy(history);
-}
-
-int FixMSDCross::setmask()
-{
-  return END_OF_STEP;
+  use_peratom_state(corr->peratom_doubles());
 }
 
 void FixMSDCross::init()
@@ -129,22 +107,6 @@ void FixMSDCross::init()
     if (group->dynamic[drift_group])
       error->all(FLERR, "{}: drift group '{}' is dynamic", STYLE, drift_name);
   }
-}
-
-void FixMSDCross::setup(int)
-{
-  if (update->ntimestep % nevery == 0) sample();
-}
-
-void FixMSDCross::end_of_step()
-{
-  sample();
-  if (output_every > 0 && update->ntimestep % output_every == 0) write_file();
-}
-
-void FixMSDCross::post_run()
-{
-  if (!filename.empty()) write_file();
 }
 
 void FixMSDCross::sample()
@@ -219,7 +181,7 @@ void FixMSDCross::sample()
     if (!(mask[i] & groupbit)) continue;
     domain->unmap(x[i], image[i], xu);
     for (int d = 0; d < 3; ++d) xu[d] -= com[d];
-    corr->add_atom(history[i], xu, species_of_type[type[i]]);
+    corr->add_atom(peratom[i], xu, species_of_type[type[i]]);
   }
   std::vector<double> &partial = corr->collective_partial();
   std::vector<double> total(partial.size());
@@ -267,7 +229,7 @@ std::string FixMSDCross::meta_json() const
       charges, counts, n > 0 ? corr->volume_sum() / (double) n : 0.0, n, step_first, step_last);
 }
 
-void FixMSDCross::write_file()
+void FixMSDCross::write_output()
 {
   if (filename.empty() || corr->nsamples() == 0) return;
   reduce_table();
@@ -313,60 +275,8 @@ void FixMSDCross::restart(char *raw)
   table_nsamples = -1;
 }
 
-/* ---------------- per-atom ring buffers ---------------- */
-
-void FixMSDCross::grow_arrays(int nmax)
-{
-  memory->grow(history, nmax, nper, "msd/cross:history");
-}
-
-void FixMSDCross::copy_arrays(int i, int j, int)
-{
-  std::memcpy(history[j], history[i], sizeof(double) * nper);
-}
-
-int FixMSDCross::pack_exchange(int i, double *buf)
-{
-  std::memcpy(buf, history[i], sizeof(double) * nper);
-  return nper;
-}
-
-int FixMSDCross::unpack_exchange(int nlocal, double *buf)
-{
-  std::memcpy(history[nlocal], buf, sizeof(double) * nper);
-  return nper;
-}
-
-int FixMSDCross::pack_restart(int i, double *buf)
-{
-  buf[0] = nper + 1;    // LAMMPS convention: first value is the record length
-  std::memcpy(buf + 1, history[i], sizeof(double) * nper);
-  return nper + 1;
-}
-
-void FixMSDCross::unpack_restart(int nlocal, int nth)
-{
-  double **extra = atom->extra;
-  int m = 0;
-  for (int i = 0; i < nth; ++i) m += static_cast<int>(extra[nlocal][m]);
-  if (static_cast<int>(extra[nlocal][m]) != nper + 1)
-    error->one(FLERR, "{} {}: per-atom restart data has {} values, expected {}", STYLE, id,
-               static_cast<int>(extra[nlocal][m]) - 1, nper);
-  std::memcpy(history[nlocal], &extra[nlocal][m + 1], sizeof(double) * nper);
-}
-
-int FixMSDCross::size_restart(int)
-{
-  return nper + 1;
-}
-
-int FixMSDCross::maxsize_restart()
-{
-  return nper + 1;
-}
-
 double FixMSDCross::memory_usage()
 {
-  return (double) atom->nmax * nper * sizeof(double) +
+  return peratom_bytes() +
       sizeof(double) * (corr->self_sums().size() + corr->collective_sums().size() + table.size());
 }

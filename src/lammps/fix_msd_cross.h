@@ -12,7 +12,7 @@
 #ifndef IONSITU_FIX_MSD_CROSS_H
 #define IONSITU_FIX_MSD_CROSS_H
 
-#include "fix.h"
+#include "fix_sampled.h"
 #include "msd_correlator.h"
 
 #include <memory>
@@ -21,33 +21,22 @@
 
 namespace LAMMPS_NS {
 
-class FixMSDCross : public Fix {
+class FixMSDCross : public FixSampled {
  public:
   FixMSDCross(class LAMMPS *, int, char **);
-  ~FixMSDCross() override;
-  int setmask() override;
   void init() override;
-  void setup(int) override;
-  void end_of_step() override;
-  void post_run() override;
   double compute_array(int, int) override;
-
   void write_restart(FILE *) override;
   void restart(char *) override;
-  void grow_arrays(int) override;
-  void copy_arrays(int, int, int) override;
-  int pack_exchange(int, double *) override;
-  int unpack_exchange(int, double *) override;
-  int pack_restart(int, double *) override;
-  void unpack_restart(int, int) override;
-  int size_restart(int) override;
-  int maxsize_restart() override;
   double memory_usage() override;
 
+ protected:
+  void sample() override;
+  void write_output() override;
+  bool has_output() const override { return !filename.empty(); }
+
  private:
-  std::unique_ptr<ionsitu::MsdCorrelator> corr;
-  double **history;      // per-atom ring buffers, corr->peratom_doubles() each
-  int nper;              // doubles per atom
+  std::unique_ptr<ionsitu::MsdCorrelator> corr;    // per-atom ring buffers are `peratom`
 
   int drift_group;       // -1: none
   std::string drift_name;
@@ -56,7 +45,6 @@ class FixMSDCross : public Fix {
   std::vector<double> species_charges;
   std::vector<bigint> species_counts;
   std::string filename;
-  bigint output_every;
 
   bigint natoms_group;   // -1 until the first sample
   bigint step_first, step_last;
@@ -65,9 +53,7 @@ class FixMSDCross : public Fix {
   std::vector<double> table;           // cached results
   bigint table_nsamples;
 
-  void sample();
   void reduce_table();
-  void write_file();
   std::string meta_json() const;
 };
 

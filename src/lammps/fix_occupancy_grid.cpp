@@ -156,8 +156,8 @@ std::string zip_stored(const std::vector<std::pair<std::string, std::string>> &m
 /* ---------------- construction ---------------- */
 
 FixOccupancyGrid::FixOccupancyGrid(LAMMPS *lmp, int narg, char **arg) :
-    Fix(lmp, narg, arg), shape_from_spacing(false), start(0), stop(-1), norm_name("probability"),
-    norm(ionsitu::OccupancyGrid::Norm::Probability), output_every(0), nsamples(0), step_first(-1),
+    FixSampled(lmp, narg, arg, STYLE), shape_from_spacing(false), start(0), stop(-1), norm_name("probability"),
+    norm(ionsitu::OccupancyGrid::Norm::Probability), nsamples(0), step_first(-1),
     step_last(-1), totals_nsamples(-1)
 {
   ionsitu::ArgReader args(lmp, STYLE, narg, arg);
@@ -270,27 +270,6 @@ FixOccupancyGrid::FixOccupancyGrid(LAMMPS *lmp, int narg, char **arg) :
   restart_global = 1;
 }
 
-int FixOccupancyGrid::setmask()
-{
-  return END_OF_STEP;
-}
-
-void FixOccupancyGrid::setup(int)
-{
-  if (update->ntimestep % nevery == 0) sample();
-}
-
-void FixOccupancyGrid::end_of_step()
-{
-  sample();
-  if (output_every > 0 && update->ntimestep % output_every == 0) write_files();
-}
-
-void FixOccupancyGrid::post_run()
-{
-  if (!prefix.empty()) write_files();
-}
-
 void FixOccupancyGrid::sample()
 {
   const bigint step = update->ntimestep;
@@ -367,7 +346,7 @@ std::string FixOccupancyGrid::meta_json(const ionsitu::OccupancyGrid &g) const
       json_string(norm_name), length_to_bohr());
 }
 
-void FixOccupancyGrid::write_files()
+void FixOccupancyGrid::write_output()
 {
   if (prefix.empty() || nsamples == 0) return;
   std::vector<double> sum = reduced_counts();

@@ -16,7 +16,7 @@
 #ifndef IONSITU_FIX_OCCUPANCY_GRID_H
 #define IONSITU_FIX_OCCUPANCY_GRID_H
 
-#include "fix.h"
+#include "fix_sampled.h"
 #include "occupancy_grid.h"
 
 #include <memory>
@@ -25,18 +25,19 @@
 
 namespace LAMMPS_NS {
 
-class FixOccupancyGrid : public Fix {
+class FixOccupancyGrid : public FixSampled {
  public:
   FixOccupancyGrid(class LAMMPS *, int, char **);
-  int setmask() override;
-  void setup(int) override;
-  void end_of_step() override;
-  void post_run() override;
   double compute_scalar() override;
   double compute_vector(int) override;
   void write_restart(FILE *) override;
   void restart(char *) override;
   double memory_usage() override;
+
+ protected:
+  void sample() override;
+  void write_output() override;
+  bool has_output() const override { return !prefix.empty(); }
 
  private:
   std::unique_ptr<ionsitu::OccupancyGrid> grid;    // rank-local counts; frames on rank 0 only
@@ -47,7 +48,6 @@ class FixOccupancyGrid : public Fix {
   std::string norm_name;
   ionsitu::OccupancyGrid::Norm norm;
   std::string prefix;
-  bigint output_every;
 
   bigint nsamples, step_first, step_last;
   std::vector<double> local_totals;      // positions counted on this rank, per grid
@@ -55,8 +55,6 @@ class FixOccupancyGrid : public Fix {
   bigint totals_nsamples;
   std::vector<int> tidx;                 // per local atom: grid index or -1
 
-  void sample();
-  void write_files();
   std::vector<double> reduced_counts();  // sum over ranks (valid on rank 0)
   std::string meta_json(const ionsitu::OccupancyGrid &g) const;
   double length_to_bohr() const;
