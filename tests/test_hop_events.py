@@ -11,8 +11,7 @@ import pytest
 
 import ionsitu
 from ionsitu.core import hops_from_frames
-from ionsitu.hops import backjump_fraction, jump_diffusivity
-from ionsitu.hops_cli import read_events
+from ionsitu.hops import backjump_fraction, jump_diffusivity, read_events
 from ionsitu.sites import sites_from_array, write_sites
 from lammps_helpers import lammps_error, run_lmp
 

@@ -305,3 +305,67 @@ def test_correlation_matrix_method_finds_the_concerted_pair():
     assert np.sum(res.group >= 0) == 2
     with pytest.raises(ValueError, match="quantile"):
         H.correlation_matrix_method(ev, np.arange(10), 0.0, T_end, dt, quantile=1.5)
+
+
+def _fcc_octahedral_walk(n=3, a=1.0, steps=2000, ions=10, seed=1, long_every=7):
+    """Random walk of `ions` on the octahedral sites of an n^3 fcc cell: nearest-neighbour
+    hops (a/sqrt 2, 12 per site) and every `long_every`-th hop a jump of length a (6 per site)."""
+    from ionsitu.sites import _min_image_frac
+
+    base = np.array([[0.5, 0, 0], [0, 0.5, 0], [0, 0, 0.5], [0.5, 0.5, 0.5]])
+    frac = np.array([b + [i, j, k] for i in range(n) for j in range(n) for k in range(n) for b in base]) / n
+    cell = np.eye(3) * n * a
+    rng = np.random.default_rng(seed)
+    site = rng.choice(len(frac), ions, replace=False)
+    rows = []
+    for step in range(1, steps + 1):
+        i = rng.integers(0, ions)
+        d = np.linalg.norm(_min_image_frac(frac - frac[site[i]], cell), axis=1)
+        want = a if step % long_every == 0 else a / np.sqrt(2)
+        j = rng.choice(np.flatnonzero(np.abs(d - want) < 1e-9))
+        rows.append((step, i, site[i], j, *_min_image_frac(frac[j] - frac[site[i]], cell)))
+        site[i] = j
+    r = np.array(rows)
+    ev = H.make_events(r[:, 1].astype(int), r[:, 2].astype(int), r[:, 3].astype(int), r[:, 4:7],
+                       step=r[:, 0].astype(int), timestep=0.01)
+    return ev, frac, cell
+
+
+def test_jump_classes_group_equivalent_jumps_of_a_crystal():
+    ev, frac, cell = _fcc_octahedral_walk()
+    t, N = 20.0, 10
+    cl = H.jump_classes(ev)
+    np.testing.assert_allclose(cl.length, [1 / np.sqrt(2), 1.0])
+    cs = H.jump_class_rates(ev, N, t, site_frac=frac, cell=cell)
+    long = np.arange(1, 2001) % 7 == 0
+    assert cs.count.tolist() == [int((~long).sum()), int(long.sum())] and cs.unclassified == 0
+    np.testing.assert_allclose(cs.multiplicity, [12, 6])            # fcc octahedral neighbours
+    assert cs.multiplicity_source == "sites"
+    np.testing.assert_allclose(cs.rate, cs.count / (N * t))
+    np.testing.assert_allclose(cs.rate_per_direction, cs.count / (t * cs.n_participating * cs.multiplicity))
+    assert cs.D.sum() == pytest.approx(H.jump_diffusivity(ev, N, t).D, rel=1e-12)
+    # the per-pair view is kept and maps onto the classes
+    js = H.jump_rates(ev, N, t)
+    np.testing.assert_array_equal(js.pairs, cs.pairs)
+    np.testing.assert_array_equal(np.bincount(cs.pair_class, weights=js.count), cs.count)
+    # E_a per class: the per-direction rate of the class; one value per class
+    nu = 1e3
+    ea = H.activation_energies(ev, t, 600.0, nu, by="class", site_frac=frac, cell=cell)
+    want = -KB * 600 * np.log(cs.count / (t * cs.n_participating * cs.multiplicity * nu))
+    np.testing.assert_allclose(ea.Ea, want, rtol=1e-12)
+    assert ea.by == "class" and len(ea.Ea) == 2
+    # without site positions the multiplicity is what was observed (<= the geometric one)
+    obs = H.jump_class_rates(ev, N, t)
+    assert obs.multiplicity_source == "observed" and np.all(obs.multiplicity <= cs.multiplicity + 1e-12)
+    # classes from one set of events label another (shared over a campaign); lengths within tolerance
+    other, *_ = _fcc_octahedral_walk(seed=2, steps=300)
+    lab = cl.assign(other)
+    assert np.all(lab >= 0)
+    far = H.make_events([1], [0], [1], [[0.6, 0, 0]], step=[1], timestep=1.0)   # 15 % off a/sqrt 2
+    assert cl.assign(far).tolist() == [-1]
+    # site kinds split a class by (origin kind, destination kind), with forward/backward asymmetry
+    kind = np.arange(len(frac)) % 2
+    eak = H.activation_energies(ev, t, 600.0, nu, by="class", site_frac=frac, cell=cell, site_kind=kind)
+    assert len(eak.Ea) == 6 and len(eak.asymmetry) >= 1
+    with pytest.raises(ValueError, match="by must be"):
+        H.activation_energies(ev, t, 600.0, nu, by="type")

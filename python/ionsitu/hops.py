@@ -34,11 +34,24 @@ Conventions (stated once here, repeated in each function):
   energy units of kB T (eV with kB in eV/K, the default).
 - Backjump: hop k of an ion whose destination is the origin of its previous hop k-1.
 - Times of correlated-hop windows and Gaussian widths are in time units.
+- Jump classes (:func:`jump_classes`): symmetry-equivalent jump types of a crystal share
+  the hop length (and, when given, the kinds of their origin and destination sites). Hop
+  lengths are clustered 1-D by single linkage: sorted lengths split where the gap to the
+  next exceeds ``rel_tol`` x the length (default 5 %) or ``tol`` (absolute). The
+  per-site-pair view (``jump_rates``, ``activation_energies(by="pair")``) stays available.
+  For a class c: Γ_c = J_c/(N t) (rate per ion), multiplicity z_c = mean number of class-c
+  destinations per origin site (from the site geometry when given, else the distinct
+  destinations observed), E_a,c = -kB T ln(J_c/(t N_c z_c ν*)) with N_c ions taking part:
+  the per-direction rate of the class in the METHODS formula, so that a crystal's
+  equivalent jumps give one E_a.
+- Event logs of ``fix hop/events`` are read by :func:`read_events`.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -48,6 +61,15 @@ from .units import KB_EV
 __all__ = [
     "EVENT_DTYPE",
     "CORE_EVENT_DOUBLES",
+    "EVENT_LOG_MAGIC",
+    "EVENT_LOG_COLUMNS",
+    "is_event_file",
+    "read_events",
+    "observed_time",
+    "JumpClasses",
+    "jump_classes",
+    "JumpClassStats",
+    "jump_class_rates",
     "make_events",
     "events_from_core",
     "JumpStats",
@@ -102,6 +124,11 @@ EVENT_DTYPE = np.dtype(
 
 #: doubles per event in the C++ core's serialisation (HopEvent::kDoubles)
 CORE_EVENT_DOUBLES = 16
+
+#: first word(s) of an event log of fix hop/events, and its data columns (version 1)
+EVENT_LOG_MAGIC = "# ionsitu-hops"
+EVENT_LOG_COLUMNS = ("step atom_id from_site to_site fx fy fz tx ty tz dx dy dz origin_arrival_step "
+                     "origin_last_step flags").split()
 
 
 # --------------------------------------------------------------------------- construction
@@ -199,6 +226,61 @@ def events_from_core(data, timestep: float) -> np.ndarray:
     )
 
 
+# --------------------------------------------------------------------------- event logs
+
+
+def is_event_file(path) -> bool:
+    """True if ``path`` starts like an event log of fix hop/events."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(EVENT_LOG_MAGIC)).decode(errors="replace") == EVENT_LOG_MAGIC
+    except OSError:
+        return False
+
+
+def read_events(path):
+    """Read an event log of fix hop/events (format ``# ionsitu-hops 1``, see
+    docs/fixes_occupancy_hops.md) -> (event table :data:`EVENT_DTYPE`, meta dict).
+
+    The observation time for rates is ``observed_time(meta)`` = (step_last - step_first) *
+    dt and N = ``meta["natoms"]``. Raises ValueError naming the file and line on a
+    malformed file.
+    """
+    path = Path(path)
+    lines = path.read_text().splitlines()
+    if not lines or lines[0].split()[:2] != ["#", "ionsitu-hops"]:
+        raise ValueError(f"{path}:1: not an ionsitu hop-event log (first line must be '# ionsitu-hops 1')")
+    version = lines[0].split()[2] if len(lines[0].split()) > 2 else "?"
+    if version != "1":
+        raise ValueError(f"{path}:1: unsupported event-log version {version} (this reader knows 1)")
+    if len(lines) < 3 or not lines[1].startswith("# meta ") or not lines[2].startswith("# columns "):
+        raise ValueError(f"{path}:2: expected '# meta {{json}}' and '# columns ...' header lines")
+    try:
+        meta = json.loads(lines[1][len("# meta "):])
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}:2: bad meta JSON: {err}") from None
+    if lines[2].split()[2:] != EVENT_LOG_COLUMNS:
+        raise ValueError(f"{path}:3: unexpected columns {lines[2].split()[2:]}")
+    rows = []
+    for i, line in enumerate(lines[3:], start=4):
+        if not line.strip():
+            continue
+        vals = line.split()
+        if len(vals) != len(EVENT_LOG_COLUMNS):
+            raise ValueError(f"{path}:{i}: expected {len(EVENT_LOG_COLUMNS)} values, found {len(vals)}")
+        try:
+            rows.append([float(v) for v in vals])
+        except ValueError:
+            raise ValueError(f"{path}:{i}: bad number in {line!r}") from None
+    data = np.array(rows, dtype=float).reshape(-1, len(EVENT_LOG_COLUMNS))
+    return events_from_core(data, float(meta["dt"])), meta
+
+
+def observed_time(meta) -> float:
+    """Observation time of an event log: (step_last - step_first) * dt (time units)."""
+    return (int(meta["step_last"]) - int(meta["step_first"])) * float(meta["dt"])
+
+
 def _check_events(events) -> np.ndarray:
     ev = np.asarray(events)
     if ev.dtype != EVENT_DTYPE:
@@ -268,6 +350,229 @@ def jump_rates(events, n_ions: int, total_time: float, directed: bool = True) ->
     return JumpStats(pairs=pairs, count=count, rate=count / (n_ions * total_time), n_participating=npart,
                      mean_length=mean_len, mean_sq_length=mean_sq, mean_displacement=mean_d,
                      n_ions=n_ions, total_time=total_time)
+
+
+# --------------------------------------------------------------------------- jump classes
+
+
+@dataclass
+class JumpClasses:
+    """Jump classes: hop-length clusters (x site kinds), from :func:`jump_classes`.
+
+    length (k,) mean hop length of each class; cluster (k,) its length cluster;
+    cluster_min, cluster_max (c,) range of the lengths that formed each cluster; kinds (k, 2)
+    (origin kind, destination kind), -1 when no site kinds were given; rel_tol, tol: the
+    clustering tolerances. Classes are ordered by length, then kinds. :meth:`assign`
+    labels events (-1: no class within tolerance).
+    """
+
+    length: np.ndarray
+    cluster: np.ndarray
+    cluster_min: np.ndarray
+    cluster_max: np.ndarray
+    kinds: np.ndarray
+    rel_tol: float
+    tol: float
+
+    def __len__(self):
+        return len(self.length)
+
+    @property
+    def length_min(self):
+        return self.cluster_min[self.cluster]
+
+    @property
+    def length_max(self):
+        return self.cluster_max[self.cluster]
+
+    def _thr(self, L):
+        return np.maximum(self.tol, self.rel_tol * np.asarray(L, dtype=float))
+
+    def length_cluster(self, lengths) -> np.ndarray:
+        """Length cluster of each length (nearest within tolerance) or -1."""
+        L = np.asarray(lengths, dtype=float)
+        out = np.full(L.shape, -1, dtype=np.int64)
+        best = np.full(L.shape, np.inf)
+        thr = self._thr(L)
+        for c in range(len(self.cluster_min)):
+            d = np.maximum(np.maximum(self.cluster_min[c] - L, L - self.cluster_max[c]), 0.0)
+            ok = (d <= thr) & (d < best)
+            out[ok], best[ok] = c, d[ok]
+        return out
+
+    def assign(self, events, site_kind=None) -> np.ndarray:
+        """Class label (n,) of every event (-1: none fits); ``site_kind`` as for jump_classes."""
+        ev = _check_events(events)
+        cl = self.length_cluster(np.linalg.norm(_disp(ev), axis=1))
+        ka, kb = _kinds(ev, site_kind)
+        key = {(int(c), int(a), int(b)): i for i, (c, (a, b)) in enumerate(zip(self.cluster, self.kinds))}
+        return np.array([key.get((int(c), int(a), int(b)), -1) for c, a, b in zip(cl, ka, kb)],
+                        dtype=np.int64).reshape(len(ev))
+
+    def describe(self, i) -> str:
+        k = "" if self.kinds[i, 0] < 0 else f" kind {self.kinds[i, 0]}->{self.kinds[i, 1]}"
+        return f"|dr| = {self.length[i]:.4g}{k}"
+
+
+def _kinds(ev, site_kind):
+    if site_kind is None:
+        return np.full(len(ev), -1, np.int64), np.full(len(ev), -1, np.int64)
+    sk = np.asarray(site_kind, dtype=np.int64)
+    if np.any(ev["from_site"] < 0) or np.any(ev["to_site"] < 0):
+        raise ValueError("site_kind needs site indices; events contain site -1 (site-free mode)")
+    if len(ev) and max(ev["from_site"].max(), ev["to_site"].max()) >= len(sk):
+        raise ValueError(f"site_kind has {len(sk)} entries; events name site {max(ev['from_site'].max(), ev['to_site'].max())}")
+    return sk[ev["from_site"]], sk[ev["to_site"]]
+
+
+def jump_classes(events, rel_tol: float = 0.05, tol: float = 0.0, site_kind=None) -> JumpClasses:
+    """Symmetry-equivalent jump classes: hop lengths clustered within a tolerance.
+
+    ``events``: one event table or a list of them (e.g. every replica and temperature of a
+    campaign, so all share the classes). Hop lengths |Δr| are sorted and split where the gap
+    between neighbours exceeds max(``tol``, ``rel_tol`` x length) (single linkage); each
+    cluster is one class. With ``site_kind`` (n_sites,) int (e.g. the Wyckoff position or
+    species of each site) a class is further split by (origin kind, destination kind).
+    In a crystal all equivalent jumps have one length, so they form one class.
+    """
+    tables = [events] if isinstance(events, np.ndarray) else list(events)
+    tables = [_check_events(e) for e in tables]
+    rel_tol = _positive("rel_tol", rel_tol, allow_zero=True)
+    tol = _positive("tol", tol, allow_zero=True)
+    L = np.concatenate([np.linalg.norm(_disp(e), axis=1) for e in tables]) if tables else np.zeros(0)
+    ks = [_kinds(e, site_kind) for e in tables]
+    ka = np.concatenate([k[0] for k in ks]) if ks else np.zeros(0, np.int64)
+    kb = np.concatenate([k[1] for k in ks]) if ks else np.zeros(0, np.int64)
+    if len(L) == 0:
+        z = np.zeros(0)
+        return JumpClasses(z, np.zeros(0, np.int64), z, z, np.zeros((0, 2), np.int64), rel_tol, tol)
+    order = np.argsort(L, kind="stable")
+    Ls = L[order]
+    gap = np.diff(Ls) > np.maximum(tol, rel_tol * Ls[:-1])
+    cl_sorted = np.r_[0, np.cumsum(gap)]
+    cl = np.empty(len(L), np.int64)
+    cl[order] = cl_sorted
+    lo = np.array([Ls[cl_sorted == c].min() for c in range(cl_sorted[-1] + 1)])
+    hi = np.array([Ls[cl_sorted == c].max() for c in range(cl_sorted[-1] + 1)])
+    keys = np.unique(np.stack([cl, ka, kb], axis=1), axis=0)
+    length = np.array([L[(cl == c) & (ka == a) & (kb == b)].mean() for c, a, b in keys])
+    return JumpClasses(length=length, cluster=keys[:, 0].astype(np.int64), cluster_min=lo, cluster_max=hi,
+                       kinds=keys[:, 1:3].astype(np.int64), rel_tol=rel_tol, tol=tol)
+
+
+@dataclass
+class JumpClassStats:
+    """Per jump class (see :func:`jump_class_rates`): classes (the :class:`JumpClasses`),
+    label (n_events,) class of each hop (-1 unclassified); per class (k,): count J, rate
+    Γ_c = J/(N t) (1/time, per ion), n_participating N_c, multiplicity z_c (mean class-c
+    destinations per origin site) and its source ("sites" or "observed"), rate_per_direction
+    J/(t N_c z_c), mean_length, mean_sq_length, n_pairs (distinct ordered site pairs seen),
+    D (k,) contribution Σ_c |Δr|²/(2 d N t) to D_j; pairs (m, 2) and pair_class (m,) link the
+    per-site-pair view to the classes; unclassified: hops in no class."""
+
+    classes: JumpClasses
+    label: np.ndarray
+    count: np.ndarray
+    rate: np.ndarray
+    n_participating: np.ndarray
+    multiplicity: np.ndarray
+    multiplicity_source: str
+    rate_per_direction: np.ndarray
+    mean_length: np.ndarray
+    mean_sq_length: np.ndarray
+    n_pairs: np.ndarray
+    D: np.ndarray
+    pairs: np.ndarray
+    pair_class: np.ndarray
+    unclassified: int
+    n_ions: int
+    total_time: float
+
+
+def _site_multiplicity(classes: JumpClasses, site_frac, cell, site_kind, origins) -> np.ndarray:
+    sf = np.asarray(site_frac, dtype=float)
+    c = np.asarray(cell, dtype=float)
+    if sf.ndim != 2 or sf.shape[1] != 3 or c.shape != (3, 3):
+        raise ValueError(f"site_frac must be (n, 3) and cell (3, 3); got {sf.shape}, {c.shape}")
+    sk = None if site_kind is None else np.asarray(site_kind, dtype=np.int64)
+    z = np.zeros(len(classes))
+    rows = {}
+    for i in range(len(classes)):
+        org = origins[i]
+        if sk is not None and classes.kinds[i, 0] >= 0:
+            org = [s for s in range(len(sf)) if sk[s] == classes.kinds[i, 0]] or org
+        if not len(org):
+            continue
+        thr = classes._thr(classes.length_max[i])
+        tot = 0
+        for s in org:
+            if s not in rows:
+                rows[s] = np.linalg.norm(_min_image_frac(sf - sf[s], c), axis=1)
+            d = rows[s]
+            ok = (d >= classes.length_min[i] - thr) & (d <= classes.length_max[i] + thr)
+            ok[s] = False
+            if sk is not None and classes.kinds[i, 1] >= 0:
+                ok &= sk == classes.kinds[i, 1]
+            tot += int(ok.sum())
+        z[i] = tot / len(org)
+    return z
+
+
+def jump_class_rates(events, n_ions: int, total_time: float, classes: JumpClasses | None = None,
+                     site_frac=None, cell=None, site_kind=None, rel_tol: float = 0.05, tol: float = 0.0,
+                     dim: int = 3) -> JumpClassStats:
+    """Jump rates per jump class (hop-length cluster x site kinds), METHODS section 3.
+
+    ``classes``: from :func:`jump_classes` (e.g. shared by all runs of a campaign); default:
+    the classes of these events with ``rel_tol``/``tol``/``site_kind``. Γ_c = J_c/(N t) per
+    ion (1/time); D_c = Σ_{hops in c} |Δr|²/(2 d N t), so Σ_c D_c = D_j of
+    :func:`jump_diffusivity` when every hop is classified. Multiplicity z_c: with site
+    positions (``site_frac`` (n, 3) and ``cell`` (3, 3)) the mean number of sites at a class-c
+    distance (and kind) from the origin sites of class-c hops; else the mean number of
+    distinct destinations observed per origin site (a lower bound for rare classes).
+    """
+    ev = _check_events(events)
+    n_ions = int(_positive("n_ions", n_ions))
+    total_time = _positive("total_time", total_time)
+    if classes is None:
+        classes = jump_classes(ev, rel_tol=rel_tol, tol=tol, site_kind=site_kind)
+    lab = classes.assign(ev, site_kind=site_kind)
+    k = len(classes)
+    ok = lab >= 0
+    count = np.bincount(lab[ok], minlength=k).astype(np.int64)
+    d = _disp(ev)
+    r2 = np.sum(d * d, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_len = np.bincount(lab[ok], weights=np.sqrt(r2[ok]), minlength=k) / count
+        mean_sq = np.bincount(lab[ok], weights=r2[ok], minlength=k) / count
+    npart = np.array([len(np.unique(ev["atom_id"][lab == i])) for i in range(k)], dtype=np.int64)
+    site_mode = len(ev) == 0 or not (np.any(ev["from_site"] < 0) or np.any(ev["to_site"] < 0))
+    if site_mode:
+        pairs, inv = _jump_types(ev, directed=True)
+        pair_class = np.full(len(pairs), -1, np.int64)
+        pair_class[inv] = lab
+        n_pairs = np.bincount(pair_class[pair_class >= 0], minlength=k).astype(np.int64)
+        origins = [np.unique(ev["from_site"][lab == i]).tolist() for i in range(k)]
+    else:
+        pairs, pair_class, n_pairs = np.zeros((0, 2), np.int64), np.zeros(0, np.int64), np.zeros(k, np.int64)
+        origins = [[] for _ in range(k)]
+    if site_mode and site_frac is not None and cell is not None:
+        z = _site_multiplicity(classes, site_frac, cell, site_kind, origins)
+        src = "sites"
+    elif site_mode:
+        z = np.array([len(pairs[pair_class == i]) / max(1, len(origins[i])) for i in range(k)], dtype=float)
+        src = "observed"
+    else:
+        z = np.ones(k)
+        src = "none (site-free events: 1)"
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_dir = count / (total_time * npart * z)
+    Dc = np.bincount(lab[ok], weights=r2[ok], minlength=k) / (2 * dim * n_ions * total_time)
+    return JumpClassStats(classes=classes, label=lab, count=count, rate=count / (n_ions * total_time),
+                          n_participating=npart, multiplicity=z, multiplicity_source=src,
+                          rate_per_direction=per_dir, mean_length=mean_len, mean_sq_length=mean_sq,
+                          n_pairs=n_pairs, D=Dc, pairs=pairs, pair_class=pair_class,
+                          unclassified=int((~ok).sum()), n_ions=n_ions, total_time=total_time)
 
 
 # --------------------------------------------------------------------------- residence
@@ -363,7 +668,11 @@ def jump_diffusivity(events, n_ions: int, total_time: float, dim: int = 3) -> Ju
 class ActivationEnergies:
     """E_a per jump type (energy units of kB T): pairs (m, 2), count J, n_ions_used N_i,
     Ea (m,), and over types: mean, std (ddof=1), min, max. asymmetry_pairs (k, 2) [a, b]
-    with a < b and both directions observed; asymmetry (k,) = E_a(a→b) - E_a(b→a)."""
+    with a < b and both directions observed; asymmetry (k,) = E_a(a→b) - E_a(b→a).
+
+    ``by == "class"``: one entry per jump class instead (``pairs`` then holds the class
+    labels twice, ``class_stats`` the :class:`JumpClassStats`, asymmetry between classes of
+    reversed site kinds and equal length)."""
 
     pairs: np.ndarray
     count: np.ndarray
@@ -377,44 +686,77 @@ class ActivationEnergies:
     asymmetry: np.ndarray
     attempt_frequency: float
     temperature: float
+    by: str = "pair"
+    class_stats: JumpClassStats | None = None
 
 
 def activation_energies(events, total_time: float, temperature: float, attempt_frequency: float,
-                        n_ions: int | None = None, kB: float = KB_EV) -> ActivationEnergies:
-    """Effective activation energy per (directed) jump type from its frequency.
+                        n_ions: int | None = None, kB: float = KB_EV, by: str = "pair",
+                        classes: JumpClasses | None = None, site_frac=None, cell=None, site_kind=None,
+                        rel_tol: float = 0.05, tol: float = 0.0) -> ActivationEnergies:
+    """Effective activation energy per (directed) jump type, or per jump class, from its frequency.
 
-    E_a,i = -kB T ln(J_i / (t N_i ν*)): J_i jumps of type i in time t (``total_time``),
-    N_i ions taking part (distinct ions that made a type-i jump; or ``n_ions`` for all
-    types), ν* the attempt frequency (1/time; give it, or estimate it with
+    ``by="pair"``: E_a,i = -kB T ln(J_i / (t N_i ν*)): J_i jumps of type i in time t
+    (``total_time``), N_i ions taking part (distinct ions that made a type-i jump; or
+    ``n_ions`` for all types), ν* the attempt frequency (1/time; give it, or estimate it with
     :func:`estimate_attempt_frequency`). Units: kB * temperature (eV by default).
-    Raises if J_i/(t N_i ν*) >= 1 for some type (ν* too small: E_a would be <= 0).
+    ``by="class"``: E_a,c = -kB T ln(J_c / (t N_c z_c ν*)) per jump class c of
+    :func:`jump_class_rates` (``classes``, ``site_frac``/``cell``, ``site_kind``, tolerances
+    passed on), z_c its multiplicity: the per-direction rate, so equivalent jumps of a
+    crystal give one E_a. Raises if the argument of ln is >= 1 for some type (ν* too small:
+    E_a would be <= 0).
     """
     ev = _check_events(events)
     t = _positive("total_time", total_time)
     T = _positive("temperature", temperature)
     nu = _positive("attempt_frequency", attempt_frequency)
     _positive("kB", kB)
+    if by not in ("pair", "class"):
+        raise ValueError(f"by must be 'pair' or 'class', got {by!r}")
     if len(ev) == 0:
         raise ValueError("no events")
-    js = jump_rates(ev, 1 if n_ions is None else n_ions, t, directed=True)
-    N_i = js.n_participating.astype(float) if n_ions is None else np.full(len(js.pairs), float(n_ions))
-    x = js.count / (t * N_i * nu)
+    cs = None
+    if by == "class":
+        cs = jump_class_rates(ev, 1 if n_ions is None else n_ions, t, classes=classes, site_frac=site_frac,
+                              cell=cell, site_kind=site_kind, rel_tol=rel_tol, tol=tol)
+        seen = cs.count > 0
+        lab = np.flatnonzero(seen)
+        N_i = (cs.n_participating[seen].astype(float) if n_ions is None else np.full(len(lab), float(n_ions)))
+        count = cs.count[seen]
+        x = count / (t * N_i * cs.multiplicity[seen] * nu)
+        pairs = np.stack([lab, lab], axis=1).astype(np.int64)
+    else:
+        js = jump_rates(ev, 1 if n_ions is None else n_ions, t, directed=True)
+        N_i = js.n_participating.astype(float) if n_ions is None else np.full(len(js.pairs), float(n_ions))
+        count = js.count
+        x = count / (t * N_i * nu)
+        pairs = js.pairs
     if np.any(x >= 1):
         i = int(np.argmax(x))
-        raise ValueError(f"jump type {js.pairs[i].tolist()}: J/(t N nu*) = {x[i]:.4g} >= 1; "
-                         f"attempt_frequency {nu} is too small for {js.count[i]} jumps in {t}")
+        what = (f"jump class {pairs[i, 0]} ({cs.classes.describe(pairs[i, 0])})" if by == "class"
+                else f"jump type {pairs[i].tolist()}")
+        raise ValueError(f"{what}: J/(t N nu*) = {x[i]:.4g} >= 1; "
+                         f"attempt_frequency {nu} is too small for {count[i]} jumps in {t}")
     Ea = -kB * T * np.log(x)
-    key = {tuple(p): i for i, p in enumerate(js.pairs.tolist())}
     ap, asym = [], []
-    for (a, b), i in key.items():
-        if a < b and (b, a) in key:
-            ap.append((a, b))
-            asym.append(Ea[i] - Ea[key[(b, a)]])
+    if by == "pair":
+        key = {tuple(p): i for i, p in enumerate(pairs.tolist())}
+        for (a, b), i in key.items():
+            if a < b and (b, a) in key:
+                ap.append((a, b))
+                asym.append(Ea[i] - Ea[key[(b, a)]])
+    else:
+        cls = cs.classes
+        key = {(int(cls.cluster[c]), int(cls.kinds[c, 0]), int(cls.kinds[c, 1])): i for i, c in enumerate(pairs[:, 0])}
+        for (cl, a, b), i in key.items():
+            if a < b and (cl, b, a) in key:
+                ap.append((int(pairs[i, 0]), int(pairs[key[(cl, b, a)], 0])))
+                asym.append(Ea[i] - Ea[key[(cl, b, a)]])
     return ActivationEnergies(
-        pairs=js.pairs, count=js.count, n_ions_used=N_i, Ea=Ea, mean=float(Ea.mean()),
+        pairs=pairs, count=count, n_ions_used=N_i, Ea=Ea, mean=float(Ea.mean()),
         std=float(Ea.std(ddof=1)) if len(Ea) > 1 else float("nan"), min=float(Ea.min()), max=float(Ea.max()),
         asymmetry_pairs=np.array(ap, dtype=np.int64).reshape(-1, 2), asymmetry=np.array(asym, dtype=float),
-        attempt_frequency=nu, temperature=T)
+        attempt_frequency=nu, temperature=T, by=by, class_stats=cs)
 
 
 def estimate_attempt_frequency(velocities, dt: float, max_frequency: float | None = None) -> float:

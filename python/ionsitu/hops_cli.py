@@ -16,55 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-MAGIC = "# ionsitu-hops"
-COLUMNS = ("step atom_id from_site to_site fx fy fz tx ty tz dx dy dz origin_arrival_step "
-           "origin_last_step flags").split()
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def is_event_file(path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(len(MAGIC)).decode(errors="replace") == MAGIC
-    except OSError:
-        return False
-
-
-def read_events(path):
-    """Read an event log of fix hop/events -> (events table :data:`ionsitu.hops.EVENT_DTYPE`,
-    meta dict).  Raises ValueError naming the file and line on a malformed file."""
-    from ionsitu.hops import events_from_core
-
-    path = Path(path)
-    lines = path.read_text().splitlines()
-    if not lines or lines[0].split()[:2] != ["#", "ionsitu-hops"]:
-        raise ValueError(f"{path}:1: not an ionsitu hop-event log (first line must be '# ionsitu-hops 1')")
-    version = lines[0].split()[2] if len(lines[0].split()) > 2 else "?"
-    if version != "1":
-        raise ValueError(f"{path}:1: unsupported event-log version {version} (this reader knows 1)")
-    if len(lines) < 3 or not lines[1].startswith("# meta ") or not lines[2].startswith("# columns "):
-        raise ValueError(f"{path}:2: expected '# meta {{json}}' and '# columns ...' header lines")
-    try:
-        meta = json.loads(lines[1][len("# meta "):])
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}:2: bad meta JSON: {err}") from None
-    if lines[2].split()[2:] != COLUMNS:
-        raise ValueError(f"{path}:3: unexpected columns {lines[2].split()[2:]}")
-    rows = []
-    for i, line in enumerate(lines[3:], start=4):
-        if not line.strip():
-            continue
-        vals = line.split()
-        if len(vals) != len(COLUMNS):
-            raise ValueError(f"{path}:{i}: expected {len(COLUMNS)} values, found {len(vals)}")
-        try:
-            rows.append([float(v) for v in vals])
-        except ValueError:
-            raise ValueError(f"{path}:{i}: bad number in {line!r}") from None
-    data = np.array(rows, dtype=float).reshape(-1, len(COLUMNS))
-    return events_from_core(data, float(meta["dt"])), meta
+from ionsitu.hops import EVENT_LOG_COLUMNS as COLUMNS  # noqa: F401 - re-exported
+from ionsitu.hops import EVENT_LOG_MAGIC as MAGIC
+from ionsitu.hops import is_event_file, read_events  # noqa: F401 - the reader lives in ionsitu.hops
 
 
 # --------------------------------------------------------------------------- analysis
@@ -81,15 +35,16 @@ def _defaults(units):
 
 
 def summarize(events, meta, temperature=None, attempt_frequency=None, corr_window=None, corr_cutoff=None,
-              site_frac=None):
-    """Summary dict of one event log (see the module docstring)."""
+              site_frac=None, rel_tol=0.05):
+    """Summary dict of one event log (see the module docstring). Jump classes: hop lengths
+    clustered within ``rel_tol`` (relative), multiplicities from ``site_frac`` when given."""
     from ionsitu import hops
     from ionsitu.units import diffusion_factor, get_style
 
     units = meta.get("units", "lj")
     style = get_style(units)
     n_ions = int(meta["natoms"])
-    total_time = (int(meta["step_last"]) - int(meta["step_first"])) * float(meta["dt"])
+    total_time = hops.observed_time(meta)
     nu_default, cutoff_default, length_unit = _defaults(units)
     nu = attempt_frequency if attempt_frequency is not None else nu_default
     out = {
@@ -114,6 +69,17 @@ def summarize(events, meta, temperature=None, attempt_frequency=None, corr_windo
             {"from": int(js.pairs[i, 0]), "to": int(js.pairs[i, 1]), "count": int(js.count[i]),
              "rate": float(js.rate[i]), "mean_length": float(js.mean_length[i]),
              "n_ions": int(js.n_participating[i])} for i in order]
+    cell0 = np.array(meta["cell"], dtype=float).reshape(3, 3) if meta.get("cell") else None
+    cs = hops.jump_class_rates(events, n_ions, total_time, rel_tol=rel_tol,
+                               site_frac=site_frac if site_mode else None, cell=cell0)
+    out["jump_classes"] = [
+        {"class": i, "length": float(cs.classes.length[i]), "count": int(cs.count[i]), "rate": float(cs.rate[i]),
+         "n_ions": int(cs.n_participating[i]), "multiplicity": float(cs.multiplicity[i]),
+         "rate_per_direction": float(cs.rate_per_direction[i]), "n_pairs": int(cs.n_pairs[i]), "D": float(cs.D[i])}
+        for i in range(len(cs.count))]
+    out["jump_class_conventions"] = (f"hop lengths clustered (gap > {rel_tol:g} x length); rate = J/(N t); "
+                                     f"multiplicity z from the {cs.multiplicity_source}; rate_per_direction = "
+                                     "J/(t N_c z); D = class share of D_j")
     lengths = np.sqrt(events["dx"] ** 2 + events["dy"] ** 2 + events["dz"] ** 2)
     out["hop_length"] = {"mean": float(lengths.mean()), "std": float(lengths.std()), "unit": length_unit}
 
@@ -135,7 +101,12 @@ def summarize(events, meta, temperature=None, attempt_frequency=None, corr_windo
     else:
         try:
             ea = hops.activation_energies(events, total_time, temperature, nu, kB=style.kB)
+            eac = hops.activation_energies(events, total_time, temperature, nu, kB=style.kB, by="class",
+                                           classes=cs.classes, site_frac=site_frac, cell=cell0)
             out["activation_energy"] = {
+                "per_class": [{"class": int(p[0]), "length": float(cs.classes.length[p[0]]), "Ea": float(e)}
+                              for p, e in zip(eac.pairs, eac.Ea)],
+                "class_mean": eac.mean, "class_std": eac.std,
                 "mean": ea.mean, "std": ea.std, "min": ea.min, "max": ea.max, "n_types": int(len(ea.Ea)),
                 "attempt_frequency": nu, "temperature": temperature,
                 "unit": "kB T units: " + ("epsilon" if style.reduced else {"metal": "eV", "real": "kcal/mol"}.get(
@@ -217,6 +188,11 @@ def _print(name, s):
         for jt in s["jump_types"][:5]:
             p(f"    {jt['from']:>6} -> {jt['to']:<6} J={jt['count']:<5} rate {jt['rate']:.4g} /time  "
               f"length {jt['mean_length']:.4g}  ions {jt['n_ions']}")
+    if s.get("jump_classes"):
+        p(f"  jump classes (by hop length) {len(s['jump_classes'])}:")
+        for jc in s["jump_classes"][:8]:
+            p(f"    class {jc['class']}: |dr| {jc['length']:.4g}  J={jc['count']:<5} rate {jc['rate']:.4g} /time per ion, "
+              f"z {jc['multiplicity']:.3g}, per direction {jc['rate_per_direction']:.4g}")
     r = s["residence"]
     if r["mean"] is not None:
         p(f"  residence time {r['mean']:.4g} ± {r['std'] if r['std'] is not None else float('nan'):.3g} "
@@ -230,6 +206,8 @@ def _print(name, s):
     else:
         p(f"  E_a {ea['mean']:.4g} ± {ea['std']:.3g} (range {ea['min']:.4g}..{ea['max']:.4g}, {ea['n_types']} jump "
           f"types; nu* {ea['attempt_frequency']:.4g} /time, T {ea['temperature']}; {ea['unit']})")
+        p("  E_a per jump class: " + ", ".join(f"class {c['class']} (|dr| {c['length']:.4g}) {c['Ea']:.4g}"
+                                              for c in ea["per_class"]))
     bj = s["backjumps"]
     p(f"  backjump fraction {bj['fraction']:.3f} ({bj['n_backjumps']}/{bj['n_considered']})" if "fraction" in bj
       else f"  backjumps: skipped ({bj['skipped']})")
