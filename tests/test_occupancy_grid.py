@@ -250,7 +250,7 @@ fix integrate all nve
     ("fix o all occupancy/grid 1 grid 2 2 2 norm max", "norm must be probability, density or counts, got 'max'"),
     ("fix o all occupancy/grid 1 grid 2 2 2 start 10 stop 5", "stop 5 is before start 10"),
     ("fix o all occupancy/grid 2 grid 2 2 2 file f every 3", "every 3 is not a multiple of Nevery 2"),
-    ("fix o all occupancy/grid 2 grid 2 2 2 every 4", "needs a file prefix"),
+    ("fix o all occupancy/grid 2 grid 2 2 2 every 4", "every 4 needs a file to write to (keyword file)"),
     ("fix o all occupancy/grid 1 grid 2 2 2 bogus 1", "unknown keyword 'bogus'"),
     ("variable v atom 1\ngroup dyn dynamic all var v\nfix o dyn occupancy/grid 1 grid 2 2 2", "group dyn is dynamic"),
     ("fix o all occupancy/grid 1 grid 2 2 2 file /nonexistent/dir/occ\nrun 1", "cannot open /nonexistent/dir/occ.cube.tmp"),

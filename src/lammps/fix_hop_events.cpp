@@ -77,23 +77,14 @@ FixHopEvents::FixHopEvents(LAMMPS *lmp, int narg, char **arg) :
     } else if (key == "residence") {
       residence = args.int_value(iarg, 1);
       iarg += 2;
-    } else if (key == "file") {
-      filename = args.value(iarg);
-      iarg += 2;
-    } else if (key == "every") {
-      output_every = args.int_value(iarg, 0);
-      iarg += 2;
-    } else {
+    } else if (!parse_output_keyword(args, arg, iarg, filename)) {
       error->all(FLERR, "{}: unknown keyword '{}'", STYLE, key);
     }
   }
   if (mode < 0)
     error->all(FLERR, "{}: no detection mode: give 'sites file r_in r_out' or 'free threshold window'",
                STYLE);
-  if (output_every % nevery != 0)
-    error->all(FLERR, "{}: every {} is not a multiple of Nevery {}", STYLE, output_every, nevery);
-  if (output_every > 0 && filename.empty())
-    error->all(FLERR, "{}: every {} needs a file to write to (keyword file)", STYLE, output_every);
+  check_output(filename);
   if (group->dynamic[igroup])
     error->all(FLERR, "{}: group {} is dynamic; the tracked ions must stay in the group", STYLE,
                group->names[igroup]);

@@ -59,20 +59,11 @@ FixMSDCross::FixMSDCross(LAMMPS *lmp, int narg, char **arg) :
       if (species_types.empty())
         error->all(FLERR, "{}: charges needs pairs of 'type charge', got '{}'", STYLE,
                    iarg < narg ? arg[iarg] : "nothing");
-    } else if (key == "file") {
-      filename = args.value(iarg);
-      iarg += 2;
-    } else if (key == "every") {
-      output_every = args.int_value(iarg, 0);
-      iarg += 2;
-    } else {
+    } else if (!parse_output_keyword(args, arg, iarg, filename)) {
       error->all(FLERR, "{}: unknown keyword '{}'", STYLE, key);
     }
   }
-  if (output_every % nevery != 0)
-    error->all(FLERR, "{}: every {} is not a multiple of Nevery {}", STYLE, output_every, nevery);
-  if (output_every > 0 && filename.empty())
-    error->all(FLERR, "{}: every {} needs a file to write to (keyword file)", STYLE, output_every);
+  check_output(filename);
   if (group->dynamic[igroup])
     error->all(FLERR, "{}: group {} is dynamic; atoms must not enter or leave the group", STYLE,
                group->names[igroup]);

@@ -213,13 +213,7 @@ FixOccupancyGrid::FixOccupancyGrid(LAMMPS *lmp, int narg, char **arg) :
       else
         error->all(FLERR, "{}: norm must be probability, density or counts, got '{}'", STYLE, norm_name);
       iarg += 2;
-    } else if (key == "file") {
-      prefix = args.value(iarg);
-      iarg += 2;
-    } else if (key == "every") {
-      output_every = args.int_value(iarg, 0);
-      iarg += 2;
-    } else {
+    } else if (!parse_output_keyword(args, arg, iarg, prefix)) {
       error->all(FLERR, "{}: unknown keyword '{}'", STYLE, key);
     }
   }
@@ -229,10 +223,7 @@ FixOccupancyGrid::FixOccupancyGrid(LAMMPS *lmp, int narg, char **arg) :
     error->all(FLERR, "{}: the grid is not defined: give 'grid nx ny nz' or 'spacing d'", STYLE);
   if (stop >= 0 && stop < start)
     error->all(FLERR, "{}: stop {} is before start {}", STYLE, stop, start);
-  if (output_every % nevery != 0)
-    error->all(FLERR, "{}: every {} is not a multiple of Nevery {}", STYLE, output_every, nevery);
-  if (output_every > 0 && prefix.empty())
-    error->all(FLERR, "{}: every {} needs a file prefix to write to (keyword file)", STYLE, output_every);
+  check_output(prefix);
   if (group->dynamic[igroup])
     error->all(FLERR, "{}: group {} is dynamic; use a static group (and types to select species)",
                STYLE, group->names[igroup]);

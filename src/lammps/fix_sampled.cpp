@@ -57,6 +57,28 @@ void FixSampled::use_peratom_state(int n)
   atom->add_callback(Atom::RESTART);
 }
 
+bool FixSampled::parse_output_keyword(const ionsitu::ArgReader &args, char **arg, int &iarg,
+                                      std::string &path)
+{
+  const std::string key = arg[iarg];
+  if (key == "file")
+    path = args.value(iarg);
+  else if (key == "every")
+    output_every = args.int_value(iarg, 0);
+  else
+    return false;
+  iarg += 2;
+  return true;
+}
+
+void FixSampled::check_output(const std::string &path)
+{
+  if (output_every % nevery != 0)
+    error->all(FLERR, "{}: every {} is not a multiple of Nevery {}", style, output_every, nevery);
+  if (output_every > 0 && path.empty())
+    error->all(FLERR, "{}: every {} needs a file to write to (keyword file)", style, output_every);
+}
+
 double FixSampled::peratom_bytes() const
 {
   return (double) nmax_peratom * nper * sizeof(double);

@@ -11,6 +11,9 @@
 #define IONSITU_FIX_SAMPLED_H
 
 #include "fix.h"
+#include "fix_common.h"
+
+#include <string>
 
 namespace LAMMPS_NS {
 
@@ -40,6 +43,11 @@ class FixSampled : public Fix {
   int nper;
 
   void use_peratom_state(int n);    // call once from the constructor
+
+  // Keywords every fix shares: "file path" and "every M".  Returns false (iarg unchanged)
+  // for any other keyword; check_output() validates them after parsing.
+  bool parse_output_keyword(const ionsitu::ArgReader &args, char **arg, int &iarg, std::string &path);
+  void check_output(const std::string &path);
   double peratom_bytes() const;
 
   virtual void sample() = 0;        // may be called twice at one step: check
