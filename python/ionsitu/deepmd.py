@@ -82,27 +82,18 @@ class DeepmdNotAvailable(RuntimeError):
     """Raised when ``pair_style deepmd`` is requested but cannot be provided."""
 
 
-def _dist_files(dist: str) -> list[Path]:
-    """Absolute paths of the files recorded for an installed distribution ([] if absent)."""
+def _find_in_dist(dist: str, pred) -> Path | None:
+    """Absolute path of the first existing file of an installed distribution whose
+    base name satisfies *pred* (None if the distribution or the file is absent)."""
     try:
         files = metadata.files(dist)
     except metadata.PackageNotFoundError:
-        return []
-    if not files:
-        return []
-    out = []
-    for f in files:
-        try:
-            p = Path(f.locate()).resolve()
-        except (OSError, ValueError):  # pragma: no cover - odd RECORD entries
+        return None
+    for f in files or ():
+        if not pred(f.name):
             continue
-        out.append(p)
-    return out
-
-
-def _first(paths, pred) -> Path | None:
-    for p in paths:
-        if pred(p) and p.is_file():
+        p = Path(os.path.normpath(f.locate()))
+        if p.is_file():
             return p
     return None
 
@@ -110,7 +101,7 @@ def _first(paths, pred) -> Path | None:
 def find_libmpi() -> Path | None:
     """The MPI shared library shipped by a PyPI MPI wheel (mpich's ``libmpi.so.12``)."""
     for dist in _MPI_DISTS:
-        p = _first(_dist_files(dist), lambda q: bool(_LIBMPI_RE.match(q.name)))
+        p = _find_in_dist(dist, lambda name: bool(_LIBMPI_RE.match(name)))
         if p is not None:
             return p
     return None
@@ -120,8 +111,7 @@ def find_tensorflow_libs() -> list[Path]:
     """``libtensorflow_framework.so.2`` and ``libtensorflow_cc.so.2`` of the installed
     TensorFlow wheel, in load order ([] when TensorFlow is not installed)."""
     for dist in _TF_DISTS:
-        files = _dist_files(dist)
-        found = [_first(files, lambda q, n=name: q.name == n) for name in _TF_LIBS]
+        found = [_find_in_dist(dist, lambda q, n=name: q == n) for name in _TF_LIBS]
         if all(p is not None for p in found):
             return found  # type: ignore[return-value]
     return []
@@ -129,7 +119,7 @@ def find_tensorflow_libs() -> list[Path]:
 
 def find_deepmd_plugin() -> Path | None:
     """deepmd-kit's LAMMPS plugin (``deepmd/lib/libdeepmd_lmpplugin.so``) or None."""
-    return _first(_dist_files("deepmd-kit"), lambda q: q.name == _PLUGIN_NAME)
+    return _find_in_dist("deepmd-kit", lambda name: name == _PLUGIN_NAME)
 
 
 def _dlopen(path: Path, mode: int) -> None:
@@ -185,7 +175,7 @@ def deepmd_available() -> bool:
 def deepmd_lammps_version() -> str | None:
     """The LAMMPS version deepmd-kit's plugin was built for (``LAMMPS_VERSION`` in
     ``deepmd/lib/run_config.ini``, e.g. ``stable_22Jul2025_update2``), or None."""
-    ini = _first(_dist_files("deepmd-kit"), lambda q: q.name == "run_config.ini")
+    ini = _find_in_dist("deepmd-kit", lambda name: name == "run_config.ini")
     if ini is None:
         return None
     for line in ini.read_text(errors="replace").splitlines():
