@@ -84,7 +84,7 @@ class ConfigError(ValueError):
 class Key:
     """One key of the campaign file: its kind, default and documentation."""
 
-    kind: str  # str int float bool path floats ints strs text table seeds types window
+    kind: str  # str int float bool path floats ints strs text table seeds types window grid3
     doc: str
     default: object = None
     positive: bool = False
@@ -171,6 +171,19 @@ SCHEMA: dict[str, dict[str, Key]] = {
                                        "fraction exceed the threshold", 1e-4, nonneg=True),
         "two_regime": Key("bool", "try a two-regime (bent) Arrhenius fit (needs >= 5 temperatures)",
                           True),
+        "attempt_frequency": Key("float", "hop_events: attempt frequency nu* for E_a (1/time of the run's "
+                                 "units; default: estimated as the Arrhenius prefactor of the per-direction "
+                                 "rate of the most frequent jump class, >= 2 temperatures)", positive=True),
+        "jump_rel_tol": Key("float", "hop_events: hop lengths within this relative gap form one jump class",
+                            0.05, nonneg=True),
+        "corr_window": Key("float", "hop_events: correlated hops within this time (default 1/nu*, else 5 "
+                           "samples of the fix)", positive=True),
+        "corr_cutoff": Key("float", "hop_events: ... and this distance (default 10 A; 3 sigma in lj)",
+                           positive=True),
+        "site_threshold": Key("float", "occupancy_grid: sites of the merged grid are maxima above this "
+                              "fraction of the densest voxel", 0.05, positive=True),
+        "site_min_distance": Key("float", "occupancy_grid: maxima closer than this merge (default: 2 voxel "
+                                 "edges)", nonneg=True),
     },
 }
 _REQUIRED_SECTIONS = ("campaign", "system", "potential", "mobile", "production")
@@ -197,6 +210,15 @@ class Analysis:
 
     def outputs(self, member_dir: Path) -> dict[str, Path]:
         return {}
+
+    def prepare(self, cfg: dict, conf: dict, member_dir: Path, lmp, comm=None) -> None:
+        """Called on every rank of the member's group right before its fix is defined (the
+        system exists in ``lmp``): write input files the fix needs. Rank 0 writes; an error
+        is raised on every rank (so a multi-rank group fails together)."""
+
+    def fingerprint(self, cfg: dict) -> dict:
+        """What of ``cfg`` determines a member's results (compared when it resumes)."""
+        return {k: v for k, v in cfg.items() if k != "every"}
 
 
 class MsdCross(Analysis):
@@ -244,10 +266,304 @@ class MsdCross(Analysis):
         return {"msd": member_dir / "msd.dat"}
 
 
-#: analyses the driver knows; add occupancy/grid and hop/events here when their fixes land
-ANALYSES: dict[str, Analysis] = {a.name: a for a in (MsdCross(),)}
-#: analyses being written (fix styles exist or will): a clear message instead of "unknown"
-PLANNED = {"occupancy_grid": "fix occupancy/grid", "hop_events": "fix hop/events"}
+def _default_every(cfg, conf):
+    every = cfg.get("every")
+    if every is None:
+        r = conf["campaign"]["restart_every"]
+        every = (r // cfg["nevery"]) * cfg["nevery"] if r else 0
+    return every
+
+
+def _check_every(name, cfg, err):
+    ev = cfg.get("every")
+    if ev and cfg.get("nevery") and ev % cfg["nevery"]:
+        err(f"analysis.{name}.every", f"{ev} is not a multiple of nevery {cfg['nevery']}")
+
+
+def _mobile_subset(key, types, conf, err):
+    """Atom types (numbers or elements of system.type_map) that must be mobile types."""
+    tm = conf["system"].get("type_map")
+    mob = conf["mobile"].get("types") or []
+    out = []
+    for i, t in enumerate(types):
+        if isinstance(t, str):
+            if not tm or t not in tm:
+                err(f"{key}[{i}]", f"element {t!r} is not in system.type_map {tm}" if tm else
+                    f"element {t!r} needs system.type_map")
+                continue
+            t = tm.index(t) + 1
+        if mob and t not in mob:
+            err(f"{key}[{i}]", f"type {t} is not a mobile type (mobile.types = {mob})")
+            continue
+        out.append(t)
+    return out if len(out) == len(types) else None
+
+
+class OccupancyGrid(Analysis):
+    """``fix occupancy/grid`` on the mobile ions: ``occupancy.npz`` and ``occupancy*.cube``."""
+
+    name, fix_style, fix_id = "occupancy_grid", "occupancy/grid", "ionsitu_occ"
+    keys = {
+        "nevery": Key("int", "count the positions every this many steps", 10, positive=True),
+        "grid": Key("grid3", "voxels along the box edges a, b, c: [nx, ny, nz] (or give spacing)"),
+        "spacing": Key("float", "target voxel edge (distance units; or give grid)", positive=True),
+        "types": Key("types", "one grid per listed mobile type (numbers or elements; default: one grid of "
+                     "all mobile ions)"),
+        "norm": Key("str", "what the cube files hold", "probability", choices=("probability", "density", "counts")),
+        "every": Key("int", "also write the grid every this many steps (default: restart_every, rounded to a "
+                     "multiple of nevery)", nonneg=True),
+    }
+
+    def check(self, cfg, conf, err):
+        key = f"analysis.{self.name}"
+        given = conf.get("_raw_analysis", {}).get(self.name, {})
+        if ("grid" in given) == ("spacing" in given):
+            err(key, "give exactly one of grid = [nx, ny, nz] or spacing = d")
+        if cfg.get("types") is not None:
+            cfg["types"] = _mobile_subset(f"{key}.types", cfg["types"], conf, err)
+        _check_every(self.name, cfg, err)
+
+    def commands(self, cfg, conf, member_dir):
+        line = f"fix {self.fix_id} {GROUP_MOBILE} occupancy/grid {cfg['nevery']} "
+        line += ("grid " + " ".join(str(n) for n in cfg["grid"])) if cfg.get("grid") else f"spacing {cfg['spacing']!r}"
+        if cfg.get("types"):
+            line += " types " + " ".join(str(t) for t in cfg["types"])
+        line += f" norm {cfg['norm']} file {_q(member_dir / 'occupancy')}"
+        every = _default_every(cfg, conf)
+        if every:
+            line += f" every {every}"
+        return [line]
+
+    def outputs(self, member_dir):
+        return {"grid": member_dir / "occupancy.npz", "cube": member_dir / "occupancy.cube"}
+
+
+#: fractional positions in the unit cell of the lattices that sites_from.lattice knows
+LATTICES = {
+    "sc": [[0.0, 0.0, 0.0]],
+    "bcc": [[0.0, 0.0, 0.0], [0.5, 0.5, 0.5]],
+    "fcc": [[0.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.5, 0.0, 0.5], [0.0, 0.5, 0.5]],
+    "diamond": [[0.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.5, 0.0, 0.5], [0.0, 0.5, 0.5],
+                [0.25, 0.25, 0.25], [0.75, 0.75, 0.25], [0.75, 0.25, 0.75], [0.25, 0.75, 0.75]],
+}
+_SITES_FROM_KEYS = ("lattice", "basis", "origin", "cells", "structure", "species", "format")
+SITE_FILE = "sites.txt"
+
+
+class HopEvents(Analysis):
+    """``fix hop/events`` on the mobile ions: ``hops.txt`` (and the member's ``sites.txt``)."""
+
+    name, fix_style, fix_id = "hop_events", "hop/events", "ionsitu_hops"
+    keys = {
+        "nevery": Key("int", "sample every this many steps", 10, positive=True),
+        "mode": Key("str", "'sites': hops between sites (sites or sites_from); 'free': site-free detection "
+                    "(threshold, window)", "sites", choices=("sites", "free")),
+        "sites": Key("path", "mode sites: an ionsitu site file (ionsitu.sites.write_sites), relative to the TOML"),
+        "sites_from": Key("table", "mode sites: generate the sites. A lattice filling the box: { lattice = "
+                          "'fcc'|'bcc'|'sc'|'diamond' (or basis = [[x, y, z], ...] fractions of the unit cell), "
+                          "origin = [x, y, z] (shift, unit-cell fractions, like LAMMPS' lattice origin), cells = "
+                          "[nx, ny, nz] unit cells along a, b, c }; or the positions of a species in a structure "
+                          "file: { species = 'Li' (or a list), structure = file (default system.structure), "
+                          "format = ASE format }. Written to <member>/sites.txt (cell: the box at the start of "
+                          "production; fractional coordinates are what the fix uses)"),
+        "r_in": Key("float", "mode sites: an ion enters a site within r_in", positive=True),
+        "r_out": Key("float", "mode sites: ... and leaves it only beyond r_out (>= r_in; < half the box width)",
+                     positive=True),
+        "threshold": Key("float", "mode free: hop = move of the vibration centre by more than this", positive=True),
+        "window": Key("int", "mode free: samples of the vibration-centre running mean (>= 1)", positive=True),
+        "residence": Key("int", "minimum residence on the destination (samples) before a hop counts", 1,
+                         positive=True),
+        "every": Key("int", "also write hops.txt every this many steps (default: restart_every, rounded to a "
+                     "multiple of nevery)", nonneg=True),
+    }
+
+    def check(self, cfg, conf, err):
+        key = f"analysis.{self.name}"
+        given = conf.get("_raw_analysis", {}).get(self.name, {})
+        if cfg["mode"] == "sites":
+            for k in ("threshold", "window"):
+                if k in given:
+                    err(f"{key}.{k}", "only used with mode = 'free'")
+            if ("sites" in given) == ("sites_from" in given):
+                err(key, "mode = 'sites' needs exactly one of sites (a site file) or sites_from (a lattice or "
+                    "the positions of a species in a structure)")
+            for k in ("r_in", "r_out"):
+                if k not in given:
+                    err(f"{key}.{k}", "missing (required with mode = 'sites')")
+            if cfg.get("r_in") is not None and cfg.get("r_out") is not None and cfg["r_out"] < cfg["r_in"]:
+                err(f"{key}.r_out", f"must be >= r_in = {cfg['r_in']!r}, got {cfg['r_out']!r}")
+            if cfg.get("sites") is not None:
+                p = Path(cfg["sites"])
+                if not p.is_file():
+                    err(f"{key}.sites", f"site file not found: {p}")
+                else:
+                    try:
+                        from .sites import read_sites
+
+                        n = read_sites(p).n
+                        if n == 0:
+                            err(f"{key}.sites", f"{p}: the site file has no sites")
+                    except (ValueError, OSError) as exc:
+                        err(f"{key}.sites", str(exc))
+            if cfg.get("sites_from") is not None:
+                self._check_sites_from(cfg["sites_from"], conf, err)
+        else:
+            for k in ("sites", "sites_from", "r_in", "r_out"):
+                if k in given:
+                    err(f"{key}.{k}", "only used with mode = 'sites'")
+            for k in ("threshold", "window"):
+                if k not in given:
+                    err(f"{key}.{k}", "missing (required with mode = 'free')")
+        _check_every(self.name, cfg, err)
+
+    def _check_sites_from(self, sf, conf, err):
+        key = f"analysis.{self.name}.sites_from"
+        for k in sf:
+            if k not in _SITES_FROM_KEYS:
+                err(f"{key}.{k}", "unknown key" + _suggest(k, _SITES_FROM_KEYS))
+        lat = "lattice" in sf or "basis" in sf
+        struct = "species" in sf or "structure" in sf
+        if lat == struct:
+            err(key, "give a lattice (lattice or basis, cells[, origin]) or a species of a structure "
+                "(species[, structure, format]), not both or neither")
+            return
+        if lat:
+            for k in ("structure", "species", "format"):
+                if k in sf:
+                    err(f"{key}.{k}", "not used with a lattice")
+            if "lattice" in sf and "basis" in sf:
+                err(key, "give lattice or basis, not both")
+            elif "lattice" in sf and sf["lattice"] not in LATTICES:
+                err(f"{key}.lattice", f"must be one of {', '.join(LATTICES)}, got {sf['lattice']!r}")
+            elif "basis" in sf:
+                b = sf["basis"]
+                if not (isinstance(b, list) and b and all(isinstance(r, list) and len(r) == 3 and all(_is_num(x) for x in r)
+                                                          for r in b)):
+                    err(f"{key}.basis", f"must be a list of [x, y, z] (unit-cell fractions), got {b!r}")
+            c = sf.get("cells")
+            if c is None:
+                err(f"{key}.cells", "missing: unit cells along a, b, c of the box, e.g. [5, 5, 5]")
+            elif not (isinstance(c, list) and len(c) == 3 and all(isinstance(x, int) and not isinstance(x, bool)
+                                                                   and x > 0 for x in c)):
+                err(f"{key}.cells", f"must be 3 positive integers [nx, ny, nz], got {c!r}")
+            o = sf.get("origin", [0.0, 0.0, 0.0])
+            if not (isinstance(o, list) and len(o) == 3 and all(_is_num(x) for x in o)):
+                err(f"{key}.origin", f"must be [x, y, z] (unit-cell fractions), got {o!r}")
+            return
+        for k in ("cells", "origin"):
+            if k in sf:
+                err(f"{key}.{k}", "only used with a lattice")
+        sp = sf.get("species")
+        if sp is None or not (isinstance(sp, str) and sp.strip() or isinstance(sp, list) and sp
+                              and all(isinstance(x, str) and x.strip() for x in sp)):
+            err(f"{key}.species", f"must be a chemical symbol or a list of them, got {sp!r}")
+            return
+        path = sf.get("structure")
+        if path is None:
+            path = conf["system"].get("structure")
+            if path is None:
+                err(f"{key}.structure", "missing: give the structure file (system has no structure)")
+                return
+        else:
+            path = Path(path).expanduser()
+            path = path if path.is_absolute() else Path(conf["_path"]).parent / path
+            sf["structure"] = str(path)
+        if not Path(path).is_file():
+            err(f"{key}.structure", f"file not found: {path}")
+            return
+        try:
+            from .sites import sites_from_structure
+
+            sites_from_structure(_read_structure(path, sf.get("format")), sp)
+        except ImportError:
+            err(f"{key}.structure", "reading a structure needs ASE (pip install ase)")
+        except Exception as exc:  # noqa: BLE001 - ASE reader errors, missing species
+            err(f"{key}", f"{path}: {exc}")
+
+    def site_file(self, member_dir: Path) -> Path:
+        return member_dir / SITE_FILE
+
+    def make_sites(self, cfg, conf, cell, origin):
+        """The sites (ionsitu.sites.Sites) of mode sites, in a box with this cell and origin."""
+        import numpy as np
+
+        from . import sites as _sites
+
+        if cfg.get("sites") is not None:
+            return _sites.read_sites(cfg["sites"])
+        sf = cfg["sites_from"]
+        if "lattice" in sf or "basis" in sf:
+            basis = np.array(LATTICES[sf["lattice"]] if "lattice" in sf else sf["basis"], dtype=float)
+            basis = basis + np.array(sf.get("origin", [0.0, 0.0, 0.0]), dtype=float)
+            n = np.array(sf["cells"], dtype=int)
+            ijk = np.array([[i, j, k] for i in range(n[0]) for j in range(n[1]) for k in range(n[2])], dtype=float)
+            frac = ((ijk[:, None, :] + basis[None, :, :]) / n).reshape(-1, 3)
+            s = _sites.sites_from_array(frac, cell, origin=origin, fractional=True, units=conf["campaign"]["units"])
+            s.meta = {"source": "campaign sites_from lattice", **{k: sf[k] for k in sf}}
+            return s
+        s = _sites.sites_from_structure(_read_structure(sf.get("structure") or conf["system"]["structure"],
+                                                        sf.get("format")), sf["species"],
+                                        units=conf["campaign"]["units"])
+        s.meta.update(source=str(sf.get("structure") or conf["system"]["structure"]))
+        return s
+
+    def prepare(self, cfg, conf, member_dir, lmp, comm=None):
+        if cfg["mode"] != "sites":
+            return
+        rank = 0 if comm is None else comm.Get_rank()
+        box = lmp.extract_box()  # collective-free; every rank has the box
+        error = None
+        if rank == 0:
+            path = self.site_file(member_dir)
+            try:
+                if not path.is_file():  # kept across restarts: the fix checks the number of sites
+                    from .sites import lammps_cell, write_sites
+
+                    lo, hi, xy, yz, xz = box[0], box[1], box[2], box[3], box[4]
+                    cell = lammps_cell(hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2], yz, xz, xy)
+                    write_sites(path, self.make_sites(cfg, conf, cell, lo))
+            except Exception as exc:  # noqa: BLE001
+                error = f"cannot write the site file {path}: {exc}"
+        if comm is not None:
+            error = comm.bcast(error, root=0)
+        if error:
+            raise RuntimeError(error)
+
+    def commands(self, cfg, conf, member_dir):
+        line = f"fix {self.fix_id} {GROUP_MOBILE} hop/events {cfg['nevery']} "
+        if cfg["mode"] == "sites":
+            line += f"sites {_q(self.site_file(member_dir))} {cfg['r_in']!r} {cfg['r_out']!r}"
+        else:
+            line += f"free {cfg['threshold']!r} {cfg['window']}"
+        line += f" residence {cfg['residence']} file {_q(member_dir / 'hops.txt')}"
+        every = _default_every(cfg, conf)
+        if every:
+            line += f" every {every}"
+        return [line]
+
+    def outputs(self, member_dir):
+        return {"events": member_dir / "hops.txt", "sites": self.site_file(member_dir)}
+
+    def fingerprint(self, cfg):
+        fp = super().fingerprint(cfg)
+        if cfg.get("sites") is not None and Path(cfg["sites"]).is_file():
+            fp["sites_sha256"] = _file_digest(cfg["sites"])
+        sf = cfg.get("sites_from") or {}
+        if sf.get("structure") and Path(sf["structure"]).is_file():
+            fp["sites_from_structure_sha256"] = _file_digest(sf["structure"])
+        return fp
+
+
+def _read_structure(path, fmt=None):
+    from ase.io import read as ase_read
+
+    return ase_read(str(path), format=fmt)
+
+
+#: analyses the driver knows ([analysis.<name>] tables)
+ANALYSES: dict[str, Analysis] = {a.name: a for a in (MsdCross(), OccupancyGrid(), HopEvents())}
+#: analyses being written: a clear message instead of "unknown" (none at present)
+PLANNED: dict[str, str] = {}
 
 
 def schema_text() -> str:
@@ -266,7 +582,7 @@ def schema_text() -> str:
         sec(name, keys)
     for a in ANALYSES.values():
         sec(f"analysis.{a.name}", a.keys)
-        out.append(f"  (fix {a.fix_style}; on by default)" if a.default_on else "")
+        out.append(f"  (fix {a.fix_style}; " + ("on by default)" if a.default_on else "on when the table is given)"))
     for name, fix in PLANNED.items():
         out.append(f"\n[analysis.{name}]  planned ({fix}); not available in this version")
     out.append("\nsystem: exactly one of data, lammps, commands, structure; "
@@ -364,6 +680,11 @@ class _Checker:
             if not isinstance(v, dict):
                 return self.err(key, f"must be a table (key = value), got {v!r}")
             return v
+        if k == "grid3":
+            if not (isinstance(v, list) and len(v) == 3 and all(isinstance(x, int) and not isinstance(x, bool)
+                                                               and x > 0 for x in v)):
+                return self.err(key, f"must be 3 positive integers [nx, ny, nz], got {v!r}")
+            return list(v)
         if k == "window":
             if not (isinstance(v, list) and len(v) == 2 and all(_is_num(x) for x in v)):
                 return self.err(key, f"must be [t_start, t_end], got {v!r}")
@@ -439,10 +760,12 @@ def load_config(path, *, raw: dict | None = None) -> dict:
             conf["analysis"][name] = c.section(f"analysis.{name}", araw.get(name, {}), a.keys)
 
     conf["_path"] = str(path.resolve())
+    conf["_raw_analysis"] = {k: v for k, v in araw.items() if isinstance(v, dict)}
     _cross_checks(c, conf, raw)
     for name, a in ANALYSES.items():
         if name in conf["analysis"]:
             a.check(conf["analysis"][name], conf, c.err)
+    conf.pop("_raw_analysis", None)
     if c.errors:
         raise ConfigError(c.errors, str(path))
     return conf
@@ -732,7 +1055,7 @@ class Campaign:
         if pot.get("deepmd"):
             pot["deepmd_sha256"] = [_file_digest(m) for m in pot["deepmd"]]
             pot["deepmd"] = [str(m) for m in pot["deepmd"]]
-        ana = {n: {k: v for k, v in cfg.items() if k != "every"} for n, cfg in c["analysis"].items()}
+        ana = {n: ANALYSES[n].fingerprint(cfg) for n, cfg in c["analysis"].items()}
         return json.loads(json.dumps({
             "units": self.units, "timestep": c["campaign"]["timestep"], "T": member.T,
             "seed": member.seed, "system": sysc, "potential": pot, "mobile": c["mobile"],
@@ -921,8 +1244,9 @@ class Campaign:
                 lmp.command(f"group {GROUP_MOBILE} type " + " ".join(map(str, self.conf["mobile"]["types"])))
                 with tempfile.TemporaryDirectory() as tmp:
                     for name, (a, cfg) in self.analyses.items():
+                        key = f"analysis.{name}"
+                        a.prepare(cfg, self.conf, Path(tmp), lmp, None)
                         for cmd in a.commands(cfg, self.conf, Path(tmp)):
-                            key = f"analysis.{name}"
                             lmp.command(cmd)
                     key = "potential"
                     lmp.command("run 0 post no")
@@ -1054,7 +1378,12 @@ class Campaign:
             cmds = [c for c in cmds if not c[1].startswith(("log ", "read_restart "))]
         key = cmd = None
         try:
+            prepared = set()
             for key, cmd in cmds:
+                if key.startswith("analysis.") and key not in prepared:  # before the analysis' first fix
+                    prepared.add(key)
+                    a, cfg = self.analyses[key.split(".", 1)[1]]
+                    a.prepare(cfg, self.conf, m.dir, lmp, comm)
                 lmp.command(cmd)
             step = int(lmp.extract_global("ntimestep"))
             write("completed", step=step, wall_seconds=round(time.time() - t0, 3))
