@@ -176,8 +176,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
                                  "rate of the most frequent jump class, >= 2 temperatures)", positive=True),
         "jump_rel_tol": Key("float", "hop_events: hop lengths within this relative gap form one jump class",
                             0.05, nonneg=True),
-        "corr_window": Key("float", "hop_events: correlated hops within this time (default 1/nu*, else 5 "
-                           "samples of the fix)", positive=True),
+        "corr_window": Key("float", "hop_events: correlated hops within this time (default 1/attempt_frequency "
+                           "when given, else 5 samples of the fix)", positive=True),
         "corr_cutoff": Key("float", "hop_events: ... and this distance (default 10 A; 3 sigma in lj)",
                            positive=True),
         "site_threshold": Key("float", "occupancy_grid: sites of the merged grid are maxima above this "

@@ -10,6 +10,34 @@ any time. Written as
   and figures: MSD log-log per temperature with the fit window, Arrhenius plot with the
   confidence band and the extrapolation. The PNG files are also kept in ``plots/``.
 
+Schema versions: 1 = transport, Arrhenius, model deviation, failures. 2 (this version) adds,
+when the campaign has the analyses, per temperature ``hops`` ([analysis.hop_events]) and
+``occupancy`` ([analysis.occupancy_grid]), ``arrhenius.jump_diffusivity`` and
+``arrhenius.hop_rate``, ``conventions.hops`` / ``conventions.occupancy`` and the top-level
+``hops`` (jump classes, attempt frequency and its source) and ``occupancy`` (files); every
+version-1 key is unchanged.
+
+Hops (per temperature, over the completed replicas; every number from :mod:`ionsitu.hops`
+on each member's ``hops.txt``, then mean and standard error over replicas): sites, hops, hop
+rate per ion, jump rates per jump class (hop lengths of all members of the campaign
+clustered within ``report.jump_rel_tol``; multiplicity from the member's ``sites.txt``),
+mean residence (uncensored), D_j = Σ|Δr|²/(6 N t) and D_j/D*, E_a per class
+-kB T ln(J_c/(t N_c z_c ν*)) and mean ± sd over classes and over site pairs, backjump
+fraction, correlated-hop fraction (distance/time window). ν* is ``report.attempt_frequency``
+(source "config") or, if not given, the Arrhenius prefactor of the per-direction rate of
+the most frequent class over the temperatures (source "estimated: ..."; needs >= 2
+temperatures). Correlated hops: window ``report.corr_window`` (default 1/ν* when ν* is given
+in the config, else 5 samples of the fix: an estimated ν* is an effective prefactor, not a
+vibration), cutoff ``report.corr_cutoff`` (default 10 Å, 3 σ in lj), hop
+position = midpoint, minimum image in the last cell of the log.
+
+Occupancy (per temperature): the replicas' ``occupancy.npz`` counts summed (all grids), the
+cell the frame-weighted mean; written as ``occupancy/occupancy_T<T>.cube`` (probability
+density, lengths in bohr as the fix writes them; lj: σ unchanged) and ``.npz`` (the fix's
+layout, :func:`ionsitu.core.read_occupancy` reads it); sites of the merged grid by
+:func:`ionsitu.sites.find_sites` (``report.site_threshold``, ``report.site_min_distance``);
+a max-projection along c and the ab plane through the densest voxel in the HTML.
+
 Conventions (also stated in the JSON): D* from the self MSD, D_sigma from the collective
 MSD in the same (tracer) fit window, H_R = D*/D_sigma, sigma from the charge MSD
 (Einstein-Helfand, charges of ``mobile.charges``), Arrhenius of D as ln D vs 1/T and of
@@ -38,7 +66,7 @@ from .msd_file import read_msd
 __all__ = ["build", "write", "summary_text", "read_model_devi", "REPORT_SCHEMA", "REPORT_VERSION"]
 
 REPORT_SCHEMA = "ionsitu-campaign-report"
-REPORT_VERSION = 1
+REPORT_VERSION = 2
 
 
 # --------------------------------------------------------------------------------------
@@ -138,6 +166,249 @@ def _arrhenius_summary(fit: _arr.ArrheniusFit, extrap_T, level) -> dict:
 
 
 # --------------------------------------------------------------------------------------
+# Hops (fix hop/events) and occupancy (fix occupancy/grid)
+# --------------------------------------------------------------------------------------
+def _mean_se(vals):
+    """Mean and standard error over replicas (finite values; error None for < 2)."""
+    v = np.array([x for x in vals if x is not None and np.isfinite(x)], dtype=float)
+    if len(v) == 0:
+        return None, None
+    return float(v.mean()), (float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else None)
+
+
+def load_hop_runs(members) -> list[dict]:
+    """Event logs of the members (``hops.txt``) with their sites: dicts with member, T,
+    events, meta, N, time, cell (the log's last box), site_frac (None in site-free mode)."""
+    from . import hops as _hops
+    from .sites import read_sites
+
+    runs = []
+    for m in members:
+        path = m.dir / "hops.txt"
+        if not path.is_file():
+            continue
+        ev, meta = _hops.read_events(path)
+        sf = None
+        if meta.get("mode") == "sites" and (m.dir / "sites.txt").is_file():
+            sf = read_sites(m.dir / "sites.txt").frac
+        runs.append({"member": m, "T": m.T, "events": ev, "meta": meta, "N": int(meta["natoms"]),
+                     "time": _hops.observed_time(meta), "cell": np.array(meta["cell"], float).reshape(3, 3),
+                     "site_frac": sf})
+    return runs
+
+
+def hop_defaults(units) -> tuple[float, str]:
+    """Default correlated-hop cutoff (10 A in the run's length unit; 3 sigma in lj) and its note."""
+    st = _units.get_style(units)
+    if st.reduced:
+        return 3.0, "3 sigma (lj default)"
+    return 10e-10 / st.length_m, "10 A (default)"
+
+
+def estimate_attempt_frequency(per_T: dict, kB: float):
+    """ν* as the Arrhenius prefactor of ``per_T`` {T: rate > 0} (ln rate vs 1/T) -> (nu, fit)."""
+    Ts = sorted(T for T, r in per_T.items() if r is not None and r > 0)
+    if len(Ts) < 2:
+        raise ValueError(f"needs >= 2 temperatures with hops of the class, have {len(Ts)}")
+    f = _arr.fit(Ts, [per_T[T] for T in Ts], "D", None, kB=kB)
+    return f.prefactor, f
+
+
+def member_hop_summary(run, classes, T, nu, kB, corr_window, corr_cutoff) -> dict:
+    """Every hop number of one member (its own events, ionsitu.hops)."""
+    from . import hops as _hops
+
+    ev, meta, N, t = run["events"], run["meta"], run["N"], run["time"]
+    site_mode = meta.get("mode") == "sites"
+    out = {"member": run["member"].name, "n_sites": meta.get("nsites") if site_mode else None, "n_ions": N,
+           "time": t, "n_hops": int(len(ev)), "n_ions_hopped": int(len(np.unique(ev["atom_id"]))),
+           "hop_rate": len(ev) / (N * t) if t > 0 else None}
+    if t <= 0:
+        return out
+    out["D_j"] = _hops.jump_diffusivity(ev, N, t).D
+    res = ev["residence"][~ev["censored"] & np.isfinite(ev["residence"])]
+    out["residence_mean"] = float(res.mean()) if len(res) else None
+    out["residence_n"] = int(len(res))
+    cs = _hops.jump_class_rates(ev, N, t, classes=classes, site_frac=run["site_frac"], cell=run["cell"])
+    out.update(class_count=cs.count, class_rate=cs.rate, class_rate_per_direction=cs.rate_per_direction,
+               class_multiplicity=cs.multiplicity, multiplicity_source=cs.multiplicity_source,
+               unclassified=cs.unclassified)
+    if len(ev) == 0:
+        return out
+    try:
+        tol = None if site_mode else 0.5 * float(meta.get("threshold") or 1.0)
+        out["backjump_fraction"] = _hops.backjump_fraction(ev, tol=tol).fraction
+    except ValueError:
+        out["backjump_fraction"] = None
+    out["correlated_fraction"] = _hops.correlated_hops(ev, corr_window, corr_cutoff, cell=run["cell"]).fraction_collective
+    Ea = np.full(len(classes), np.nan)
+    if nu is not None and site_mode:
+        try:
+            ea = _hops.activation_energies(ev, t, T, nu, kB=kB, by="class", classes=classes,
+                                           site_frac=run["site_frac"], cell=run["cell"])
+            Ea[ea.pairs[:, 0]] = ea.Ea
+            out["Ea_class_mean"], out["Ea_class_std"] = ea.mean, ea.std
+            ep = _hops.activation_energies(ev, t, T, nu, kB=kB, by="pair")
+            out.update(Ea_pair_mean=ep.mean, Ea_pair_std=ep.std, Ea_pair_min=ep.min, Ea_pair_max=ep.max,
+                       Ea_pair_n=int(len(ep.Ea)))
+        except ValueError as exc:
+            out["Ea_skipped"] = str(exc)
+    out["class_Ea"] = Ea
+    return out
+
+
+def build_hops(camp, by_T, kB) -> tuple[dict | None, dict, list[str]]:
+    """(top-level 'hops' dict, {T: per-temperature 'hops' entry}, warnings)."""
+    from . import hops as _hops
+
+    if "hop_events" not in camp.conf["analysis"]:
+        return None, {}, []
+    rc = camp.conf["report"]
+    warns = []
+    runs = {T: load_hop_runs(by_T[T]) for T in camp.temperatures}
+    for T in camp.temperatures:
+        missing = [m.name for m in by_T[T] if not (m.dir / "hops.txt").is_file()]
+        if missing:
+            warns.append(f"T={T:g}: no hops.txt in {', '.join(missing)}")
+    allruns = [r for T in camp.temperatures for r in runs[T]]
+    classes = _hops.jump_classes([r["events"] for r in allruns], rel_tol=rc["jump_rel_tol"])
+    # attempt frequency: given, or the Arrhenius prefactor of the dominant class' per-direction rate
+    nu, nu_source, nu_fit = rc.get("attempt_frequency"), "config (report.attempt_frequency)", None
+    total = np.zeros(len(classes))
+    pre = {}
+    for T in camp.temperatures:
+        rates = []
+        for r in runs[T]:
+            if r["time"] > 0:
+                cs = _hops.jump_class_rates(r["events"], r["N"], r["time"], classes=classes,
+                                            site_frac=r["site_frac"], cell=r["cell"])
+                total += cs.count
+                rates.append(cs.rate_per_direction)
+        pre[T] = rates
+    dom = int(np.argmax(total)) if len(total) and total.max() > 0 else None
+    if nu is None:
+        if dom is None:
+            nu_source = "none: no hops"
+        else:
+            per_T = {T: _mean_se([r[dom] for r in pre[T]])[0] for T in camp.temperatures if pre[T]}
+            try:
+                nu, nu_fit = estimate_attempt_frequency(per_T, kB)
+                nu_source = (f"estimated: Arrhenius prefactor of the per-direction rate J/(t N_c z_c) of jump class "
+                             f"{dom} (|dr| = {classes.length[dom]:.4g}, the most frequent) over "
+                             f"{nu_fit.n} temperatures (Ea = {nu_fit.Ea:.4g})")
+            except ValueError as exc:
+                nu_source = f"none: cannot estimate ({exc}); give report.attempt_frequency"
+    cutoff, cutoff_src = (rc["corr_cutoff"], "config") if rc.get("corr_cutoff") else hop_defaults(camp.units)
+    hcfg = camp.conf["analysis"]["hop_events"]
+    if rc.get("corr_window"):
+        window, window_src = rc["corr_window"], "config"
+    elif rc.get("attempt_frequency"):
+        window, window_src = 1.0 / nu, "1/nu* (default with report.attempt_frequency)"
+    else:
+        window, window_src = 5 * hcfg["nevery"] * camp.conf["campaign"]["timestep"], "5 samples of the fix (default)"
+    Dfac = 1.0 if _units.get_style(camp.units).reduced else _units.diffusion_factor(camp.units)
+    per_T = {}
+    for T in camp.temperatures:
+        if not runs[T]:
+            continue
+        reps = [member_hop_summary(r, classes, T, nu, kB, window, cutoff) for r in runs[T]]
+        e = {"members": [r["member"] for r in reps], "n_replicas": len(reps), "mode": hcfg["mode"],
+             "n_sites": reps[0]["n_sites"], "n_ions": reps[0]["n_ions"], "time": [r["time"] for r in reps],
+             "n_hops": int(sum(r["n_hops"] for r in reps)), "n_hops_per_replica": [r["n_hops"] for r in reps]}
+        for k in ("hop_rate", "residence_mean", "backjump_fraction", "correlated_fraction"):
+            e[k], e[k + "_err"] = _mean_se([r.get(k) for r in reps])
+        dj, dj_err = _mean_se([r.get("D_j") for r in reps])
+        e["D_j_run"], e["D_j_run_err"] = dj, dj_err
+        e["D_j"] = None if dj is None else dj * Dfac
+        e["D_j_err"] = None if dj_err is None else dj_err * Dfac
+        cls = []
+        for i in range(len(classes)):
+            c = {"class": i, "length": classes.length[i]}
+            c["count"] = int(sum(int(r["class_count"][i]) for r in reps if "class_count" in r))
+            for k in ("rate", "rate_per_direction", "Ea"):
+                c[k], c[k + "_err"] = _mean_se([r[f"class_{k}"][i] for r in reps if f"class_{k}" in r])
+            c["multiplicity"] = _mean_se([r["class_multiplicity"][i] for r in reps if "class_multiplicity" in r])[0]
+            cls.append(c)
+        e["classes"] = cls
+        ea = {"attempt_frequency": nu}
+        for k in ("Ea_class_mean", "Ea_class_std", "Ea_pair_mean", "Ea_pair_std", "Ea_pair_min", "Ea_pair_max"):
+            ea[k] = _mean_se([r.get(k) for r in reps])[0]
+        skipped = [r["Ea_skipped"] for r in reps if "Ea_skipped" in r]
+        if nu is None:
+            ea["skipped"] = nu_source
+        elif hcfg["mode"] != "sites":
+            ea["skipped"] = "site-free events have no jump types"
+        elif skipped:
+            ea["skipped"] = skipped[0]
+        e["activation_energy"] = ea
+        e["multiplicity_source"] = reps[0].get("multiplicity_source")
+        e["replicas"] = reps
+        per_T[T] = e
+    top = {"classes": [{"class": i, "length": classes.length[i], "length_min": classes.length_min[i],
+                        "length_max": classes.length_max[i], "count": int(total[i])} for i in range(len(classes))],
+           "rel_tol": classes.rel_tol, "dominant_class": dom,
+           "attempt_frequency": nu, "attempt_frequency_source": nu_source,
+           "attempt_frequency_fit": None if nu_fit is None else {"Ea": nu_fit.Ea, "Ea_err": nu_fit.Ea_err,
+                                                                 "r2": nu_fit.r2, "T": nu_fit.T, "y": nu_fit.y},
+           "corr_window": window, "corr_window_source": window_src, "corr_cutoff": cutoff,
+           "corr_cutoff_source": cutoff_src, "kB": kB}
+    return top, per_T, warns
+
+
+def merge_grids(grids) -> dict:
+    """Sum of occupancy grids (dicts of ionsitu.core.read_occupancy): counts summed (all grids
+    of each into one), cell and origin the frame-weighted means, nframes summed."""
+    shapes = {tuple(g["counts"].shape[1:]) for g in grids}
+    if len(shapes) != 1:
+        raise ValueError(f"replicas have different grid shapes {sorted(shapes)}")
+    w = np.array([g["nframes"] for g in grids], dtype=float)
+    if w.sum() <= 0:
+        raise ValueError("no frames counted")
+    return {"counts": np.sum([g["counts"].sum(axis=0) for g in grids], axis=0),
+            "cell": np.sum([wi * g["cell"] for wi, g in zip(w, grids)], axis=0) / w.sum(),
+            "origin": np.sum([wi * g["origin"] for wi, g in zip(w, grids)], axis=0) / w.sum(),
+            "nframes": float(w.sum()), "meta": grids[0]["meta"]}
+
+
+def build_occupancy(camp, by_T) -> tuple[dict, dict, list[str]]:
+    """({T: per-temperature 'occupancy' entry}, {T: merged grid}, warnings)."""
+    if "occupancy_grid" not in camp.conf["analysis"]:
+        return {}, {}, []
+    from .core import read_occupancy
+    from .sites import find_sites
+
+    rc = camp.conf["report"]
+    per_T, merged, warns = {}, {}, []
+    for T in camp.temperatures:
+        ms = [m for m in by_T[T] if (m.dir / "occupancy.npz").is_file()]
+        if len(ms) < len(by_T[T]):
+            warns.append(f"T={T:g}: no occupancy.npz in {', '.join(m.name for m in by_T[T] if m not in ms)}")
+        if not ms:
+            continue
+        try:
+            g = merge_grids([read_occupancy(m.dir / "occupancy.npz") for m in ms])
+        except ValueError as exc:
+            warns.append(f"T={T:g}: occupancy grids not merged: {exc}")
+            continue
+        shape = g["counts"].shape
+        edge = np.linalg.norm(g["cell"], axis=1) / np.array(shape)
+        mind = rc.get("site_min_distance")
+        mind = float(2 * edge.mean()) if mind is None else mind
+        entry = {"members": [m.name for m in ms], "n_replicas": len(ms), "shape": list(shape),
+                 "nframes": g["nframes"], "cell": g["cell"], "origin": g["origin"], "positions": float(g["counts"].sum())}
+        try:
+            ss = find_sites(g["counts"], g["cell"], g["origin"], threshold=rc["site_threshold"], min_distance=mind)
+            entry.update(n_sites_found=ss.sites.n, site_threshold=rc["site_threshold"], site_min_distance=mind,
+                         density_max=float(ss.density.max()),
+                         occupancy_in_sites=float(np.nansum(ss.sites.occupancy)))
+        except ValueError as exc:
+            entry["sites_error"] = str(exc)
+        per_T[T] = entry
+        merged[T] = g
+    return per_T, merged, warns
+
+
+# --------------------------------------------------------------------------------------
 # Build
 # --------------------------------------------------------------------------------------
 def _transport_kw(camp):
@@ -224,6 +495,26 @@ def build(camp) -> dict:
         curves[T] = (results, rep)
         temps.append(entry)
 
+    # hops and occupancy ---------------------------------------------------------------
+    hops_top, hops_T, w = build_hops(camp, by_T, kB)
+    warn_list += w
+    occ_T, occ_grids, w = build_occupancy(camp, by_T)
+    warn_list += w
+    for e in temps:
+        h = hops_T.get(e["T"])
+        if h is not None:
+            tr = e.get("tracer")
+            if tr and tr.get("D") and h["D_j"] is not None:
+                h["D_j_over_D_tracer"] = h["D_j"] / tr["D"]
+                rel = [x for x in ((h["D_j_err"], h["D_j"]), (tr.get("D_err"), tr["D"])) if x[0] is not None]
+                h["D_j_over_D_tracer_err"] = (abs(h["D_j_over_D_tracer"]) * math.sqrt(sum((a / b) ** 2 for a, b in rel))
+                                              if rel else None)
+            else:
+                h["D_j_over_D_tracer"] = h["D_j_over_D_tracer_err"] = None
+            e["hops"] = h
+        if e["T"] in occ_T:
+            e["occupancy"] = occ_T[e["T"]]
+
     # Arrhenius -----------------------------------------------------------------------
     ok = [e for e in temps if e["status"] == "ok"]
     arr: dict = {}
@@ -262,6 +553,31 @@ def build(camp) -> dict:
         except Exception as exc:  # noqa: BLE001
             arr[key] = {"error": f"{type(exc).__name__}: {exc}"}
 
+    hop_series = []
+    if hops_top is not None:
+        style_D = _units.diffusion_unit(units)
+        for key, label, fld, unit, color in (("jump_diffusivity", "D_j (hops)", "D_j", style_D, "tab:orange"),
+                                             ("hop_rate", "hop rate per ion", "hop_rate", "1/time", "tab:purple")):
+            pts = [e for e in temps if e.get("hops") and e["hops"].get(fld)]
+            if len(pts) < 2:
+                arr[key] = {"error": f"needs >= 2 temperatures with hops, have {len(pts)}"}
+                continue
+            T = np.array([e["T"] for e in pts])
+            y = np.array([e["hops"][fld] for e in pts], float)
+            err = np.array([np.nan if e["hops"][fld + "_err"] is None else e["hops"][fld + "_err"] for e in pts])
+            weighted = bool(np.all(np.isfinite(err) & (err > 0)))
+            try:
+                f = _arr.fit(T, y, "D", err if weighted else None, kB=kB)
+                d = _arrhenius_summary(f, None, level)
+                d["prefactor_unit"] = unit if key == "hop_rate" else d["prefactor_unit"]
+                d["quantity"] = label
+                arr[key] = d
+                ser = {"label": label, "T": T, "y": y, "y_err": err if weighted else None, "fit": f, "panel": 0,
+                       "unit": unit, "color": color}
+                (series if key == "jump_diffusivity" else hop_series).append(ser)
+            except Exception as exc:  # noqa: BLE001
+                arr[key] = {"error": f"{type(exc).__name__}: {exc}"}
+
     md = None
     if md_any:
         flagged = [e["T"] for e in temps if e.get("model_deviation", {}).get("flagged")]
@@ -298,9 +614,28 @@ def build(camp) -> dict:
                     "unfinished": sum(m["state"] not in ("completed", "failed") for m in members)},
         "temperatures": temps, "arrhenius": arr, "model_deviation": md, "failed": failed,
         "members": members, "warnings": warn_list,
+        "hops": hops_top, "occupancy": {"files": {}} if occ_grids else None,
     }
+    if hops_top is not None:
+        data["conventions"]["hops"] = (
+            "per temperature: ionsitu.hops on each member's hops.txt, then mean and standard error (_err) over "
+            "replicas; rates per ion per time (1/time of the run); jump classes = hop lengths of all members "
+            "clustered (gap > report.jump_rel_tol x length), multiplicity z from the member's sites.txt; "
+            "rate_per_direction = J/(t N_c z); E_a,c = -kB T ln(J_c/(t N_c z ν*)), Ea_class_mean/std over "
+            "classes, Ea_pair_* over ordered site pairs (METHODS formula with N_i); ν*: see "
+            "hops.attempt_frequency_source; D_j = sum |dr|^2/(6 N t) in D_unit (D_j_run: run units); "
+            "D_j_over_D_tracer with D* of the MSD; backjump = returns to the previous site; correlated = hops of "
+            "different ions within hops.corr_window and hops.corr_cutoff (midpoints, minimum image), fraction "
+            "of hops in groups of >= 2 ions; residence: uncensored only; arrhenius.hop_rate: ln(hops per ion per "
+            "time) vs 1/T")
+    if occ_grids:
+        data["conventions"]["occupancy"] = (
+            "replicas' occupancy.npz summed (all grids), cell = frame-weighted mean; cube: probability density "
+            "(integral 1 over the cell), lengths in bohr (lj: sigma unchanged); sites of the merged grid: "
+            "ionsitu.sites.find_sites(threshold = report.site_threshold relative, min_distance)")
     data = _clean(data)
-    data["_plot_inputs"] = {"curves": curves, "series": series}  # dropped when written
+    data["_plot_inputs"] = {"curves": curves, "series": series, "hop_series": hop_series,
+                            "occupancy": occ_grids}  # dropped when written
     return data
 
 
@@ -339,7 +674,135 @@ def _plots(camp, data, out: Path) -> dict[str, Path]:
             paths["arrhenius"] = p
         except Exception as exc:  # noqa: BLE001
             data.setdefault("warnings", []).append(f"Arrhenius plot failed: {exc}")
+    hop_series = inputs.get("hop_series") or []
+    if hop_series:
+        try:
+            p = pdir / "arrhenius_hops.png"
+            plot_hop_rate(hop_series, p, reduced=style.reduced, energy_unit="ε" if style.reduced else "eV",
+                          time_unit=tunit, title=f"{camp.conf['campaign']['name']}: hop rate per ion")
+            paths["arrhenius_hops"] = p
+        except Exception as exc:  # noqa: BLE001
+            data.setdefault("warnings", []).append(f"hop-rate Arrhenius plot failed: {exc}")
+    if inputs.get("occupancy"):
+        try:
+            p = pdir / "occupancy.png"
+            plot_occupancy(inputs["occupancy"], p, title=f"{camp.conf['campaign']['name']}: occupancy density",
+                           length_unit=lunit)
+            paths["occupancy"] = p
+        except Exception as exc:  # noqa: BLE001
+            data.setdefault("warnings", []).append(f"occupancy plot failed: {exc}")
     return paths
+
+
+def write_cube(path, counts, cell, origin, *, to_bohr: float, comment: str = "") -> Path:
+    """Gaussian cube of the probability density of ``counts`` (nx, ny, nz) on ``cell`` (rows
+    a, b, c) and ``origin``; lengths times ``to_bohr`` (1 for lj), density per bohr^3; no atoms;
+    x slowest, z fastest, six values per line (as fix occupancy/grid writes it). Atomic write."""
+    counts = np.asarray(counts, float)
+    n = counts.shape
+    cellb = np.asarray(cell, float) * to_bohr
+    vvox = abs(np.linalg.det(cellb)) / counts.size
+    rho = counts / (counts.sum() * vvox) if counts.sum() > 0 else counts
+    lines = [comment or "ionsitu campaign report: merged occupancy grid",
+             "probability density of the mobile ions (integral over the cell = 1), per bohr^3",
+             f"{0:5d} " + " ".join(f"{v:.6f}" for v in np.asarray(origin, float) * to_bohr)]
+    for k in range(3):
+        lines.append(f"{n[k]:5d} " + " ".join(f"{v:.6f}" for v in cellb[k] / n[k]))
+    flat = rho.ravel()  # C order: x slowest, z fastest
+    body = []
+    for i in range(0, len(flat), 6):
+        body.append(" ".join(f"{v:.6e}" for v in flat[i:i + 6]))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines + body) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def _write_occupancy(camp, data, out: Path) -> dict:
+    """Merged grid per temperature: occupancy/occupancy_T<T>.cube and .npz; returns paths."""
+    grids = (data.get("_plot_inputs") or {}).get("occupancy") or {}
+    files = {}
+    for T, g in grids.items():
+        try:
+            meta = dict(g["meta"])
+            to_bohr = float(meta.get("cube_length_to_bohr", 1.0))
+            d = out / "occupancy"
+            cube = write_cube(d / f"occupancy_T{T:g}.cube", g["counts"], g["cell"], g["origin"], to_bohr=to_bohr,
+                              comment=f"ionsitu campaign {camp.conf['campaign']['name']}: T = {T:g}, replicas merged, "
+                                      f"units {camp.units}")
+            meta.update(merged_by="ionsitu campaign report", temperature=T)
+            npz = d / f"occupancy_T{T:g}.npz"
+            tmp = d / f"occupancy_T{T:g}.tmp.npz"
+            np.savez(tmp, counts=g["counts"][None], cell=g["cell"], origin=g["origin"], nframes=np.float64(g["nframes"]),
+                     types=np.zeros(1, np.int64), meta=np.array(json.dumps(meta)))
+            tmp.replace(npz)
+            files[f"T{T:g}"] = {"cube": str(cube.relative_to(out)), "npz": str(npz.relative_to(out))}
+        except Exception as exc:  # noqa: BLE001
+            data.setdefault("warnings", []).append(f"occupancy files at T={T:g} failed: {exc}")
+    return files
+
+
+def plot_occupancy(grids: dict, path, *, title: str = "", length_unit: str = ""):
+    """Per temperature (rows): max-projection of the density along c, and the ab plane through
+    the densest voxel (log colour scale, densities relative to the maximum)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import LogNorm
+    from matplotlib.figure import Figure
+
+    Ts = sorted(grids)
+    fig = Figure(figsize=(7.0, 3.2 * len(Ts) + 0.4), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = np.atleast_2d(fig.subplots(len(Ts), 2))
+    for row, T in zip(axes, Ts):
+        g = grids[T]
+        rho = g["counts"] / g["counts"].max()
+        k0 = int(np.unravel_index(np.argmax(rho), rho.shape)[2])
+        a, b = np.linalg.norm(g["cell"][0]), np.linalg.norm(g["cell"][1])
+        for ax, img, what in ((row[0], rho.max(axis=2), "max over c"), (row[1], rho[:, :, k0],
+                              f"plane c = {(k0 + 0.5) / rho.shape[2]:.3f} (densest voxel)")):
+            im = ax.imshow(np.clip(img.T, 1e-4, None), origin="lower", extent=(0, a, 0, b), cmap="viridis",
+                           norm=LogNorm(vmin=1e-4, vmax=1.0), aspect="equal")
+            ax.set_title(f"T = {T:g}: {what}", fontsize=9)
+            ax.set_xlabel(f"a ({length_unit})" if length_unit else "a")
+            ax.set_ylabel(f"b ({length_unit})" if length_unit else "b")
+        fig.colorbar(im, ax=row[1], label="density / max", shrink=0.8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    return Path(path)
+
+
+def plot_hop_rate(series, path, *, reduced: bool, energy_unit: str, time_unit: str, title: str = ""):
+    """Arrhenius plot of the hop rate per ion (points ± replica error, fitted line)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 3.8), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    scale = 1.0 if reduced else 1000.0
+    for s in series:
+        T, y = np.asarray(s["T"], float), np.asarray(s["y"], float)
+        ax.errorbar(scale / T, y, yerr=s.get("y_err"), fmt="o", color=s.get("color"), capsize=3,
+                    label=f"{s['label']} (1/{time_unit})")
+        f = s.get("fit")
+        if f is not None:
+            Tg = 1.0 / np.linspace(1 / T.max() * 0.98, 1 / T.min() * 1.02, 100)
+            ax.plot(scale / Tg, f.prefactor * np.exp(-f.Ea / (f.kB * Tg)), "-", color=s.get("color"),
+                    label=f"fit: Ea = {f.Ea:.3g} ± {f.Ea_err:.2g} {energy_unit}")
+    ax.set_yscale("log")
+    ax.set_xlabel("1/T (reduced)" if reduced else "1000/T (1/K)")
+    ax.set_ylabel(f"hops per ion per {time_unit}")
+    ax.grid(alpha=0.3, which="both", lw=0.5)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return Path(path)
 
 
 def write(camp, data: dict | None = None, out_dir=None) -> dict:
@@ -348,6 +811,8 @@ def write(camp, data: dict | None = None, out_dir=None) -> dict:
     out = Path(out_dir) if out_dir else camp.output
     out.mkdir(parents=True, exist_ok=True)
     pngs = _plots(camp, data, out)
+    if data.get("occupancy") is not None:
+        data["occupancy"]["files"] = _write_occupancy(camp, data, out)
     clean = {k: v for k, v in data.items() if not k.startswith("_")}
     clean["plots"] = {k: str(p.relative_to(out)) for k, p in pngs.items()}
     data["plots"] = clean["plots"]
@@ -389,6 +854,32 @@ def summary_text(data: dict) -> str:
             x = (f", at T = {ex['T']:g}: {ex['value']:.3g} [{ex['lo']:.3g}, {ex['hi']:.3g}]" if ex else "")
             lines.append(f"  Arrhenius {label}: Ea = {_pm(a['Ea'], a['Ea_err'])} {conv['Ea_unit']}, "
                          f"R^2 = {a['r2']:.4f}{x}")
+    h = data.get("hops")
+    if h:
+        lines.append(f"  hops: nu* = {_pm(h['attempt_frequency'], None)} ({h['attempt_frequency_source']}); "
+                     f"{len(h['classes'])} jump class(es) by length: "
+                     + ", ".join(f"{c['length']:.4g} ({c['count']})" for c in h["classes"][:6]))
+    for e in data["temperatures"]:
+        hp = e.get("hops")
+        if hp:
+            ea = hp["activation_energy"]
+            dom = h.get("dominant_class") if h else None
+            eas = (f", Ea(class {dom}) = {_pm(hp['classes'][dom]['Ea'], hp['classes'][dom]['Ea_err'], '.3g')}"
+                   if dom is not None and hp["classes"] and hp["classes"][dom]["Ea"] is not None else
+                   (f", Ea: {ea['skipped']}" if ea.get("skipped") else ""))
+            lines.append(f"  T = {e['T']:g} hops: {hp['n_hops']} in {hp['n_replicas']} rep., rate/ion "
+                         f"{_pm(hp['hop_rate'], hp['hop_rate_err'], '.3g')}, D_j = {_pm(hp['D_j'], hp['D_j_err'])}, "
+                         f"D_j/D* = {_pm(hp.get('D_j_over_D_tracer'), hp.get('D_j_over_D_tracer_err'), '.3g')}, "
+                         f"backjumps {_pm(hp['backjump_fraction'], hp['backjump_fraction_err'], '.3g')}, "
+                         f"correlated {_pm(hp['correlated_fraction'], hp['correlated_fraction_err'], '.3g')}{eas}")
+        oc = e.get("occupancy")
+        if oc and "n_sites_found" in oc:
+            lines.append(f"  T = {e['T']:g} occupancy: {oc['n_replicas']} grid(s) {oc['shape']}, "
+                         f"{oc['n_sites_found']} sites found")
+    for key, label in (("jump_diffusivity", "D_j"), ("hop_rate", "hop rate")):
+        a = data["arrhenius"].get(key) or {}
+        if "Ea" in a:
+            lines.append(f"  Arrhenius {label}: Ea = {_pm(a['Ea'], a['Ea_err'])} {conv['Ea_unit']}, R^2 = {a['r2']:.4f}")
     for f in data["failed"]:
         lines.append(f"  FAILED {f['name']}: {f['error']}")
     return "\n".join(lines)
@@ -458,6 +949,7 @@ config <code>{e_(c['config'])}</code> · units <b>{e_(c['units'])}</b> · timest
     for name, p in pngs.items():
         if name == "arrhenius":
             out.append(_img(p, "Arrhenius plot"))
+    out += _html_hops(d, pngs)
     md = d.get("model_deviation")
     if md:
         out.append(f"<h2>Model deviation</h2><p>threshold {md['threshold']} {e_(md['threshold_unit'])}, flagged when more "
@@ -493,6 +985,91 @@ config <code>{e_(c['config'])}</code> · units <b>{e_(c['units'])}</b> · timest
         out.append("<h2>Warnings</h2><ul>" + "".join(f"<li>{e_(w)}</li>" for w in d["warnings"]) + "</ul>")
     out.append("</body></html>\n")
     return "\n".join(out)
+
+
+def _html_hops(d: dict, pngs: dict) -> list[str]:
+    """HTML of the hop and occupancy sections (empty without those analyses)."""
+    e_ = html.escape
+    out = []
+
+    def num(v, fmt=".4g"):
+        return "–" if v is None else f"{v:{fmt}}"
+
+    def pm(v, e, fmt=".4g"):
+        return "–" if v is None else (f"{v:{fmt}} ± {num(e, '.2g')}" if e is not None else f"{v:{fmt}}")
+
+    h = d.get("hops")
+    temps = d["temperatures"]
+    if h:
+        conv = d["conventions"]
+        out.append("<h2>Hops (fix hop/events)</h2>"
+                   f"<p>ν* = {num(h['attempt_frequency'])} per time unit: {e_(str(h['attempt_frequency_source']))}. "
+                   f"Correlated hops: window {num(h['corr_window'])} ({e_(h['corr_window_source'])}), cutoff "
+                   f"{num(h['corr_cutoff'])} ({e_(h['corr_cutoff_source'])}). Jump classes (hop lengths within "
+                   f"{h['rel_tol'] * 100:g} %): "
+                   + ", ".join(f"{c['class']}: |Δr| = {c['length']:.4g} ({c['count']} hops)" for c in h["classes"])
+                   + f".<br><small>{e_(conv.get('hops', ''))}</small></p>")
+        out.append("<table><tr><th>T</th><th>replicas</th><th>sites</th><th>hops</th><th>hop rate / ion</th>"
+                   "<th>mean residence</th><th>D_j</th><th>D_j / D*</th><th>E<sub>a</sub> classes mean ± sd</th>"
+                   "<th>E<sub>a</sub> site pairs mean ± sd</th><th>backjumps</th><th>correlated</th></tr>")
+        for t in temps:
+            hp = t.get("hops")
+            if not hp:
+                continue
+            ea = hp["activation_energy"]
+            eac = (e_(ea["skipped"]) if ea.get("skipped") else
+                   f"{num(ea['Ea_class_mean'])} ± {num(ea['Ea_class_std'], '.2g')}")
+            eap = ("–" if ea.get("skipped") else f"{num(ea['Ea_pair_mean'])} ± {num(ea['Ea_pair_std'], '.2g')} "
+                   f"[{num(ea['Ea_pair_min'], '.3g')}, {num(ea['Ea_pair_max'], '.3g')}]")
+            out.append(f"<tr><td>{num(t['T'], 'g')}</td><td>{hp['n_replicas']}</td><td>{num(hp['n_sites'], 'd')}</td>"
+                       f"<td>{hp['n_hops']}</td><td>{pm(hp['hop_rate'], hp['hop_rate_err'])}</td>"
+                       f"<td>{pm(hp['residence_mean'], hp['residence_mean_err'])}</td>"
+                       f"<td>{pm(hp['D_j'], hp['D_j_err'])}</td>"
+                       f"<td>{pm(hp.get('D_j_over_D_tracer'), hp.get('D_j_over_D_tracer_err'), '.3g')}</td>"
+                       f"<td class=l>{eac}</td><td class=l>{eap}</td>"
+                       f"<td>{pm(hp['backjump_fraction'], hp['backjump_fraction_err'], '.3g')}</td>"
+                       f"<td>{pm(hp['correlated_fraction'], hp['correlated_fraction_err'], '.3g')}</td></tr>")
+        out.append("</table><table><tr><th>T</th><th>class</th><th>|Δr|</th><th>z</th><th>hops</th>"
+                   "<th>rate / ion</th><th>rate per direction</th><th>E<sub>a</sub></th></tr>")
+        for t in temps:
+            hp = t.get("hops")
+            for c in (hp or {}).get("classes", []):
+                if not c["count"]:
+                    continue
+                out.append(f"<tr><td>{num(t['T'], 'g')}</td><td>{c['class']}</td><td>{num(c['length'])}</td>"
+                           f"<td>{num(c['multiplicity'], '.3g')}</td><td>{c['count']}</td>"
+                           f"<td>{pm(c['rate'], c['rate_err'])}</td>"
+                           f"<td>{pm(c['rate_per_direction'], c['rate_per_direction_err'])}</td>"
+                           f"<td>{pm(c['Ea'], c['Ea_err'])}</td></tr>")
+        out.append("</table><table><tr><th class=l>Arrhenius</th><th>E<sub>a</sub></th><th>prefactor</th><th>R²</th></tr>")
+        for key, label in (("jump_diffusivity", "D_j"), ("hop_rate", "hop rate per ion")):
+            a = d["arrhenius"].get(key) or {}
+            if "Ea" in a:
+                out.append(f"<tr><td class=l>{label}</td><td>{pm(a['Ea'], a['Ea_err'])}</td>"
+                           f"<td>{pm(a['prefactor'], a['prefactor_err'])} {e_(str(a['prefactor_unit']))}</td>"
+                           f"<td>{num(a['r2'], '.4f')}</td></tr>")
+            else:
+                out.append(f"<tr><td class=l>{label}</td><td class='l bad' colspan=3>{e_(str(a.get('error')))}</td></tr>")
+        out.append("</table>")
+        if "arrhenius_hops" in pngs:
+            out.append(_img(pngs["arrhenius_hops"], "hop rate Arrhenius plot"))
+    occ = [t for t in temps if t.get("occupancy")]
+    if occ:
+        files = (d.get("occupancy") or {}).get("files", {})
+        out.append("<h2>Occupancy (fix occupancy/grid)</h2><p><small>"
+                   f"{e_(d['conventions'].get('occupancy', ''))}</small></p><table><tr><th>T</th><th>replicas</th>"
+                   "<th>grid</th><th>frames</th><th>sites found</th><th>counts in sites</th><th class=l>files</th></tr>")
+        for t in occ:
+            o = t["occupancy"]
+            f = files.get(f"T{t['T']:g}", {})
+            out.append(f"<tr><td>{num(t['T'], 'g')}</td><td>{o['n_replicas']}</td><td>{'×'.join(map(str, o['shape']))}</td>"
+                       f"<td>{num(o['nframes'], '.0f')}</td><td>{o.get('n_sites_found', '–')}</td>"
+                       f"<td>{num(o.get('occupancy_in_sites'), '.3f')}</td>"
+                       f"<td class=l><code>{e_(f.get('cube', ''))}</code></td></tr>")
+        out.append("</table>")
+        if "occupancy" in pngs:
+            out.append(_img(pngs["occupancy"], "occupancy density slices"))
+    return out
 
 
 def _img(path: Path, alt: str) -> str:
