@@ -53,8 +53,10 @@ pair_modify     shift yes
 
 
 def campaign_toml(output="out", temps=TEMPS, replicas=2, prod=PROD, system=SYSTEM, potential=POTENTIAL,
-                  extra=""):
-    """The model ion conductor (320 atoms) at `temps` x `replicas`, short runs."""
+                  extra="", analyses=None):
+    """The model ion conductor (320 atoms) at `temps` x `replicas`, short runs; with fix
+    msd/cross, and (``analyses``, default ANALYSES) fix occupancy/grid and fix hop/events."""
+    analyses = ANALYSES if analyses is None else analyses
     return f"""
 [campaign]
 output = "{output}"
@@ -85,7 +87,24 @@ steps = {prod}
 nevery = {NEVERY}
 block = 10
 levels = 3
+{analyses}
 {extra}
+"""
+
+
+# fix occupancy/grid and fix hop/events on the octahedral interstitials (the lattice the
+# mobile ions were created on: fcc shifted by (1/2, 0, 0), 4 x 4 x 4 cells = 256 sites)
+ANALYSES = """
+[analysis.occupancy_grid]
+nevery = 10
+grid = [24, 24, 24]
+
+[analysis.hop_events]
+nevery = 10
+sites_from = { lattice = "fcc", origin = [0.5, 0.0, 0.0], cells = [4, 4, 4] }
+r_in = 0.3
+r_out = 0.45
+residence = 3
 """
 
 
@@ -143,7 +162,7 @@ def test_campaign_completes_and_report_equals_analysis_modules(reference):
     assert any(ln.startswith("[ionsitu campaign") and "finished: 4/4 members done (0 failed)" in ln for ln in lines)
 
     rep = json.loads((out / "report.json").read_text())
-    assert rep["schema"] == "ionsitu-campaign-report" and rep["version"] == 1
+    assert rep["schema"] == "ionsitu-campaign-report" and rep["version"] == 2
     assert rep["summary"] == {"members": 4, "completed": 4, "failed": 0, "unfinished": 0}
     Ts, Ds, Derr, sig, sig_err = [], [], [], [], []
     for entry, T in zip(rep["temperatures"], TEMPS):
@@ -196,6 +215,117 @@ def test_campaign_completes_and_report_equals_analysis_modules(reference):
     assert proc.returncode == 0, proc.stderr
     again = json.loads((out / "report.json").read_text())
     assert again["temperatures"] == rep["temperatures"] and again["arrhenius"] == rep["arrhenius"]
+
+
+def _mean_se(values):
+    v = np.asarray(values, dtype=float)
+    return v.mean(), v.std(ddof=1) / np.sqrt(len(v))
+
+
+def test_report_hops_and_occupancy_equal_the_analysis_modules(reference):
+    """Every hop and occupancy number of the report, recomputed with ionsitu.hops /
+    ionsitu.sites from the members' own hops.txt, sites.txt and occupancy.npz."""
+    from ionsitu import hops as H
+    from ionsitu.core import read_occupancy
+    from ionsitu.sites import find_sites, read_sites
+
+    out = reference["out"]
+    rep = json.loads((out / "report.json").read_text())
+    nsamples = PROD // NEVERY + 1
+    runs = {}
+    for T in TEMPS:
+        runs[T] = []
+        for r in (0, 1):
+            d = out / f"T{T:g}" / f"r{r}"
+            ev, meta = H.read_events(d / "hops.txt")
+            assert meta["mode"] == "sites" and meta["nsites"] == 256 and meta["natoms"] == 64
+            assert (meta["step_first"], meta["step_last"], meta["nsamples"]) == (EQ, EQ + PROD, nsamples)
+            assert len(ev) == meta["nhops"] > 0
+            t = H.observed_time(meta)
+            runs[T].append((ev, meta, t, read_sites(d / "sites.txt").frac, np.array(meta["cell"]).reshape(3, 3)))
+    # jump classes from every member's events; the nearest-neighbour octahedral jump a/sqrt(2) first
+    classes = H.jump_classes([x[0] for T in TEMPS for x in runs[T]], rel_tol=0.05)
+    top = rep["hops"]
+    np.testing.assert_allclose([c["length"] for c in top["classes"]], classes.length, rtol=1e-12)
+    assert classes.length[0] == pytest.approx((4 / 1.05) ** (1 / 3) / np.sqrt(2), rel=1e-9)
+    stats = {T: [H.jump_class_rates(ev, m["natoms"], t, classes=classes, site_frac=sf, cell=c)
+                 for ev, m, t, sf, c in runs[T]] for T in TEMPS}
+    dom = int(np.argmax(sum(st.count for T in TEMPS for st in stats[T])))
+    assert top["dominant_class"] == dom == 0
+    # nu* not in the config: the Arrhenius prefactor of the dominant class' per-direction rate
+    nu_fit = arrhenius.fit(list(TEMPS), [np.mean([st.rate_per_direction[dom] for st in stats[T]]) for T in TEMPS],
+                           "D", None, kB=1.0)
+    nu = nu_fit.prefactor
+    assert top["attempt_frequency"] == pytest.approx(nu, rel=1e-12)
+    assert top["attempt_frequency_source"].startswith("estimated: Arrhenius prefactor")
+    window, cutoff = 5 * NEVERY * 0.002, 3.0  # defaults: 5 samples of the fix, 3 sigma in lj
+    assert top["corr_window"] == pytest.approx(window) and top["corr_cutoff"] == cutoff
+    for entry, T in zip(rep["temperatures"], TEMPS):
+        h = entry["hops"]
+        R = runs[T]
+        assert h["n_replicas"] == 2 and h["n_sites"] == 256 and h["n_hops"] == sum(len(x[0]) for x in R)
+        per_rep = {
+            "hop_rate": [len(ev) / (m["natoms"] * t) for ev, m, t, _, _ in R],
+            "D_j": [H.jump_diffusivity(ev, m["natoms"], t).D for ev, m, t, _, _ in R],
+            "residence_mean": [ev["residence"][~ev["censored"]].mean() for ev, *_ in R],
+            "backjump_fraction": [H.backjump_fraction(ev).fraction for ev, *_ in R],
+            "correlated_fraction": [H.correlated_hops(ev, window, cutoff, cell=c).fraction_collective
+                                    for ev, m, t, sf, c in R],
+        }
+        for key, vals in per_rep.items():
+            mean, se = _mean_se(vals)
+            assert h[key] == pytest.approx(mean, rel=1e-12), key
+            assert h[key + "_err"] == pytest.approx(se, rel=1e-9), key
+        assert h["D_j_over_D_tracer"] == pytest.approx(h["D_j"] / entry["tracer"]["D"], rel=1e-12)
+        for i, c in enumerate(h["classes"]):
+            assert c["count"] == sum(int(st.count[i]) for st in stats[T])
+            assert c["rate"] == pytest.approx(np.mean([st.rate[i] for st in stats[T]]), rel=1e-12)
+            assert c["rate_per_direction"] == pytest.approx(np.mean([st.rate_per_direction[i] for st in stats[T]]),
+                                                            rel=1e-12)
+        assert h["classes"][0]["multiplicity"] == 12   # fcc octahedral sites: 12 nearest neighbours
+        ea = [H.activation_energies(ev, t, T, nu, kB=1.0, by="class", classes=classes, site_frac=sf, cell=c)
+              for ev, m, t, sf, c in R]
+        ep = [H.activation_energies(ev, t, T, nu, kB=1.0, n_ions=m["natoms"]) for ev, m, t, sf, c in R]
+        dom_ea = [e.Ea[e.pairs[:, 0] == dom][0] for e in ea]
+        assert h["classes"][dom]["Ea"] == pytest.approx(np.mean(dom_ea), rel=1e-12)
+        assert h["classes"][dom]["Ea_err"] == pytest.approx(_mean_se(dom_ea)[1], rel=1e-9)
+        a = h["activation_energy"]
+        assert a["Ea_class_mean"] == pytest.approx(np.mean([e.mean for e in ea]), rel=1e-12)
+        assert a["Ea_pair_mean"] == pytest.approx(np.mean([e.mean for e in ep]), rel=1e-12)
+        assert a["Ea_pair_std"] == pytest.approx(np.mean([e.std for e in ep]), rel=1e-12)
+        # E_a of the dominant class ~ the Ea of its rate's Arrhenius fit (nu* is that fit's prefactor)
+        assert h["classes"][dom]["Ea"] == pytest.approx(nu_fit.Ea, abs=0.2)
+        print(f"T = {T}: hops {h['n_hops']}, D_j/D* = {h['D_j_over_D_tracer']:.3f}, Ea(class 0) = "
+              f"{h['classes'][dom]['Ea']:.3f}, backjumps {h['backjump_fraction']:.3f}, nu* = {nu:.4g}")
+
+        # occupancy: the replicas' grids summed, sites of the merged grid, cube and npz written
+        grids = [read_occupancy(out / f"T{T:g}" / f"r{r}" / "occupancy.npz") for r in (0, 1)]
+        assert all(g["nframes"] == nsamples and g["counts"].shape == (1, 24, 24, 24) for g in grids)
+        counts = grids[0]["counts"][0] + grids[1]["counts"][0]
+        assert counts.sum() == 2 * 64 * nsamples
+        o = entry["occupancy"]
+        assert o["nframes"] == 2 * nsamples and o["positions"] == counts.sum()
+        ss = find_sites(counts, grids[0]["cell"], grids[0]["origin"], threshold=0.05,
+                        min_distance=o["site_min_distance"])
+        assert o["n_sites_found"] == ss.sites.n and 0 < ss.sites.n
+        assert o["site_min_distance"] == pytest.approx(2 * np.linalg.norm(grids[0]["cell"][0]) / 24)
+        files = rep["occupancy"]["files"][f"T{T:g}"]
+        merged = read_occupancy(out / files["npz"])
+        np.testing.assert_array_equal(merged["counts"][0], counts)
+        from ase.io.cube import read_cube_data
+
+        rho, _ = read_cube_data(str(out / files["cube"]))
+        vvox = abs(np.linalg.det(grids[0]["cell"])) / counts.size      # lj: lengths written unchanged
+        np.testing.assert_allclose(rho, counts / (counts.sum() * vvox), rtol=1e-6)
+    # Arrhenius of D_j and of the hop rate, next to D*
+    for key, fld in (("jump_diffusivity", "D_j"), ("hop_rate", "hop_rate")):
+        y = [e["hops"][fld] for e in rep["temperatures"]]
+        err = [e["hops"][fld + "_err"] for e in rep["temperatures"]]
+        f = arrhenius.fit(list(TEMPS), y, "D", err, kB=1.0)
+        assert rep["arrhenius"][key]["Ea"] == pytest.approx(f.Ea, rel=1e-12)
+    html = (out / "report.html").read_text()
+    assert "Hops (fix hop/events)" in html and "Occupancy (fix occupancy/grid)" in html and "D_j / D*" in html
+    assert (out / "plots" / "occupancy.png").is_file() and (out / "plots" / "arrhenius_hops.png").is_file()
 
 
 def test_rerun_of_a_finished_campaign_does_nothing(reference):
@@ -275,9 +405,25 @@ def test_interrupted_campaign_resumes_with_statistics_intact(tmp_path, reference
         assert st[n]["attempts"][1]["restart"] == older
     assert any(st[n]["attempts"][1]["from_step"] > EQ for n in interrupted)
     # final statistics equal the uninterrupted campaign's (same seeds)
+    from ionsitu.core import read_occupancy
+    from ionsitu.hops import read_events
+
     for n in st:
         assert_same_msd(ionsitu.read_msd(mdir(out, n) / "msd.dat"), ionsitu.read_msd(mdir(reference["out"], n) / "msd.dat"),
                         rtol=1e-8)
+        # hop events: the same trajectory gives the same event list, compared exactly (every
+        # field: steps, atoms, sites, site-centre positions and displacements, residence,
+        # censoring); a restart must neither lose nor duplicate events
+        ev, meta = read_events(mdir(out, n) / "hops.txt")
+        ev_ref, meta_ref = read_events(mdir(reference["out"], n) / "hops.txt")
+        for k in ("nsamples", "step_first", "step_last", "nhops", "nhopped"):
+            assert meta[k] == meta_ref[k], (n, k)
+        np.testing.assert_array_equal(ev, ev_ref)
+        assert (mdir(out, n) / "sites.txt").read_text() == (mdir(reference["out"], n) / "sites.txt").read_text()
+        # occupancy: counts identical, every sample counted once
+        g, g_ref = (read_occupancy(mdir(o, n) / "occupancy.npz") for o in (out, reference["out"]))
+        assert g["nframes"] == g_ref["nframes"] == PROD // NEVERY + 1
+        np.testing.assert_array_equal(g["counts"], g_ref["counts"])
 
 
 # ---------------------------------------------------------------------------------------
@@ -357,9 +503,40 @@ MISTAKES = {
     "block below 2": (lambda t: _edit(t, "block = 10", "block = 1"), "analysis.msd_cross.block", "must be >= 2"),
     "unknown analysis key": (lambda t: _edit(t, "block = 10", "blocks = 10"), "analysis.msd_cross.blocks",
                              "unknown key; did you mean 'block'?"),
-    "planned analysis": (lambda t: t + "\n[analysis.occupancy_grid]\nnevery = 10\n", "analysis.occupancy_grid",
-                         "fix occupancy/grid is not available in this version"),
     "unknown analysis": (lambda t: t + "\n[analysis.rdf]\n", "analysis.rdf", "unknown analysis"),
+    "missing site file": (lambda t: _edit(t, "sites_from = {", 'sites = "nope.sites"\n_sf = {'),
+                          "analysis.hop_events.sites", "site file not found: "),
+    "malformed site file": (lambda t: _edit(t, "sites_from = {", 'sites = "campaign.toml"\n_sf = {'),
+                            "analysis.hop_events.sites", "first line must be '# ionsitu-sites 1'"),
+    "sites and sites_from": (lambda t: _edit(t, "sites_from = {", 'sites = "campaign.toml"\nsites_from = {'),
+                             "analysis.hop_events", "needs exactly one of sites (a site file) or sites_from"),
+    "r_out below r_in": (lambda t: _edit(t, "r_out = 0.45", "r_out = 0.2"), "analysis.hop_events.r_out",
+                         "must be >= r_in = 0.3, got 0.2"),
+    "missing r_in": (lambda t: _edit(t, "r_in = 0.3\n", ""), "analysis.hop_events.r_in",
+                     "missing (required with mode = 'sites')"),
+    "site keys in free mode": (lambda t: _edit(t, "r_in = 0.3", 'mode = "free"\nr_in = 0.3'),
+                               "analysis.hop_events.r_in", "only used with mode = 'sites'"),
+    "free mode without threshold": (lambda t: _edit(t, "r_in = 0.3", 'mode = "free"\nr_in = 0.3'),
+                                    "analysis.hop_events.threshold", "missing (required with mode = 'free')"),
+    "unknown lattice": (lambda t: _edit(t, 'lattice = "fcc"', 'lattice = "hcp"'), "analysis.hop_events.sites_from.lattice",
+                        "must be one of sc, bcc, fcc, diamond, got 'hcp'"),
+    "lattice without cells": (lambda t: _edit(t, ", cells = [4, 4, 4]", ""), "analysis.hop_events.sites_from.cells",
+                              "missing: unit cells along a, b, c"),
+    "unknown sites_from key": (lambda t: _edit(t, "cells = [4, 4, 4]", "cell = [4, 4, 4]"),
+                               "analysis.hop_events.sites_from.cell", "unknown key; did you mean 'cells'?"),
+    "species without structure": (lambda t: _edit(t, 'lattice = "fcc", origin = [0.5, 0.0, 0.0], cells = [4, 4, 4]',
+                                                  'species = "Li"'),
+                                  "analysis.hop_events.sites_from.structure", "missing: give the structure file"),
+    "hop every not a multiple": (lambda t: _edit(t, "residence = 3", "residence = 3\nevery = 15"),
+                                 "analysis.hop_events.every", "15 is not a multiple of nevery 10"),
+    "grid and spacing": (lambda t: _edit(t, "grid = [24, 24, 24]", "grid = [24, 24, 24]\nspacing = 0.2"),
+                         "analysis.occupancy_grid", "give exactly one of grid = [nx, ny, nz] or spacing = d"),
+    "grid of two": (lambda t: _edit(t, "grid = [24, 24, 24]", "grid = [24, 24]"), "analysis.occupancy_grid.grid",
+                    "must be 3 positive integers [nx, ny, nz], got [24, 24]"),
+    "occupancy of a framework type": (lambda t: _edit(t, "grid = [24, 24, 24]", "grid = [24, 24, 24]\ntypes = [1]"),
+                                      "analysis.occupancy_grid.types[0]", "type 1 is not a mobile type"),
+    "bad report tolerance": (lambda t: t + "\n[report]\njump_rel_tol = -0.1\n", "report.jump_rel_tol",
+                             "must not be negative"),
     "no pair_style": (lambda t: _edit(t, "pair_style      lj/cut 2.5", ""), "potential.pair",
                       "must contain a pair_style command"),
     "deepmd in lj units": (lambda t: _edit(_edit(t, "pair = \"\"\"", 'deepmd = ["m1.pb", "m2.pth"]\n_p = """'),
@@ -397,6 +574,8 @@ LAMMPS_MISTAKES = {
                        "potential.pair", "Incorrect args for pair coefficients"),
     "unknown drift group": (lambda t: _edit(t, "levels = 3", 'levels = 3\ndrift = "framework"'),
                             "analysis.msd_cross", "drift group 'framework' does not exist"),
+    "r_out beyond half the box": (lambda t: _edit(_edit(t, "r_out = 0.45", "r_out = 3.5"), "r_in = 0.3", "r_in = 3.4"),
+                                  "analysis.hop_events", "r_out 3.5 is not below half the smallest cell width"),
     "bad system command": (lambda t: _edit(t, "create_atoms    1 box\n", "create_atoms    1 boxx\n"),
                            "system.commands", "create_atoms"),
 }
@@ -458,6 +637,11 @@ def test_resume_script_redefines_the_same_fixes(tmp_path):
     assert not any("ionsitu_eq" in c for c in resumed)  # equilibration was done
     fix = [c for c in fresh if "msd/cross" in c]
     assert fix == [c for c in resumed if "msd/cross" in c] and fix[0].startswith("fix ionsitu_msd ionsitu_mobile")
+    for style, fid in (("occupancy/grid", "ionsitu_occ"), ("hop/events", "ionsitu_hops")):
+        fix = [c for c in fresh if style in c]
+        assert len(fix) == 1 and fix == [c for c in resumed if style in c]
+        assert fix[0].startswith(f"fix {fid} ionsitu_mobile {style} 10 ") and f"every {RESTART}" in fix[0]
+    assert f'sites "{m.dir / "sites.txt"}" 0.3 0.45 residence 3 file "{m.dir / "hops.txt"}"' in fix[0]
     assert fresh[-2] == resumed[-2] == f"run {EQ + PROD} upto"
 
 

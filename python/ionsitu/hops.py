@@ -466,7 +466,7 @@ class JumpClassStats:
     label (n_events,) class of each hop (-1 unclassified); per class (k,): count J, rate
     Γ_c = J/(N t) (1/time, per ion), n_participating N_c, multiplicity z_c (mean class-c
     destinations per origin site) and its source ("sites" or "observed"), rate_per_direction
-    J/(t N_c z_c), mean_length, mean_sq_length, n_pairs (distinct ordered site pairs seen),
+    J/(t N_c z_c) (0 for a class without hops), mean_length, mean_sq_length, n_pairs (distinct ordered site pairs seen),
     D (k,) contribution Σ_c |Δr|²/(2 d N t) to D_j; pairs (m, 2) and pair_class (m,) link the
     per-site-pair view to the classes; unclassified: hops in no class."""
 
@@ -566,7 +566,7 @@ def jump_class_rates(events, n_ions: int, total_time: float, classes: JumpClasse
         z = np.ones(k)
         src = "none (site-free events: 1)"
     with np.errstate(invalid="ignore", divide="ignore"):
-        per_dir = count / (total_time * npart * z)
+        per_dir = np.where(count > 0, count / (total_time * npart * z), 0.0)  # no hops of a class: rate 0
     Dc = np.bincount(lab[ok], weights=r2[ok], minlength=k) / (2 * dim * n_ions * total_time)
     return JumpClassStats(classes=classes, label=lab, count=count, rate=count / (n_ions * total_time),
                           n_participating=npart, multiplicity=z, multiplicity_source=src,

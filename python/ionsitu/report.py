@@ -22,7 +22,8 @@ on each member's ``hops.txt``, then mean and standard error over replicas): site
 rate per ion, jump rates per jump class (hop lengths of all members of the campaign
 clustered within ``report.jump_rel_tol``; multiplicity from the member's ``sites.txt``),
 mean residence (uncensored), D_j = Σ|Δr|²/(6 N t) and D_j/D*, E_a per class
--kB T ln(J_c/(t N_c z_c ν*)) and mean ± sd over classes and over site pairs, backjump
+-kB T ln(J_c/(t N_c z_c ν*)) and mean ± sd over classes and over ordered site pairs
+(-kB T ln(J_i/(t N ν*)), all N ions: a pair is taken by ~1 ion in a short run), backjump
 fraction, correlated-hop fraction (distance/time window). ν* is ``report.attempt_frequency``
 (source "config") or, if not given, the Arrhenius prefactor of the per-direction rate of
 the most frequent class over the temperatures (source "estimated: ..."; needs >= 2
@@ -248,11 +249,14 @@ def member_hop_summary(run, classes, T, nu, kB, corr_window, corr_cutoff) -> dic
                                            site_frac=run["site_frac"], cell=run["cell"])
             Ea[ea.pairs[:, 0]] = ea.Ea
             out["Ea_class_mean"], out["Ea_class_std"] = ea.mean, ea.std
-            ep = _hops.activation_energies(ev, t, T, nu, kB=kB, by="pair")
+        except ValueError as exc:
+            out["Ea_skipped"] = str(exc)
+        try:  # per ordered site pair, N_i = all ions (a pair is taken by ~1 ion in a short run)
+            ep = _hops.activation_energies(ev, t, T, nu, kB=kB, by="pair", n_ions=N)
             out.update(Ea_pair_mean=ep.mean, Ea_pair_std=ep.std, Ea_pair_min=ep.min, Ea_pair_max=ep.max,
                        Ea_pair_n=int(len(ep.Ea)))
         except ValueError as exc:
-            out["Ea_skipped"] = str(exc)
+            out["Ea_pair_skipped"] = str(exc)
     out["class_Ea"] = Ea
     return out
 
@@ -334,6 +338,9 @@ def build_hops(camp, by_T, kB) -> tuple[dict | None, dict, list[str]]:
         for k in ("Ea_class_mean", "Ea_class_std", "Ea_pair_mean", "Ea_pair_std", "Ea_pair_min", "Ea_pair_max"):
             ea[k] = _mean_se([r.get(k) for r in reps])[0]
         skipped = [r["Ea_skipped"] for r in reps if "Ea_skipped" in r]
+        pskip = [r["Ea_pair_skipped"] for r in reps if "Ea_pair_skipped" in r]
+        if pskip:
+            ea["pair_skipped"] = pskip[0]
         if nu is None:
             ea["skipped"] = nu_source
         elif hcfg["mode"] != "sites":
@@ -622,7 +629,7 @@ def build(camp) -> dict:
             "replicas; rates per ion per time (1/time of the run); jump classes = hop lengths of all members "
             "clustered (gap > report.jump_rel_tol x length), multiplicity z from the member's sites.txt; "
             "rate_per_direction = J/(t N_c z); E_a,c = -kB T ln(J_c/(t N_c z ν*)), Ea_class_mean/std over "
-            "classes, Ea_pair_* over ordered site pairs (METHODS formula with N_i); ν*: see "
+            "classes, Ea_pair_* over ordered site pairs (METHODS formula with N_i = all N ions); ν*: see "
             "hops.attempt_frequency_source; D_j = sum |dr|^2/(6 N t) in D_unit (D_j_run: run units); "
             "D_j_over_D_tracer with D* of the MSD; backjump = returns to the previous site; correlated = hops of "
             "different ions within hops.corr_window and hops.corr_cutoff (midpoints, minimum image), fraction "
