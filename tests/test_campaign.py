@@ -606,6 +606,48 @@ def test_all_mistakes_are_collected_and_nothing_runs(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_sites_from_a_structure_and_site_free_mode(tmp_path):
+    """sites_from = a species of a structure file (ASE); mode = 'free' runs and reports."""
+    from ase import Atoms
+    from ase.io import write
+
+    a = (4 / 1.05) ** (1 / 3)
+    li = Atoms("Li4", scaled_positions=[[0.5, 0, 0], [0, 0.5, 0], [0, 0, 0.5], [0.5, 0.5, 0.5]], cell=np.eye(3) * a,
+               pbc=True).repeat((4, 4, 4))
+    write(tmp_path / "li.extxyz", li)
+    cfg = tmp_path / "campaign.toml"
+    lattice = 'lattice = "fcc", origin = [0.5, 0.0, 0.0], cells = [4, 4, 4]'
+    cfg.write_text(campaign_toml(analyses=ANALYSES.replace(lattice, 'species = "Li", structure = "li.extxyz"')))
+    camp = Campaign.from_toml(cfg)
+    assert camp.check_lammps() == []
+    a_, c = camp.analyses["hop_events"]
+    lat = Campaign.from_toml(_write(tmp_path / "lat.toml", campaign_toml())).analyses["hop_events"]
+    sites = a_.make_sites(c, camp.conf, None, None)
+    ref = lat[0].make_sites(lat[1], camp.conf, np.eye(3) * 4 * a, np.zeros(3))
+    assert sites.n == ref.n == 256
+    key = lambda f: np.array(sorted(map(tuple, np.round(f, 6) % 1.0)))
+    np.testing.assert_allclose(key(sites.frac), key(ref.frac), atol=1e-6)  # the lattice generator's sites
+    cfg.write_text(campaign_toml(analyses=ANALYSES.replace(lattice, 'species = "Na", structure = "li.extxyz"')))
+    with pytest.raises(ConfigError, match="no atoms of species"):
+        load_config(cfg)
+    # site-free detection: runs, and the report has hops without site classes' E_a
+    free = ANALYSES.replace('sites_from = { ' + lattice + ' }\nr_in = 0.3\nr_out = 0.45\n',
+                            'mode = "free"\nthreshold = 0.6\nwindow = 5\n')
+    cfg.write_text(campaign_toml(analyses=free, replicas=1, prod=3000))
+    proc = run_campaign(cfg, args=["--progress-every", "100"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rep = json.loads((tmp_path / "out" / "report.json").read_text())
+    for e in rep["temperatures"]:
+        h = e["hops"]
+        assert h["mode"] == "free" and h["n_sites"] is None and h["n_hops"] > 0 and h["D_j"] > 0
+        assert h["activation_energy"]["skipped"] == "site-free events have no jump types"
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
 def test_changed_settings_of_members_that_ran_are_refused(tmp_path, reference):
     text = _edit(campaign_toml(output=str(reference["out"])), "timestep = 0.002", "timestep = 0.001")
     cfg = tmp_path / "campaign.toml"
