@@ -4,9 +4,13 @@
     ionsitu campaign report campaign.toml                # report from what is finished
 
 A *member* is one (temperature, replica) MD run: equilibration (NVT or NpT) and an NVT
-production run with the in-situ analyses (``fix msd/cross``) switched on. Each member has
-its own folder ``<output>/T<T>/r<replica>/`` with the LAMMPS log, the fix outputs, two
-alternating restart files and ``status.json``.
+production run with the in-situ analyses switched on: ``fix msd/cross`` (always),
+``fix occupancy/grid`` ([analysis.occupancy_grid]: ``occupancy.npz``/``.cube``) and
+``fix hop/events`` ([analysis.hop_events]: ``hops.txt``, with the sites written to the
+member's ``sites.txt`` right before the fix is defined). Each member has its own folder
+``<output>/T<T>/r<replica>/`` with the LAMMPS log, the fix outputs, two alternating restart
+files and ``status.json``. New analyses subclass :class:`Analysis` (keys, check, prepare,
+commands, outputs, fingerprint) and are listed in ``ANALYSES``.
 
 Scheduling: ``MPI.COMM_WORLD`` is split into groups of ``ranks_per_run`` ranks, one LAMMPS
 instance per group (``lammps(comm=subcomm)``). Rank 0 leads group 0 and runs members like
