@@ -272,6 +272,124 @@ def test_correlated_hops_distance_time_window():
         H.correlated_hops(ev_table(rows[:2]), 1.0, 3.0)
 
 
+def _poisson_trains(rng, n_ions=120, box=20.0, rate=0.02, span=1000.0, step=None, pairs=0):
+    """Independent Poisson hop trains of ions with a home position each (hops within 1 of it),
+    optionally ``pairs`` planted concerted hops: two ions far from everyone else's homes
+    (one pair-home per planted pair set) hopping at the same time, 0.5 apart.
+    ``step``: times on a grid of this spacing (with step numbers). Returns (events, cell)."""
+    rows, mids = [], []
+    homes = rng.random((n_ions, 3)) * box
+    for a in range(n_ions):
+        k = rng.poisson(rate * span)
+        for t in np.sort(rng.random(k) * span):
+            rows.append((t, a))
+            mids.append(homes[a] + rng.uniform(-0.5, 0.5, 3))
+    for p in range(pairs):  # ions 10000 + 2p, 10001 + 2p: their own corner of space and time
+        a, b = 10000 + 2 * p, 10001 + 2 * p
+        t = rng.random() * span
+        base = rng.random(3) * box
+        rows += [(t, a), (t, b)]
+        mids += [base, base + [0.5, 0, 0]]
+    r = np.array(rows)
+    mids = np.array(mids)
+    d = np.tile([1.0, 0, 0], (len(r), 1))
+    kw = dict(time=r[:, 0])
+    if step is not None:
+        kw = dict(step=np.rint(r[:, 0] / step).astype(np.int64) * 10, timestep=step / 10)
+    ev = H.make_events(r[:, 1].astype(int), 0, 1, d, from_pos=mids - 0.5 * d, **kw)
+    return ev, np.diag([box] * 3)
+
+
+def test_correlated_hops_chance_level_of_independent_ions():
+    """Independent Poisson hop trains: the observed collective fraction is chance (|z| < 3),
+    and the chance level itself is substantial (coincidences alone)."""
+    for seed, step in ((11, None), (12, 0.5)):
+        ev, cell = _poisson_trains(np.random.default_rng(seed), step=step)
+        ch = H.correlated_hops(ev, time_window=2.0, cutoff=3.0, cell=cell, n_random=40, seed=3,
+                               time_span=(0.0, 1000.0))
+        c = ch.chance
+        assert c.time_quantum == (0.0 if step is None else pytest.approx(step))
+        assert c.period == pytest.approx(1000.0 if step is None else 1000.0 + step)
+        assert 0.05 < c.fraction_mean < 0.9 and c.fraction_sd > 0
+        assert abs(c.excess) < 3 * c.fraction_sd and abs(c.z) < 3, (c.excess, c.fraction_sd)
+        assert ch.excess_fraction == c.excess and ch.chance_fraction == c.fraction_mean
+        assert c.excess == pytest.approx(ch.fraction_collective - c.fraction_mean)
+        # histogram of ions per event: observed within ~3 sd of chance (bins chance fills)
+        ok = c.n_counts_mean >= 5
+        assert ok[:2].all() and np.all(np.abs(c.n_counts_z[ok]) < 3.5), c.n_counts_z
+        assert c.n_counts_observed[:len(ch.n_counts)].tolist() == ch.n_counts.tolist()
+        assert len(c.n_values) == len(c.n_counts_mean) == len(c.n_counts_sd) == len(c.n_counts_observed)
+        assert 0 < c.p_value <= 1
+
+
+def test_correlated_hops_chance_level_of_planted_pairs():
+    """Planted concerted pairs on top of independent ions: the excess is the planted fraction
+    (less what chance would have made collective anyway), far above the chance spread."""
+    rng = np.random.default_rng(21)
+    ev, cell = _poisson_trains(rng, n_ions=120, box=30.0, rate=0.01, pairs=150)
+    n_planted = 300
+    ch = H.correlated_hops(ev, time_window=2.0, cutoff=3.0, cell=cell, n_random=30, seed=4,
+                           time_span=(0.0, 1000.0))
+    c = ch.chance
+    planted = n_planted / len(ev)
+    assert 0.2 < planted < 0.4
+    # planted hops are collective by construction; the others at the chance rate of the shuffles
+    assert c.fraction_mean < 0.15
+    assert c.excess == pytest.approx(planted * (1 - c.fraction_mean), abs=0.03)
+    assert c.z > 10 and c.p_value == pytest.approx(1 / 31)
+    # pairs (n = 2) far above chance
+    assert c.n_counts_observed[1] - c.n_counts_mean[1] > 100 and c.n_counts_z[1] > 10
+
+
+def test_correlated_hops_chance_reference_is_seeded_and_checked():
+    ev, cell = _poisson_trains(np.random.default_rng(7), n_ions=40, step=0.5)
+    a = H.correlated_hops(ev, 2.0, 3.0, cell=cell, n_random=12, seed=99)
+    b = H.correlated_hops(ev, 2.0, 3.0, cell=cell, n_random=12, seed=99)
+    d = H.correlated_hops(ev, 2.0, 3.0, cell=cell, n_random=12, seed=100)
+    np.testing.assert_array_equal(a.chance.fractions, b.chance.fractions)
+    np.testing.assert_array_equal(a.chance.n_counts_mean, b.chance.n_counts_mean)
+    assert not np.array_equal(a.chance.fractions, d.chance.fractions)
+    assert a.fraction_collective == d.fraction_collective          # the observed part has no randomness
+    # default span: first to last hop; quantum from the steps (time = step * timestep)
+    t = ev["time"]
+    assert a.chance.time_span == (t.min(), t.max()) and a.chance.time_quantum == pytest.approx(0.5)
+    assert H.correlated_hops(ev, 2.0, 3.0, cell=cell, n_random=0).chance is None
+    with pytest.raises(ValueError, match="outside time_span"):
+        H.correlated_hops(ev, 2.0, 3.0, cell=cell, time_span=(t.min() + 1, t.max()))
+    with pytest.raises(ValueError, match="not on a grid"):
+        H.correlated_hops(ev, 2.0, 3.0, cell=cell, time_quantum=0.3)
+    with pytest.raises(ValueError, match="n_random"):
+        H.correlated_hops(ev, 2.0, 3.0, cell=cell, n_random=-1)
+
+
+def test_correlated_hops_window_is_inclusive_on_a_sampling_grid():
+    """Two hops exactly one window apart on a grid of steps (t = step * dt, not exact in
+    floating point) are correlated, whatever the rounding of their times."""
+    dt = 0.002
+    for s0 in range(2000, 2400, 10):
+        ev = H.make_events([1, 2], 0, 1, [[1, 0, 0]] * 2, step=[s0, s0 + 50], timestep=dt,
+                           from_pos=[[0, 0, 0], [1, 0, 0]])
+        ch = H.correlated_hops(ev, 50 * dt, 3.0, n_random=0)
+        assert ch.fraction_collective == 1.0, s0
+        ch = H.correlated_hops(ev, 49 * dt, 3.0, n_random=0)
+        assert ch.fraction_collective == 0.0, s0
+
+
+def test_correlated_hops_many_events_is_fast():
+    """10^5 hops with the chance reference in seconds (sorted by time, window search)."""
+    import time
+
+    rng = np.random.default_rng(2)
+    n, box = 100_000, 60.0
+    ids = rng.integers(0, 5000, n)
+    ev = H.make_events(ids, 0, 1, np.tile([1.0, 0, 0], (n, 1)), step=rng.integers(0, 200_000, n) * 10,
+                       timestep=0.001, from_pos=rng.random((n, 3)) * box)
+    t0 = time.perf_counter()
+    ch = H.correlated_hops(ev, 0.05, 3.0, cell=np.diag([box] * 3), n_random=20, seed=1)
+    wall = time.perf_counter() - t0
+    assert abs(ch.chance.z) < 4 and wall < 30, wall
+
+
 def test_exponential_fit():
     n = np.arange(1, 9)
     f = 0.220 * np.exp(-0.252 * n)

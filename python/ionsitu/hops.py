@@ -33,7 +33,11 @@ Conventions (stated once here, repeated in each function):
 - E_a,i = -kB T ln(J_i / (t N_i ν*)), N_i = ions that made a jump of type i (or all N);
   energy units of kB T (eV with kB in eV/K, the default).
 - Backjump: hop k of an ion whose destination is the origin of its previous hop k-1.
-- Times of correlated-hop windows and Gaussian widths are in time units.
+- Times of correlated-hop windows and Gaussian widths are in time units. The window is
+  inclusive (|Δt| <= window; on a sampling grid compared in whole samples). The window
+  method's fraction of collective hops comes with its chance level (:func:`correlated_hops`:
+  each ion's hop train circularly shifted in time at random, seeded): report observed,
+  chance and excess together.
 - Jump classes (:func:`jump_classes`): symmetry-equivalent jump types of a crystal share
   the hop length (and, when given, the kinds of their origin and destination sites). Hop
   lengths are clustered 1-D by single linkage: sorted lengths split where the gap to the
@@ -94,6 +98,7 @@ __all__ = [
     "graph_order_parameter",
     "ExpFit",
     "fit_exponential_decay",
+    "ChanceReference",
     "CorrelatedHops",
     "correlated_hops",
     "CorrelationGroups",
@@ -1155,13 +1160,48 @@ def _hist_n(sizes, n_min):
 
 
 @dataclass
+class ChanceReference:
+    """Chance level of the distance/time-window method (see :func:`correlated_hops`).
+
+    The same hops with each ion's hop train circularly shifted in time by an independent
+    random offset, ``n_random`` times (seed ``seed``). ``time_span`` (t_start, t_end) and
+    ``time_quantum`` (0: continuous shifts) as used; ``period`` the circular period.
+
+    fractions (R,): fraction of collective hops of each shuffled realisation;
+    fraction_mean, fraction_sd (ddof=1): the chance level and its spread over realisations;
+    excess = observed - fraction_mean; z = excess / fraction_sd (NaN if the sd is 0);
+    p_value = (1 + #{fractions >= observed}) / (R + 1), one-sided.
+    n_values (1, 2, ... n_max over observed and shuffled): ions per event; n_counts_observed,
+    n_counts_mean, n_counts_sd (ddof=1), n_counts_z = (observed - mean) / sd (NaN where sd = 0):
+    the histogram of ions per event (number of groups with n ions), observed vs chance."""
+
+    n_random: int
+    seed: int | None
+    time_span: tuple
+    time_quantum: float
+    period: float
+    fractions: np.ndarray
+    fraction_mean: float
+    fraction_sd: float
+    excess: float
+    z: float
+    p_value: float
+    n_values: np.ndarray
+    n_counts_observed: np.ndarray
+    n_counts_mean: np.ndarray
+    n_counts_sd: np.ndarray
+    n_counts_z: np.ndarray
+
+
+@dataclass
 class CorrelatedHops:
     """Hops grouped into collective events (distance/time-window method).
 
     group (n_events,) event label per hop; group_ions (g,) distinct ions per group;
     group_hops (g,) hops per group; fraction_collective: fraction of hops in groups with >= 2
     ions; n_values, n_counts: histogram of ions per group (n = 1, 2, ...); fit: A e^(-b n) of
-    n_counts / n_counts.sum() over n >= n_min (None if < 2 points)."""
+    n_counts / n_counts.sum() over n >= n_min (None if < 2 points); chance: the randomised
+    reference (:class:`ChanceReference`, None with ``n_random=0``)."""
 
     group: np.ndarray
     group_ions: np.ndarray
@@ -1170,35 +1210,160 @@ class CorrelatedHops:
     n_values: np.ndarray
     n_counts: np.ndarray
     fit: ExpFit | None
+    chance: ChanceReference | None = None
+
+    @property
+    def chance_fraction(self) -> float:
+        """Mean collective fraction of the shuffled realisations (NaN without a reference)."""
+        return np.nan if self.chance is None else self.chance.fraction_mean
+
+    @property
+    def excess_fraction(self) -> float:
+        """Observed minus chance collective fraction (NaN without a reference)."""
+        return np.nan if self.chance is None else self.chance.excess
 
 
-class _UF:
-    def __init__(self, n):
-        self.p = np.arange(n)
+#: candidate pairs filtered per chunk (bounds the memory of the distance checks)
+_PAIR_CHUNK = 1 << 21
 
-    def find(self, x):
-        p = self.p
-        r = x
-        while p[r] != r:
-            r = p[r]
-        while p[x] != r:
-            p[x], x = r, p[x]
-        return r
 
-    def union(self, a, b):
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.p[max(ra, rb)] = min(ra, rb)
+def _close_pairs(tkey, frac, pos, ion, w, rc2, cell, orthogonal):
+    """Pairs (a, b) of hops, indices into the inputs, of different ions with |tkey_a - tkey_b|
+    <= w and distance <= sqrt(rc2) (minimum image when ``cell`` is given; ``frac`` the
+    fractional positions then, else ``pos``). Candidates: a k-d tree over (position, time
+    scaled to the cutoff) with the max-norm (orthogonal or no cell, w > 0), else the hops
+    sorted by time and searched within the window; both then filtered exactly alike."""
+    if w > 0 and (cell is None or orthogonal):
+        a, b = _candidates_kdtree(tkey, frac, pos, w, np.sqrt(rc2), cell)
+    else:
+        a, b = _candidates_window(tkey, w)
+    out_a, out_b = [], []
+    for lo in range(0, len(a), _PAIR_CHUNK):
+        i, j = a[lo:lo + _PAIR_CHUNK], b[lo:lo + _PAIR_CHUNK]
+        keep = (ion[i] != ion[j]) & (np.abs(tkey[j] - tkey[i]) <= w)
+        i, j = i[keep], j[keep]
+        if cell is None:
+            d = pos[j] - pos[i]
+            close = np.einsum("ij,ij->i", d, d) <= rc2
+        else:
+            ds = frac[j] - frac[i]
+            ds -= np.floor(ds + 0.5)
+            d = ds @ cell
+            close = np.einsum("ij,ij->i", d, d) <= rc2
+            if not orthogonal and not close.all():  # skewed cell: another image may be closer
+                far = np.flatnonzero(~close)
+                dm = _min_image_frac(ds[far], cell)
+                close[far] = np.einsum("ij,ij->i", dm, dm) <= rc2
+        out_a.append(i[close])
+        out_b.append(j[close])
+    if not out_a:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(out_a), np.concatenate(out_b)
 
-    def labels(self):
-        roots = np.array([self.find(i) for i in range(len(self.p))], dtype=np.int64)
-        _, lab = np.unique(roots, return_inverse=True)
-        return np.asarray(lab).ravel()
+
+def _candidates_kdtree(tkey, frac, pos, w, rc, cell):
+    """Pairs within the cube |dx|, |dy|, |dz| <= rc and |dt| <= w (slightly widened; the
+    caller filters exactly): scipy cKDTree, max-norm, periodic in space with an orthogonal cell."""
+    from scipy.spatial import cKDTree
+
+    t = np.asarray(tkey, dtype=float)
+    scale = rc / w
+    tt = (t - t.min()) * scale
+    r = rc * (1 + 1e-6)
+    if cell is None:
+        X = np.column_stack([pos, tt])
+        box = None
+    else:
+        L = np.diag(cell).astype(float)
+        X = np.column_stack([np.mod(frac, 1.0) * L, tt])
+        X[:, :3] = np.where(X[:, :3] >= L, 0.0, X[:, :3])  # mod can round up to L
+        box = np.append(L, tt.max() + 4 * r + 1.0)  # time: a period longer than the span, no wrap
+        if 2 * rc >= L.min():  # cutoff beyond half the box: every spatial pair is a candidate
+            return _candidates_window(tkey, w)
+    pairs = cKDTree(X, boxsize=box).query_pairs(r, p=np.inf, output_type="ndarray")
+    return pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
+
+
+def _candidates_window(tkey, w):
+    """All pairs within the time window (hops sorted by time, searched within the window)."""
+    n = len(tkey)
+    order = np.argsort(tkey, kind="stable")
+    t = tkey[order]
+    hi = np.searchsorted(t, t + w, side="right")
+    cnt = hi - np.arange(n) - 1
+    tot = int(cnt.sum())
+    i = np.repeat(np.arange(n), cnt)
+    j = i + 1 + (np.arange(tot) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+    return order[i], order[j]
+
+
+def _groups(n, a, b, ion, n_ions):
+    """Connected components of the pair graph -> (group (n,), group_ions, group_hops); groups
+    numbered by their first member (index order of the input)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    g = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
+    ng, group = connected_components(g, directed=False)
+    group = group.astype(np.int64)
+    group_hops = np.bincount(group, minlength=ng)
+    key = np.unique(group * n_ions + ion)
+    group_ions = np.bincount(key // n_ions, minlength=ng).astype(np.int64)
+    return group, group_ions, group_hops
+
+
+def _time_grid(ev, time_span, time_quantum):
+    """(times as the window search keys, window scale, t_start, t_end, quantum, slot info).
+
+    Quantised times (every hop on a grid of spacing q, from ``time_quantum`` or the events'
+    steps) become integer slot numbers so that the observed and the shifted times are
+    compared alike; continuous times stay as they are."""
+    t = ev["time"].astype(float)
+    if time_span is None:
+        t0, t1 = float(t.min()), float(t.max())
+    else:
+        t0, t1 = (float(x) for x in time_span)
+        if not (np.isfinite(t0) and np.isfinite(t1) and t1 >= t0):
+            raise ValueError(f"time_span must be (t_start, t_end) with t_end >= t_start, got {time_span}")
+        tol = 1e-9 * max(1.0, abs(t0), abs(t1))
+        if t.min() < t0 - tol or t.max() > t1 + tol:
+            raise ValueError(f"hops at times {t.min():g}..{t.max():g} outside time_span ({t0:g}, {t1:g})")
+    q = time_quantum
+    if q is None:
+        q = _detect_quantum(ev)
+    q = _positive("time_quantum", q, allow_zero=True)
+    if q > 0:
+        rel = (t - t.min()) / q
+        k = np.rint(rel)
+        if np.max(np.abs(rel - k)) > 1e-6:
+            raise ValueError(f"hop times are not on a grid of time_quantum {q:g}")
+        k = k.astype(np.int64)
+        k_lo = int(np.ceil((t0 - t.min()) / q - 1e-6))
+        k_hi = int(np.floor((t1 - t.min()) / q + 1e-6))
+        return k - k_lo, (t0, t1), q, k_hi - k_lo + 1
+    return t - t0, (t0, t1), 0.0, None
+
+
+def _detect_quantum(ev) -> float:
+    """Sampling grid of the hop times from their steps: gcd of the step differences x the
+    time step (when time = step x timestep holds), else 0 (continuous)."""
+    st = ev["step"]
+    t = ev["time"]
+    if len(ev) < 2 or st.min() == st.max():
+        return 0.0
+    i0, i1 = int(np.argmin(st)), int(np.argmax(st))
+    ts = (t[i1] - t[i0]) / float(st[i1] - st[i0])
+    if not ts > 0 or not np.allclose(t, t[i0] + (st - st[i0]) * ts, rtol=1e-9, atol=1e-9 * abs(ts)):
+        return 0.0
+    g = int(np.gcd.reduce(np.diff(np.unique(st))))
+    return g * ts
 
 
 def correlated_hops(events, time_window: float, cutoff: float, cell=None, position: str = "midpoint",
-                    n_min: int = 1) -> CorrelatedHops:
-    """Correlated (concerted) hops by a distance and time window (METHODS section 4).
+                    n_min: int = 1, n_random: int = 30, seed: int | None = 0, time_span=None,
+                    time_quantum: float | None = None) -> CorrelatedHops:
+    """Correlated (concerted) hops by a distance and time window (METHODS section 4), with
+    their chance level.
 
     Two hops of DIFFERENT ions are correlated when their arrival times differ by at most
     ``time_window`` (time units) and their positions are at most ``cutoff`` apart (length;
@@ -1207,12 +1372,34 @@ def correlated_hops(events, time_window: float, cutoff: float, cell=None, positi
     fields. Correlated hops are grouped transitively (connected components). Returns the
     groups, the fraction of hops that are collective, the histogram of ions per group and
     its exponential fit over n >= n_min.
+
+    Chance reference (``chance``, :class:`ChanceReference`): uncorrelated ions also hop
+    within the window and cutoff of one another by coincidence, the more so the more hops
+    per time and volume; the observed fraction means nothing without it. The reference
+    keeps every hop (its ion, position, displacement) and each ion's hop train (number of
+    hops, their spacing in time) but shifts the train of every ion in time by an
+    independent random offset, circularly over the observed span ``time_span`` = (t_start,
+    t_end) (default: first to last hop; give the observation interval when known), so that
+    correlations between ions are destroyed and everything of each ion is kept. It is
+    repeated ``n_random`` times (generator seeded with ``seed``: the same seed gives the
+    same numbers) and reports the chance fraction (mean and sd over the realisations), the
+    excess = observed - chance, z = excess / sd, a one-sided p-value and the same for the
+    histogram of ions per event. Hop times on a sampling grid (``time_quantum`` q, default:
+    detected from the events' steps, 0 = continuous) are shifted by whole samples on a
+    circle of (t_end - t_start)/q + 1 samples, and the window is compared in samples, so a
+    pair exactly one window apart counts the same in the observed and the shifted data;
+    continuous times are shifted on a circle of length t_end - t_start. ``n_random=0``:
+    no reference. The window search sorts by time and examines only the hops within the
+    window (vectorised), for 10^4-10^5 hops.
     """
     ev = _check_events(events)
     tw = _positive("time_window", time_window, allow_zero=True)
     rc = _positive("cutoff", cutoff)
     if position not in ("midpoint", "from", "to"):
         raise ValueError(f"position must be 'midpoint', 'from' or 'to', got {position!r}")
+    if int(n_random) < 0:
+        raise ValueError(f"n_random must be >= 0, got {n_random}")
+    n_random = int(n_random)
     n = len(ev)
     if n == 0:
         raise ValueError("no events")
@@ -1221,44 +1408,66 @@ def correlated_hops(events, time_window: float, cutoff: float, cell=None, positi
     pos = {"midpoint": fpos + 0.5 * _disp(ev), "from": fpos, "to": tpos}[position]
     if not np.all(np.isfinite(pos)):
         raise ValueError(f"events lack the positions needed for position={position!r} (NaN in fx/fy/fz or tx/ty/tz)")
-    inv_cell = None
+    c = frac = None
+    orthogonal = True
     if cell is not None:
         c = np.asarray(cell, dtype=float)
         if c.shape != (3, 3):
             raise ValueError(f"cell must be (3, 3) rows a, b, c; got shape {c.shape}")
-        inv_cell = np.linalg.inv(c)
-    order = np.argsort(ev["time"], kind="stable")
-    t = ev["time"][order]
-    p = pos[order]
-    ids = ev["atom_id"][order]
-    uf = _UF(n)
-    hi = 0
-    for i in range(n):
-        hi = max(hi, i + 1)
-        while hi < n and t[hi] - t[i] <= tw:
-            hi += 1
-        if hi <= i + 1:
-            continue
-        j = np.arange(i + 1, hi)
-        j = j[ids[j] != ids[i]]
-        if len(j) == 0:
-            continue
-        d = p[j] - p[i]
-        if inv_cell is not None:
-            d = _min_image_frac(d @ inv_cell, c)
-        close = j[np.einsum("ij,ij->i", d, d) <= rc * rc]
-        for k in close.tolist():
-            uf.union(i, k)
-    lab_sorted = uf.labels()
-    group = np.empty(n, dtype=np.int64)
-    group[order] = lab_sorted
-    ng = group.max() + 1
-    group_hops = np.bincount(group, minlength=ng)
-    group_ions = np.array([len(np.unique(ev["atom_id"][group == g])) for g in range(ng)], dtype=np.int64)
-    collective = group_ions[group] >= 2
+        frac = pos @ np.linalg.inv(c)
+        orthogonal = bool(np.all(c[~np.eye(3, dtype=bool)] == 0))
+    tkey, span, q, nslots = _time_grid(ev, time_span, time_quantum)
+    if q > 0:
+        w = int(np.floor(tw / q + 1e-9))
+    else:  # inclusive window, robust to rounding of the times (e.g. step * dt)
+        w = tw * (1 + 1e-9) + 8 * np.finfo(float).eps * float(np.abs(ev["time"]).max())
+    uid, ion = np.unique(ev["atom_id"], return_inverse=True)
+    ion = np.asarray(ion, dtype=np.int64).ravel()
+    m = len(uid)
+    rc2 = rc * rc
+
+    def analyse(keys):
+        a, b = _close_pairs(keys, frac, pos, ion, w, rc2, c, orthogonal)
+        return _groups(n, a, b, ion, m)
+
+    group, group_ions, group_hops = analyse(tkey)
+    fraction = float((group_ions[group] >= 2).mean())
     n_values, n_counts, fit = _hist_n(group_ions, n_min)
-    return CorrelatedHops(group=group, group_ions=group_ions, group_hops=group_hops,
-                          fraction_collective=float(collective.mean()), n_values=n_values, n_counts=n_counts, fit=fit)
+    res = CorrelatedHops(group=group, group_ions=group_ions, group_hops=group_hops, fraction_collective=fraction,
+                         n_values=n_values, n_counts=n_counts, fit=fit)
+    if n_random == 0:
+        return res
+    rng = np.random.default_rng(seed)
+    period = nslots * q if q > 0 else span[1] - span[0]
+    fr = np.empty(n_random)
+    hists = []
+    for r in range(n_random):
+        if q > 0:
+            keys = (tkey + rng.integers(0, nslots, size=m)[ion]) % nslots
+        else:
+            keys = np.mod(tkey + (rng.random(m) * period)[ion], period) if period > 0 else tkey
+        g, gi, _ = analyse(keys)
+        fr[r] = (gi[g] >= 2).mean()
+        hists.append(np.bincount(gi, minlength=2)[1:])
+    nmax = max(len(n_counts), max(len(h) for h in hists))
+    H = np.zeros((n_random, nmax))
+    for r, h in enumerate(hists):
+        H[r, :len(h)] = h
+    obs = np.zeros(nmax)
+    obs[:len(n_counts)] = n_counts
+    sd = float(fr.std(ddof=1)) if n_random > 1 else np.nan
+    hsd = H.std(axis=0, ddof=1) if n_random > 1 else np.full(nmax, np.nan)
+    mean = float(fr.mean())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hz = np.where(hsd > 0, (obs - H.mean(axis=0)) / np.where(hsd > 0, hsd, 1.0), np.nan)
+    res.chance = ChanceReference(
+        n_random=n_random, seed=seed, time_span=span, time_quantum=q, period=float(period), fractions=fr,
+        fraction_mean=mean, fraction_sd=sd, excess=fraction - mean,
+        z=(fraction - mean) / sd if sd > 0 else np.nan,
+        p_value=float((1 + np.sum(fr >= fraction - 1e-12)) / (n_random + 1)),
+        n_values=np.arange(1, nmax + 1), n_counts_observed=obs.astype(np.int64), n_counts_mean=H.mean(axis=0),
+        n_counts_sd=hsd, n_counts_z=hz)
+    return res
 
 
 @dataclass
