@@ -75,10 +75,10 @@ def main(argv=None) -> int:
         with open(out, "w") as f:
             subprocess.run([_dp(), "--tf", "test", "-m", f"model{seed}.pb", "-s", "data/valid"],
                            cwd=HERE, env=env, check=True, stdout=f, stderr=subprocess.STDOUT)
-        summary = [ln.split("deepmd.entrypoints.test", 1)[-1].strip()
-                   for ln in out.read_text().splitlines() if "RMSE" in ln]
-        # the weighted averages over all validation systems come last
-        print("  dp test on data/valid:", *summary[-8:], sep="\n    ", flush=True)
+        lines = [ln.split("DEEPMD INFO", 1)[-1].strip() for ln in out.read_text().splitlines()]
+        start = max((i for i, ln in enumerate(lines) if "weighted average" in ln), default=0)
+        summary = [ln for ln in lines[start:] if "RMSE" in ln]
+        print("  dp test on data/valid (weighted average):", *summary, sep="\n    ", flush=True)
     return 0
 
 
