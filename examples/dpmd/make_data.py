@@ -20,7 +20,7 @@ Writes (all deterministic, fixed seeds):
 Energies eV, forces eV/A, virials eV (= W = sum r (x) f, the LAMMPS convention, which is
 deepmd's: virial = -dE/d(strain)).
 
-Run:  python make_data.py          (about one minute on one core)
+Run:  python make_data.py          (about two minutes on one core)
 """
 
 from __future__ import annotations
