@@ -487,3 +487,67 @@ def test_jump_classes_group_equivalent_jumps_of_a_crystal():
     assert len(eak.Ea) == 6 and len(eak.asymmetry) >= 1
     with pytest.raises(ValueError, match="by must be"):
         H.activation_energies(ev, t, 600.0, nu, by="type")
+
+
+def _write_event_log(path, ev, natoms, step_first, step_last, dt, nevery, box):
+    """An event log of fix hop/events (format '# ionsitu-hops 1') holding ``ev`` (site-free)."""
+    import json
+
+    meta = {"format": "ionsitu-hops", "version": 1, "producer": "test", "fix_id": "h", "group": "mobile",
+            "mode": "free", "threshold": 0.5, "window": 5, "residence": 3, "nevery": nevery, "dt": dt, "units": "lj",
+            "natoms": natoms, "nsamples": (step_last - step_first) // nevery + 1, "step_first": step_first,
+            "step_last": step_last, "nhops": len(ev), "nhopped": int(len(np.unique(ev["atom_id"]))),
+            "cell": [box, 0, 0, 0, box, 0, 0, 0, box], "origin": [0, 0, 0]}
+    lines = ["# ionsitu-hops 1", "# meta " + json.dumps(meta), "# columns " + " ".join(H.EVENT_LOG_COLUMNS)]
+    for e in ev:
+        xyz = [repr(float(e[k])) for k in ("fx", "fy", "fz", "tx", "ty", "tz", "dx", "dy", "dz")]
+        lines.append(" ".join([str(int(e["step"])), str(int(e["atom_id"])), "-1", "-1", *xyz,
+                               str(int(e["step"]) - 100), str(int(e["step"]) - nevery), "0"]))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_cli_reports_correlated_hops_with_their_chance_level(tmp_path, capsys):
+    """`ionsitu hops`: observed, chance (± sd), excess and z of the module on the log's
+    interval and sampling grid; the histogram observed vs chance; seeded."""
+    import json
+
+    from ionsitu.cli import main
+
+    rng = np.random.default_rng(8)
+    n_ions, box, nevery, dt, steps = 60, 15.0, 10, 0.005, 40_000
+    homes = rng.random((n_ions, 3)) * box
+    st, ids, mids = [], [], []
+    for a in range(n_ions):
+        for s in rng.integers(0, steps // nevery + 1, rng.poisson(8)) * nevery:
+            st.append(s)
+            ids.append(a)
+            mids.append(homes[a] + rng.uniform(-0.5, 0.5, 3))
+    for p in range(40):  # planted pairs
+        s = int(rng.integers(0, steps // nevery + 1)) * nevery
+        base = rng.random(3) * box
+        st += [s, s]
+        ids += [1000 + 2 * p, 1001 + 2 * p]
+        mids += [base, base + [0.4, 0, 0]]
+    d = np.tile([0.8, 0, 0], (len(st), 1))
+    mids = np.array(mids)
+    ev0 = H.make_events(ids, -1, -1, d, step=np.array(st) + 1000, timestep=dt, from_pos=mids - 0.5 * d,
+                        to_pos=mids + 0.5 * d)
+    _write_event_log(tmp_path / "hops.txt", ev0, n_ions + 80, 1000, 1000 + steps, dt, nevery, box)
+    ev, meta = H.read_events(tmp_path / "hops.txt")
+    assert main(["hops", str(tmp_path / "hops.txt"), "--corr-window", str(3 * nevery * dt), "--corr-cutoff", "2",
+                 "--corr-random", "25", "--corr-seed", "5", "--json", str(tmp_path / "s.json")]) == 0
+    out = capsys.readouterr().out
+    assert "chance level" in out and "excess" in out and "observed / chance" in out
+    c = json.loads((tmp_path / "s.json").read_text())[str(tmp_path / "hops.txt")]["correlated"]
+    ref = H.correlated_hops(ev, 3 * nevery * dt, 2.0, cell=np.diag([box] * 3), n_random=25, seed=5,
+                            time_span=(1000 * dt, (1000 + steps) * dt), time_quantum=nevery * dt)
+    assert c["fraction_collective"] == ref.fraction_collective
+    assert c["chance_fraction"] == ref.chance.fraction_mean and c["chance_fraction_sd"] == ref.chance.fraction_sd
+    assert c["excess_fraction"] == ref.chance.excess and c["z"] == ref.chance.z
+    assert c["reference"]["time_quantum"] == pytest.approx(nevery * dt) and c["reference"]["n_random"] == 25
+    assert c["reference"]["time_span"] == pytest.approx([1000 * dt, (1000 + steps) * dt])
+    h2 = c["ions_per_event_chance"]["2"]
+    assert h2["observed"] == ref.n_counts[1] and h2["chance_mean"] == ref.chance.n_counts_mean[1]
+    # the planted pairs stand out: 80 of the hops collective beyond chance
+    assert c["excess_fraction"] == pytest.approx(80 / len(ev) * (1 - c["chance_fraction"]), abs=0.03)
+    assert c["z"] > 5

@@ -3,8 +3,10 @@
 Reads every event log (format ``# ionsitu-hops 1``, see docs/fixes_occupancy_hops.md) in a
 run folder, or one given file, and reports via :mod:`ionsitu.hops`: hops, jump rates per
 jump type, residence times, the jump diffusivity D_j, effective activation energies per
-jump type (mean ± sd), backjump fraction, correlated-hop fraction and, with the site file,
-the connectivity of the jump network.  ``--json`` writes the summary as JSON, ``--plots``
+jump type (mean ± sd), backjump fraction, correlated-hop fraction with its chance level
+(each ion's hop train shifted in time at random, ``--corr-random`` times, seeded by
+``--corr-seed``: chance fraction ± sd, excess = observed - chance, z, and the ions-per-event
+histogram observed vs chance) and, with the site file, the connectivity of the jump network.  ``--json`` writes the summary as JSON, ``--plots``
 draws histograms (matplotlib, Agg backend).
 """
 
@@ -34,10 +36,57 @@ def _defaults(units):
     return 1e13 * st.time_s, 10e-10 / st.length_m, {"metal": "A", "real": "A"}.get(st.name, f"{st.name} length")
 
 
+def _num(v):
+    """JSON-safe float: None for NaN/inf."""
+    v = float(v)
+    return v if np.isfinite(v) else None
+
+
+def correlated_hops_of_log(events, meta, window, cutoff, cell, n_random=30, seed=0):
+    """:func:`ionsitu.hops.correlated_hops` on the events of one log, with the chance reference
+    over the log's observation interval (step_first..step_last) x dt and its sampling grid
+    (nevery x dt; the steps' own grid if the hops are not on it)."""
+    from ionsitu import hops
+
+    dt = float(meta["dt"])
+    span = (int(meta["step_first"]) * dt, int(meta["step_last"]) * dt)
+    try:
+        return hops.correlated_hops(events, window, cutoff, cell=cell, n_random=n_random, seed=seed, time_span=span,
+                                    time_quantum=int(meta["nevery"]) * dt)
+    except ValueError:
+        return hops.correlated_hops(events, window, cutoff, cell=cell, n_random=n_random, seed=seed, time_span=span)
+
+
+def correlated_summary(events, meta, window, cutoff, cell, n_random=30, seed=0) -> dict:
+    """The 'correlated' entry of the summary: observed fraction of collective hops, its chance
+    level (circular time shifts of each ion's hop train), excess and z, and the histogram of
+    ions per event observed vs chance."""
+    ch = correlated_hops_of_log(events, meta, window, cutoff, cell, n_random=n_random, seed=seed)
+    out = {"fraction_collective": ch.fraction_collective, "time_window": window, "cutoff": cutoff,
+           "ions_per_event": {int(n): int(c) for n, c in zip(ch.n_values, ch.n_counts)}}
+    c = ch.chance
+    if c is None:
+        return out
+    out.update({
+        "chance_fraction": c.fraction_mean, "chance_fraction_sd": _num(c.fraction_sd),
+        "excess_fraction": c.excess, "z": _num(c.z), "p_value": c.p_value,
+        "ions_per_event_chance": {int(n): {"observed": int(o), "chance_mean": float(m), "chance_sd": _num(sd),
+                                           "z": _num(z)}
+                                  for n, o, m, sd, z in zip(c.n_values, c.n_counts_observed, c.n_counts_mean,
+                                                            c.n_counts_sd, c.n_counts_z)},
+        "reference": {"method": "each ion's hop train circularly shifted in time by an independent random offset "
+                                "over the observed interval (hop count, spacing and positions kept)",
+                      "n_random": c.n_random, "seed": c.seed, "time_span": list(c.time_span),
+                      "time_quantum": c.time_quantum, "period": c.period},
+    })
+    return out
+
+
 def summarize(events, meta, temperature=None, attempt_frequency=None, corr_window=None, corr_cutoff=None,
-              site_frac=None, rel_tol=0.05):
+              site_frac=None, rel_tol=0.05, corr_random=30, corr_seed=0):
     """Summary dict of one event log (see the module docstring). Jump classes: hop lengths
-    clustered within ``rel_tol`` (relative), multiplicities from ``site_frac`` when given."""
+    clustered within ``rel_tol`` (relative), multiplicities from ``site_frac`` when given.
+    Correlated hops with their chance level from ``corr_random`` shuffles (seed ``corr_seed``)."""
     from ionsitu import hops
     from ionsitu.units import diffusion_factor, get_style
 
@@ -127,9 +176,7 @@ def summarize(events, meta, temperature=None, attempt_frequency=None, corr_windo
     window = corr_window if corr_window is not None else (1.0 / nu if nu else 5 * int(meta["nevery"]) * float(meta["dt"]))
     cutoff = corr_cutoff if corr_cutoff is not None else cutoff_default
     cell = np.array(meta["cell"], dtype=float).reshape(3, 3) if meta.get("cell") else None
-    ch = hops.correlated_hops(events, window, cutoff, cell=cell)
-    out["correlated"] = {"fraction_collective": ch.fraction_collective, "time_window": window, "cutoff": cutoff,
-                         "ions_per_event": {int(n): int(c) for n, c in zip(ch.n_values, ch.n_counts)}}
+    out["correlated"] = correlated_summary(events, meta, window, cutoff, cell, n_random=corr_random, seed=corr_seed)
 
     if site_mode and site_frac is not None and cell is not None:
         try:
@@ -214,6 +261,18 @@ def _print(name, s):
     c = s["correlated"]
     p(f"  correlated hops {c['fraction_collective']:.3f} (window {c['time_window']:.4g}, cutoff {c['cutoff']:.4g}); "
       f"ions per event {c['ions_per_event']}")
+    if "chance_fraction" in c:
+        sd = c["chance_fraction_sd"]
+        z = "n/a" if c["z"] is None else f"{c['z']:.2f}"
+        p(f"    chance level {c['chance_fraction']:.3f} ± {sd if sd is not None else float('nan'):.3f} "
+          f"({c['reference']['n_random']} random time shifts of each ion's hops, seed {c['reference']['seed']}); "
+          f"excess {c['excess_fraction']:+.3f} (z {z}, p {c['p_value']:.3g})")
+        hist = list(c["ions_per_event_chance"].items())
+        parts = [f"{n}: {h['observed']} / {h['chance_mean']:.1f}" for n, h in hist[:8]]
+        if len(hist) > 8:
+            parts.append(f">{hist[7][0]}: {sum(h['observed'] for _, h in hist[8:])} / "
+                         f"{sum(h['chance_mean'] for _, h in hist[8:]):.1f}")
+        p("    events by ions per event, observed / chance: " + ", ".join(parts))
     if "network" in s and "skipped" not in s["network"]:
         n = s["network"]
         p(f"  jump network: largest component {n['largest_component_fraction']:.3f} of {n['n_sites']} sites, "
@@ -231,6 +290,10 @@ def add_arguments(parser):
                         help="attempt frequency nu* in 1/time of the run (default 1e13 Hz converted; none in lj)")
     parser.add_argument("--corr-window", type=float, help="correlated hops: time window (default 1/nu*)")
     parser.add_argument("--corr-cutoff", type=float, help="correlated hops: distance cutoff (default 10 A; 3 sigma in lj)")
+    parser.add_argument("--corr-random", type=int, default=30,
+                        help="correlated hops: shuffles for the chance level (each ion's hops shifted in time at "
+                             "random; default 30, 0 = none)")
+    parser.add_argument("--corr-seed", type=int, default=0, help="correlated hops: seed of the shuffles (default 0)")
     parser.add_argument("--json", nargs="?", const="-", metavar="FILE", help="write the summary as JSON (to FILE or stdout)")
     parser.add_argument("--plots", metavar="DIR", help="write hops_<name>.png histograms into DIR")
 
@@ -267,7 +330,8 @@ def run(args) -> int:
                 print(f"ionsitu hops: site file {args.sites} not found", file=sys.stderr)
                 return 2
         s = summarize(events, meta, temperature=args.temperature, attempt_frequency=args.attempt_frequency,
-                      corr_window=args.corr_window, corr_cutoff=args.corr_cutoff, site_frac=site_frac)
+                      corr_window=args.corr_window, corr_cutoff=args.corr_cutoff, site_frac=site_frac,
+                      corr_random=args.corr_random, corr_seed=args.corr_seed)
         results[str(f)] = s
         if args.json != "-":
             _print(str(f), s)
