@@ -101,6 +101,8 @@ __all__ = [
     "ChanceReference",
     "CorrelatedHops",
     "correlated_hops",
+    "log_time_grid",
+    "correlated_hops_of_log",
     "CorrelationGroups",
     "correlation_matrix_method",
 ]
@@ -1468,6 +1470,32 @@ def correlated_hops(events, time_window: float, cutoff: float, cell=None, positi
         n_values=np.arange(1, nmax + 1), n_counts_observed=obs.astype(np.int64), n_counts_mean=H.mean(axis=0),
         n_counts_sd=hsd, n_counts_z=hz)
     return res
+
+
+def log_time_grid(meta) -> tuple[tuple[float, float], float]:
+    """Observation interval (step_first x dt, step_last x dt) and sampling interval nevery x dt
+    (time units) of an event log's meta (:func:`read_events`): the ``time_span`` and
+    ``time_quantum`` of the chance reference of :func:`correlated_hops`."""
+    dt = float(meta["dt"])
+    return (int(meta["step_first"]) * dt, int(meta["step_last"]) * dt), int(meta["nevery"]) * dt
+
+
+def correlated_hops_of_log(events, meta, time_window: float, cutoff: float, cell=None, n_random: int = 30,
+                           seed: int | None = 0, **kw) -> CorrelatedHops:
+    """:func:`correlated_hops` of the events of one event log, the chance reference over the
+    log's observation interval on its sampling grid (:func:`log_time_grid`; the steps' own
+    grid if the hops are not on it). ``cell``: default the log's (last) cell."""
+    if cell is None and meta.get("cell"):
+        cell = np.array(meta["cell"], dtype=float).reshape(3, 3)
+    span, q = log_time_grid(meta)
+    try:
+        return correlated_hops(events, time_window, cutoff, cell=cell, n_random=n_random, seed=seed, time_span=span,
+                               time_quantum=q, **kw)
+    except ValueError as err:
+        if "not on a grid" not in str(err):
+            raise
+        return correlated_hops(events, time_window, cutoff, cell=cell, n_random=n_random, seed=seed, time_span=span,
+                               **kw)
 
 
 @dataclass

@@ -42,26 +42,13 @@ def _num(v):
     return v if np.isfinite(v) else None
 
 
-def correlated_hops_of_log(events, meta, window, cutoff, cell, n_random=30, seed=0):
-    """:func:`ionsitu.hops.correlated_hops` on the events of one log, with the chance reference
-    over the log's observation interval (step_first..step_last) x dt and its sampling grid
-    (nevery x dt; the steps' own grid if the hops are not on it)."""
-    from ionsitu import hops
-
-    dt = float(meta["dt"])
-    span = (int(meta["step_first"]) * dt, int(meta["step_last"]) * dt)
-    try:
-        return hops.correlated_hops(events, window, cutoff, cell=cell, n_random=n_random, seed=seed, time_span=span,
-                                    time_quantum=int(meta["nevery"]) * dt)
-    except ValueError:
-        return hops.correlated_hops(events, window, cutoff, cell=cell, n_random=n_random, seed=seed, time_span=span)
-
-
 def correlated_summary(events, meta, window, cutoff, cell, n_random=30, seed=0) -> dict:
     """The 'correlated' entry of the summary: observed fraction of collective hops, its chance
     level (circular time shifts of each ion's hop train), excess and z, and the histogram of
     ions per event observed vs chance."""
-    ch = correlated_hops_of_log(events, meta, window, cutoff, cell, n_random=n_random, seed=seed)
+    from ionsitu import hops
+
+    ch = hops.correlated_hops_of_log(events, meta, window, cutoff, cell, n_random=n_random, seed=seed)
     out = {"fraction_collective": ch.fraction_collective, "time_window": window, "cutoff": cutoff,
            "ions_per_event": {int(n): int(c) for n, c in zip(ch.n_values, ch.n_counts)}}
     c = ch.chance
