@@ -260,6 +260,7 @@ def test_report_hops_and_occupancy_equal_the_analysis_modules(reference):
     assert top["attempt_frequency_source"].startswith("estimated: Arrhenius prefactor")
     window, cutoff = 5 * NEVERY * 0.002, 3.0  # defaults: 5 samples of the fix, 3 sigma in lj
     assert top["corr_window"] == pytest.approx(window) and top["corr_cutoff"] == cutoff
+    assert top["corr_random"] == 30 and top["corr_seed"] == 0 and rep["version_minor"] >= 1
     for entry, T in zip(rep["temperatures"], TEMPS):
         h = entry["hops"]
         R = runs[T]
@@ -269,9 +270,28 @@ def test_report_hops_and_occupancy_equal_the_analysis_modules(reference):
             "D_j": [H.jump_diffusivity(ev, m["natoms"], t).D for ev, m, t, _, _ in R],
             "residence_mean": [ev["residence"][~ev["censored"]].mean() for ev, *_ in R],
             "backjump_fraction": [H.backjump_fraction(ev).fraction for ev, *_ in R],
-            "correlated_fraction": [H.correlated_hops(ev, window, cutoff, cell=c).fraction_collective
-                                    for ev, m, t, sf, c in R],
         }
+        # correlated hops with their chance level: each ion's hop train shifted in time at random over the
+        # member's observed interval, in whole samples of the fix; 30 shuffles, seed 0 (report.CORR_*)
+        ch = [H.correlated_hops(ev, window, cutoff, cell=c, n_random=30, seed=0, time_span=(
+            m["step_first"] * m["dt"], m["step_last"] * m["dt"]), time_quantum=m["nevery"] * m["dt"])
+              for ev, m, t, sf, c in R]
+        per_rep["correlated_fraction"] = [x.fraction_collective for x in ch]
+        per_rep["correlated_chance_fraction"] = [x.chance.fraction_mean for x in ch]
+        per_rep["correlated_excess_fraction"] = [x.fraction_collective - x.chance.fraction_mean for x in ch]
+        assert all(x.chance.time_quantum == pytest.approx(NEVERY * 0.002) for x in ch)
+        for x, r in zip(ch, h["replicas"]):
+            assert r["correlated_chance_fraction_sd"] == pytest.approx(x.chance.fraction_sd, rel=1e-12)
+            assert r["correlated_z"] == pytest.approx(x.chance.z, rel=1e-12)
+            assert r["correlated_ions_per_event"]["observed"] == x.chance.n_counts_observed.tolist()
+            np.testing.assert_allclose(r["correlated_ions_per_event"]["chance"], x.chance.n_counts_mean, rtol=1e-12)
+        sd = np.sqrt(sum(x.chance.fraction_sd ** 2 for x in ch)) / len(ch)
+        assert h["correlated_z"] == pytest.approx(np.mean(per_rep["correlated_excess_fraction"]) / sd, rel=1e-12)
+        nmax = max(len(x.chance.n_values) for x in ch)
+        obs = sum(np.pad(x.chance.n_counts_observed, (0, nmax - len(x.chance.n_values))) for x in ch)
+        mean = sum(np.pad(x.chance.n_counts_mean, (0, nmax - len(x.chance.n_values))) for x in ch)
+        assert h["correlated_ions_per_event"]["observed"] == obs.tolist()
+        np.testing.assert_allclose(h["correlated_ions_per_event"]["chance"], mean, rtol=1e-12)
         for key, vals in per_rep.items():
             mean, se = _mean_se(vals)
             assert h[key] == pytest.approx(mean, rel=1e-12), key
@@ -296,7 +316,8 @@ def test_report_hops_and_occupancy_equal_the_analysis_modules(reference):
         # E_a of the dominant class ~ the Ea of its rate's Arrhenius fit (nu* is that fit's prefactor)
         assert h["classes"][dom]["Ea"] == pytest.approx(nu_fit.Ea, abs=0.2)
         print(f"T = {T}: hops {h['n_hops']}, D_j/D* = {h['D_j_over_D_tracer']:.3f}, Ea(class 0) = "
-              f"{h['classes'][dom]['Ea']:.3f}, backjumps {h['backjump_fraction']:.3f}, nu* = {nu:.4g}")
+              f"{h['classes'][dom]['Ea']:.3f}, backjumps {h['backjump_fraction']:.3f}, nu* = {nu:.4g}, correlated "
+              f"{h['correlated_fraction']:.3f} vs chance {h['correlated_chance_fraction']:.3f} (z {h['correlated_z']:.2f})")
 
         # occupancy: the replicas' grids summed, sites of the merged grid, cube and npz written
         grids = [read_occupancy(out / f"T{T:g}" / f"r{r}" / "occupancy.npz") for r in (0, 1)]
@@ -325,6 +346,7 @@ def test_report_hops_and_occupancy_equal_the_analysis_modules(reference):
         assert rep["arrhenius"][key]["Ea"] == pytest.approx(f.Ea, rel=1e-12)
     html = (out / "report.html").read_text()
     assert "Hops (fix hop/events)" in html and "Occupancy (fix occupancy/grid)" in html and "D_j / D*" in html
+    assert "<th>chance</th><th>excess</th>" in html and "groups (events) with n ions, observed / chance" in html
     assert (out / "plots" / "occupancy.png").is_file() and (out / "plots" / "arrhenius_hops.png").is_file()
 
 

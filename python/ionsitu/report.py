@@ -15,7 +15,14 @@ when the campaign has the analyses, per temperature ``hops`` ([analysis.hop_even
 ``occupancy`` ([analysis.occupancy_grid]), ``arrhenius.jump_diffusivity`` and
 ``arrhenius.hop_rate``, ``conventions.hops`` / ``conventions.occupancy`` and the top-level
 ``hops`` (jump classes, attempt frequency and its source) and ``occupancy`` (files); every
-version-1 key is unchanged.
+version-1 key is unchanged. 2.1 (``version`` 2, ``version_minor`` 1; keys added compatibly)
+adds the chance level of the correlated hops: per temperature ``correlated_chance_fraction``,
+``correlated_excess_fraction`` (each with ``_err``), ``correlated_z`` and
+``correlated_ions_per_event`` (observed vs chance histogram), per replica the same with
+``correlated_chance_fraction_sd`` and ``correlated_p_value``, and ``hops.corr_random`` /
+``hops.corr_seed``. Also from 2.1 the correlation window is inclusive in whole samples (before,
+pairs exactly one window apart could be dropped by the rounding of step x dt, so
+``correlated_fraction`` was slightly low).
 
 Hops (per temperature, over the completed replicas; every number from :mod:`ionsitu.hops`
 on each member's ``hops.txt``, then mean and standard error over replicas): sites, hops, hop
@@ -30,7 +37,12 @@ the most frequent class over the temperatures (source "estimated: ..."; needs >=
 temperatures). Correlated hops: window ``report.corr_window`` (default 1/ν* when ν* is given
 in the config, else 5 samples of the fix: an estimated ν* is an effective prefactor, not a
 vibration), cutoff ``report.corr_cutoff`` (default 10 Å, 3 σ in lj), hop
-position = midpoint, minimum image in the last cell of the log.
+position = midpoint, minimum image in the last cell of the log. Uncorrelated ions also hop
+together by chance (the more hops per time and volume, the more), so the observed fraction
+comes with its chance level (:func:`ionsitu.hops.correlated_hops`): the same hops with each
+ion's hop train circularly shifted in time by an independent random offset over the member's
+observed interval, in whole samples of the fix, ``CORR_RANDOM`` = 30 shuffles seeded
+``CORR_SEED`` = 0; excess = observed - chance is the correlated part worth publishing.
 
 Occupancy (per temperature): the replicas' ``occupancy.npz`` counts summed (all grids), the
 cell the frame-weighted mean; written as ``occupancy/occupancy_T<T>.cube`` (probability
@@ -64,10 +76,17 @@ from . import transport as _tr
 from . import units as _units
 from .msd_file import read_msd
 
-__all__ = ["build", "write", "summary_text", "read_model_devi", "REPORT_SCHEMA", "REPORT_VERSION"]
+__all__ = ["build", "write", "summary_text", "read_model_devi", "REPORT_SCHEMA", "REPORT_VERSION",
+           "REPORT_VERSION_MINOR"]
 
 REPORT_SCHEMA = "ionsitu-campaign-report"
 REPORT_VERSION = 2
+#: minor version: keys added compatibly within REPORT_VERSION (see the module docstring)
+REPORT_VERSION_MINOR = 1
+
+#: chance reference of the correlated hops: shuffles per member and their seed
+CORR_RANDOM = 30
+CORR_SEED = 0
 
 
 # --------------------------------------------------------------------------------------
@@ -241,7 +260,14 @@ def member_hop_summary(run, classes, T, nu, kB, corr_window, corr_cutoff) -> dic
         out["backjump_fraction"] = _hops.backjump_fraction(ev, tol=tol).fraction
     except ValueError:
         out["backjump_fraction"] = None
-    out["correlated_fraction"] = _hops.correlated_hops(ev, corr_window, corr_cutoff, cell=run["cell"]).fraction_collective
+    ch = _hops.correlated_hops_of_log(ev, meta, corr_window, corr_cutoff, cell=run["cell"], n_random=CORR_RANDOM,
+                                      seed=CORR_SEED)
+    c = ch.chance
+    out.update(correlated_fraction=ch.fraction_collective, correlated_chance_fraction=c.fraction_mean,
+               correlated_chance_fraction_sd=c.fraction_sd, correlated_excess_fraction=c.excess,
+               correlated_z=c.z, correlated_p_value=c.p_value,
+               correlated_ions_per_event={"n": c.n_values, "observed": c.n_counts_observed,
+                                          "chance": c.n_counts_mean, "chance_sd": c.n_counts_sd})
     Ea = np.full(len(classes), np.nan)
     if nu is not None and site_mode:
         try:
@@ -259,6 +285,28 @@ def member_hop_summary(run, classes, T, nu, kB, corr_window, corr_cutoff) -> dic
             out["Ea_pair_skipped"] = str(exc)
     out["class_Ea"] = Ea
     return out
+
+
+def _correlated_pooled(reps) -> dict:
+    """Replicas' correlated-hop chance reference pooled: z of the mean excess against the
+    chance spread of the mean, sqrt(sum sd_r^2)/n; ions-per-event histograms summed (chance
+    sd: sqrt of the summed variances)."""
+    r = [x for x in reps if x.get("correlated_excess_fraction") is not None]
+    if not r:
+        return {}
+    sd = np.sqrt(sum(x["correlated_chance_fraction_sd"] ** 2 for x in r)) / len(r)
+    exc = float(np.mean([x["correlated_excess_fraction"] for x in r]))
+    nmax = max(len(x["correlated_ions_per_event"]["n"]) for x in r)
+    obs, ch, var = np.zeros(nmax), np.zeros(nmax), np.zeros(nmax)
+    for x in r:
+        h = x["correlated_ions_per_event"]
+        k = len(h["n"])
+        obs[:k] += h["observed"]
+        ch[:k] += h["chance"]
+        var[:k] += np.nan_to_num(np.asarray(h["chance_sd"], float)) ** 2
+    return {"correlated_z": exc / sd if sd > 0 else None,
+            "correlated_ions_per_event": {"n": np.arange(1, nmax + 1), "observed": obs.astype(np.int64),
+                                          "chance": ch, "chance_sd": np.sqrt(var)}}
 
 
 def build_hops(camp, by_T, kB) -> tuple[dict | None, dict, list[str]]:
@@ -319,8 +367,10 @@ def build_hops(camp, by_T, kB) -> tuple[dict | None, dict, list[str]]:
         e = {"members": [r["member"] for r in reps], "n_replicas": len(reps), "mode": hcfg["mode"],
              "n_sites": reps[0]["n_sites"], "n_ions": reps[0]["n_ions"], "time": [r["time"] for r in reps],
              "n_hops": int(sum(r["n_hops"] for r in reps)), "n_hops_per_replica": [r["n_hops"] for r in reps]}
-        for k in ("hop_rate", "residence_mean", "backjump_fraction", "correlated_fraction"):
+        for k in ("hop_rate", "residence_mean", "backjump_fraction", "correlated_fraction",
+                  "correlated_chance_fraction", "correlated_excess_fraction"):
             e[k], e[k + "_err"] = _mean_se([r.get(k) for r in reps])
+        e.update(_correlated_pooled(reps))
         dj, dj_err = _mean_se([r.get("D_j") for r in reps])
         e["D_j_run"], e["D_j_run_err"] = dj, dj_err
         e["D_j"] = None if dj is None else dj * Dfac
@@ -358,7 +408,7 @@ def build_hops(camp, by_T, kB) -> tuple[dict | None, dict, list[str]]:
            "attempt_frequency_fit": None if nu_fit is None else {"Ea": nu_fit.Ea, "Ea_err": nu_fit.Ea_err,
                                                                  "r2": nu_fit.r2, "T": nu_fit.T, "y": nu_fit.y},
            "corr_window": window, "corr_window_source": window_src, "corr_cutoff": cutoff,
-           "corr_cutoff_source": cutoff_src, "kB": kB}
+           "corr_cutoff_source": cutoff_src, "corr_random": CORR_RANDOM, "corr_seed": CORR_SEED, "kB": kB}
     return top, per_T, warns
 
 
@@ -594,7 +644,7 @@ def build(camp) -> dict:
                       "of the completed members"}
 
     data = {
-        "schema": REPORT_SCHEMA, "version": REPORT_VERSION, "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "schema": REPORT_SCHEMA, "version": REPORT_VERSION, "version_minor": REPORT_VERSION_MINOR, "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "ionsitu_version": __version__,
         "campaign": {"name": conf["campaign"]["name"], "config": str(camp.path), "output": str(camp.output),
                      "units": units, "timestep": conf["campaign"]["timestep"],
@@ -633,7 +683,13 @@ def build(camp) -> dict:
             "hops.attempt_frequency_source; D_j = sum |dr|^2/(6 N t) in D_unit (D_j_run: run units); "
             "D_j_over_D_tracer with D* of the MSD; backjump = returns to the previous site; correlated = hops of "
             "different ions within hops.corr_window and hops.corr_cutoff (midpoints, minimum image), fraction "
-            "of hops in groups of >= 2 ions; residence: uncensored only; arrhenius.hop_rate: ln(hops per ion per "
+            "of hops in groups of >= 2 ions; correlated_chance_fraction = its chance level: the same hops with each "
+            "ion's hop train circularly shifted in time by an independent random offset over the member's observed "
+            "interval (whole samples of the fix), hops.corr_random shuffles seeded hops.corr_seed, mean over "
+            "shuffles (replicas: mean and _err); correlated_excess_fraction = observed - chance; correlated_z = "
+            "mean excess / (sqrt(sum of the replicas' chance sd^2) / replicas); correlated_ions_per_event: groups "
+            "with n ions summed over replicas, observed vs chance (mean, sd); per replica the same in replicas[]; "
+            "residence: uncensored only; arrhenius.hop_rate: ln(hops per ion per "
             "time) vs 1/T")
     if occ_grids:
         data["conventions"]["occupancy"] = (
@@ -839,6 +895,16 @@ def _pm(v, e, fmt=".4g"):
     return f"{v:{fmt}} ± {e:.2g}" if e is not None else f"{v:{fmt}}"
 
 
+def _chance_text(hp) -> str:
+    """' (chance x ± e, excess y ± e, z z)' of a temperature's hops entry, '' without a reference."""
+    if hp.get("correlated_chance_fraction") is None:
+        return ""
+    z = hp.get("correlated_z")
+    return (f" (chance {_pm(hp['correlated_chance_fraction'], hp.get('correlated_chance_fraction_err'), '.3g')}, "
+            f"excess {_pm(hp['correlated_excess_fraction'], hp.get('correlated_excess_fraction_err'), '+.3g')}"
+            + (f", z {z:.2g})" if z is not None else ")"))
+
+
 def summary_text(data: dict) -> str:
     """A few lines for the terminal."""
     c = data["campaign"]
@@ -878,7 +944,8 @@ def summary_text(data: dict) -> str:
                          f"{_pm(hp['hop_rate'], hp['hop_rate_err'], '.3g')}, D_j = {_pm(hp['D_j'], hp['D_j_err'])}, "
                          f"D_j/D* = {_pm(hp.get('D_j_over_D_tracer'), hp.get('D_j_over_D_tracer_err'), '.3g')}, "
                          f"backjumps {_pm(hp['backjump_fraction'], hp['backjump_fraction_err'], '.3g')}, "
-                         f"correlated {_pm(hp['correlated_fraction'], hp['correlated_fraction_err'], '.3g')}{eas}")
+                         f"correlated {_pm(hp['correlated_fraction'], hp['correlated_fraction_err'], '.3g')}"
+                         f"{_chance_text(hp)}{eas}")
         oc = e.get("occupancy")
         if oc and "n_sites_found" in oc:
             lines.append(f"  T = {e['T']:g} occupancy: {oc['n_replicas']} grid(s) {oc['shape']}, "
@@ -1018,7 +1085,8 @@ def _html_hops(d: dict, pngs: dict) -> list[str]:
                    + f".<br><small>{e_(conv.get('hops', ''))}</small></p>")
         out.append("<table><tr><th>T</th><th>replicas</th><th>sites</th><th>hops</th><th>hop rate / ion</th>"
                    "<th>mean residence</th><th>D_j</th><th>D_j / D*</th><th>E<sub>a</sub> classes mean ± sd</th>"
-                   "<th>E<sub>a</sub> site pairs mean ± sd</th><th>backjumps</th><th>correlated</th></tr>")
+                   "<th>E<sub>a</sub> site pairs mean ± sd</th><th>backjumps</th><th>correlated</th>"
+                   "<th>chance</th><th>excess</th><th>z</th></tr>")
         for t in temps:
             hp = t.get("hops")
             if not hp:
@@ -1035,7 +1103,23 @@ def _html_hops(d: dict, pngs: dict) -> list[str]:
                        f"<td>{pm(hp.get('D_j_over_D_tracer'), hp.get('D_j_over_D_tracer_err'), '.3g')}</td>"
                        f"<td class=l>{eac}</td><td class=l>{eap}</td>"
                        f"<td>{pm(hp['backjump_fraction'], hp['backjump_fraction_err'], '.3g')}</td>"
-                       f"<td>{pm(hp['correlated_fraction'], hp['correlated_fraction_err'], '.3g')}</td></tr>")
+                       f"<td>{pm(hp['correlated_fraction'], hp['correlated_fraction_err'], '.3g')}</td>"
+                       f"<td>{pm(hp.get('correlated_chance_fraction'), hp.get('correlated_chance_fraction_err'), '.3g')}</td>"
+                       f"<td>{pm(hp.get('correlated_excess_fraction'), hp.get('correlated_excess_fraction_err'), '+.3g')}"
+                       f"</td><td>{num(hp.get('correlated_z'), '.2g')}</td></tr>")
+        hists = [(t["T"], t["hops"]["correlated_ions_per_event"]) for t in temps
+                 if (t.get("hops") or {}).get("correlated_ions_per_event")]
+        if hists:
+            nshow = 8
+            out.append("</table><p>Correlated hops: groups (events) with n ions, observed / chance (the same hops, "
+                       "each ion's hop train shifted in time at random), replicas summed.</p><table><tr><th>T</th>"
+                       + "".join(f"<th>n = {n}</th>" for n in range(1, nshow + 1)) + f"<th>n &gt; {nshow}</th></tr>")
+            for T, hh in hists:
+                obs, ch = list(hh["observed"]), list(hh["chance"])
+                cells = [f"{o} / {num(c, '.1f')}" for o, c in zip(obs[:nshow], ch[:nshow])]
+                cells += ["–"] * (nshow - len(cells))
+                cells.append(f"{sum(obs[nshow:])} / {num(float(sum(ch[nshow:])), '.1f')}")
+                out.append(f"<tr><td>{num(T, 'g')}</td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         out.append("</table><table><tr><th>T</th><th>class</th><th>|Δr|</th><th>z</th><th>hops</th>"
                    "<th>rate / ion</th><th>rate per direction</th><th>E<sub>a</sub></th></tr>")
         for t in temps:
