@@ -996,6 +996,12 @@ def _file_digest_uncached(path) -> str:
 # ======================================================================================
 # The campaign
 # ======================================================================================
+# Thread settings the user gave, read when this module is imported: importing deepmd-kit
+# (e.g. in the trial build before the runs) sets some of them itself, on some ranks only.
+_THREAD_VARS = ("OMP_NUM_THREADS", "DP_INTRA_OP_PARALLELISM_THREADS", "DP_INTER_OP_PARALLELISM_THREADS")
+_USER_SET_THREADS = any(n in os.environ for n in _THREAD_VARS)
+
+
 class Campaign:
     """A temperature x replica campaign described by a TOML file.
 
@@ -1528,14 +1534,17 @@ class Campaign:
         """DeePMD/TensorFlow threads per rank, when the user set none: the node's cores
         shared by its ranks (TensorFlow otherwise starts threads for every core in every
         rank, and concurrent runs fight over them)."""
-        names = ("OMP_NUM_THREADS", "DP_INTRA_OP_PARALLELISM_THREADS", "DP_INTER_OP_PARALLELISM_THREADS")
-        if not self.conf["potential"].get("deepmd") or any(n in os.environ for n in names):
+        if not self.conf["potential"].get("deepmd"):    # the same on every rank
             return
         from mpi4py import MPI
 
+        # collective on every rank, before any rank-local decision
         node = world.Split_type(MPI.COMM_TYPE_SHARED, key=world.Get_rank())
         nlocal = node.Get_size()
         node.Free()
+        if _USER_SET_THREADS:
+            return
+        names = _THREAD_VARS
         try:
             ncpu = len(os.sched_getaffinity(0))
         except AttributeError:  # pragma: no cover - not Linux
