@@ -111,3 +111,18 @@ dump_modify d sort id format float %.17g
 thermo 100
 run {nsteps}
 """
+
+
+# A small 3-type LJ box with NVE, for inputs that only need to reach a fix command.
+BASE_LJ = """
+units lj
+atom_style atomic
+lattice fcc 0.8442
+region box block 0 3 0 3 0 3
+create_box 3 box
+create_atoms 1 box
+mass * 1.0
+pair_style lj/cut 2.5
+pair_coeff * * 1.0 1.0
+fix integrate all nve
+"""

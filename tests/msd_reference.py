@@ -136,3 +136,21 @@ def random_walk(rng, S: int, N: int, D, tau: float, pairs: bool = False):
     if pairs:
         pos = np.repeat(pos, 2, axis=1)
     return pos
+
+
+FIELDS = ("msd_xyz", "msd4", "coll_xyz", "charge_xyz", "onsager")
+
+
+def assert_same_msd(got: MSDResult, want: MSDResult, rtol: float = 1e-10, atol_frac: float = 1e-3):
+    """Every column of two MSD results equal: lags and origin counts exactly, values to
+    `rtol` (and an absolute floor of rtol * atol_frac * the column's largest value, for
+    entries near zero)."""
+    np.testing.assert_array_equal(got.lag_steps, want.lag_steps)
+    np.testing.assert_array_equal(got.n_origins, want.n_origins)
+    np.testing.assert_allclose(got.time, want.time, rtol=1e-14)
+    for name in FIELDS:
+        a, b = getattr(got, name), getattr(want, name)
+        if b is None:
+            assert a is None, name
+            continue
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * atol_frac * np.abs(b).max(), err_msg=name)

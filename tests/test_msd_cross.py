@@ -7,24 +7,8 @@ import pytest
 
 import ionsitu
 from ionsitu.core import msd_from_frames
-from lammps_helpers import com, dump_positions, lammps_error, lj_mixture, run_lmp
-from msd_reference import reference_msd
-
-FIELDS = ("msd_xyz", "msd4", "coll_xyz", "charge_xyz", "onsager")
-
-
-def assert_same_msd(got, want, rtol=1e-10):
-    np.testing.assert_array_equal(got.lag_steps, want.lag_steps)
-    np.testing.assert_array_equal(got.n_origins, want.n_origins)
-    np.testing.assert_allclose(got.time, want.time, rtol=1e-14)
-    for name in FIELDS:
-        a, b = getattr(got, name), getattr(want, name)
-        if b is None:
-            assert a is None, name
-            continue
-        scale = np.abs(b).max()
-        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * scale * 1e-3, err_msg=name)
-
+from lammps_helpers import BASE_LJ, com, dump_positions, lammps_error, lj_mixture, run_lmp
+from msd_reference import assert_same_msd, reference_msd
 
 def reference_from_dump(res, *dumps, group=None, drift="all", charges=None):
     x, types, masses, steps = dump_positions(*dumps)
@@ -187,19 +171,7 @@ def test_lj_liquid_diffuses_and_crystal_does_not(tmp_path):
     assert cry.msd[ok][-1] < 1.5 * cry.msd[ok][len(cry.msd[ok]) // 2]   # flat at long lags
 
 
-BASE = """
-units lj
-atom_style atomic
-lattice fcc 0.8442
-region box block 0 3 0 3 0 3
-create_box 3 box
-create_atoms 1 box
-mass * 1.0
-pair_style lj/cut 2.5
-pair_coeff * * 1.0 1.0
-fix integrate all nve
-group none type 3
-"""
+BASE = BASE_LJ + "group none type 3\n"
 
 
 @pytest.mark.parametrize("line, message", [

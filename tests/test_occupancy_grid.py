@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ionsitu.core import OccupancyGrid, read_occupancy
-from lammps_helpers import lammps_error, lj_mixture, run_lmp
+from lammps_helpers import BASE_LJ, lammps_error, lj_mixture, run_lmp
 
 BOHR = 0.529177210903
 DUMP = "dump g all custom {every} grid.txt id type x y z\ndump_modify g sort id format float %.17g"
@@ -221,18 +221,7 @@ def test_offline_core_equals_fix(tmp_path):
     assert g.nframes == occ["nframes"]
 
 
-BASE = """
-units lj
-atom_style atomic
-lattice fcc 0.8442
-region box block 0 3 0 3 0 3
-create_box 3 box
-create_atoms 1 box
-mass * 1.0
-pair_style lj/cut 2.5
-pair_coeff * * 1.0 1.0
-fix integrate all nve
-"""
+BASE = BASE_LJ
 
 
 @pytest.mark.parametrize("line, message", [

@@ -29,7 +29,6 @@ Drift: whatever the MSD producer removed is reported (``fix msd/cross`` default 
 from __future__ import annotations
 
 import json
-import math
 import re
 import sys
 import warnings
@@ -37,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from ._json import json_safe
 
 TIME_UNITS = {"metal": "ps", "real": "fs", "si": "s", "cgs": "s", "electron": "fs", "micro": "us",
               "nano": "ns", "lj": "tau"}
@@ -295,21 +296,6 @@ def format_report(sp: StatePoint, rep, units: str) -> str:
     return "\n".join(lines)
 
 
-def _clean(obj):
-    """JSON-safe: NaN/inf -> None, numpy -> python."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
-    if isinstance(obj, (np.floating, np.integer, np.bool_)):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 def arrhenius_fits(points, reports, units, extrapolate_T):
     """Arrhenius fits of D*, D_sigma (ln D) and sigma (ln sigma T); None below 2 temperatures."""
     from . import arrhenius
@@ -479,6 +465,6 @@ def run(args) -> int:
             "figures": [str(w) for w in written],
         }
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(_clean(doc), indent=1, allow_nan=False))
+        Path(args.json).write_text(json.dumps(json_safe(doc), indent=1, allow_nan=False))
         print(f"JSON: {args.json}")
     return 0

@@ -75,6 +75,7 @@ from . import arrhenius as _arr
 from . import transport as _tr
 from . import units as _units
 from .msd_file import read_msd
+from ._json import json_safe
 
 __all__ = ["build", "write", "summary_text", "read_model_devi", "REPORT_SCHEMA", "REPORT_VERSION",
            "REPORT_VERSION_MINOR"]
@@ -136,26 +137,6 @@ def _model_devi_files(member_dir: Path) -> list[Path]:
 # --------------------------------------------------------------------------------------
 # JSON helpers
 # --------------------------------------------------------------------------------------
-def _clean(obj):
-    """JSON-safe: numpy -> python, non-finite floats -> None."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
 def _fit_summary(f: _tr.DiffusionFit) -> dict:
     return {
         "D": f.D, "D_err": f.D_err, "D_xyz": f.D_xyz, "D_xyz_err": f.D_xyz_err, "unit": f.unit,
@@ -696,7 +677,7 @@ def build(camp) -> dict:
             "replicas' occupancy.npz summed (all grids), cell = frame-weighted mean; cube: probability density "
             "(integral 1 over the cell), lengths in bohr (lj: sigma unchanged); sites of the merged grid: "
             "ionsitu.sites.find_sites(threshold = report.site_threshold relative, min_distance)")
-    data = _clean(data)
+    data = json_safe(data)
     data["_plot_inputs"] = {"curves": curves, "series": series, "hop_series": hop_series,
                             "occupancy": occ_grids}  # dropped when written
     return data
