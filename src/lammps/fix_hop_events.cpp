@@ -27,10 +27,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 using namespace LAMMPS_NS;
-using namespace FixConst;
 
 static const char *const STYLE = "fix hop/events";
 static constexpr int RESTART_VERSION = 1;

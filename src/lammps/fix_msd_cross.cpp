@@ -12,16 +12,13 @@
 #include "group.h"
 #include "update.h"
 
-#include <cstring>
-
 using namespace LAMMPS_NS;
-using namespace FixConst;
 
 static const char *const STYLE = "fix msd/cross";
 
 FixMSDCross::FixMSDCross(LAMMPS *lmp, int narg, char **arg) :
-    FixSampled(lmp, narg, arg, STYLE), drift_group(-1), drift_name("all"), natoms_group(-1), step_first(-1), step_last(-1), dt_first(0.0),
-    table_nsamples(-1)
+    FixSampled(lmp, narg, arg, STYLE), drift_group(-1), drift_name("all"), natoms_group(-1),
+    step_first(-1), step_last(-1), dt_first(0.0), table_nsamples(-1)
 {
   ionsitu::ArgReader args(lmp, STYLE, narg, arg);
   nevery = args.positive_int(3, "Nevery");

@@ -17,11 +17,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <stdexcept>
 
 using namespace LAMMPS_NS;
-using namespace FixConst;
 
 static const char *const STYLE = "fix occupancy/grid";
 static constexpr int RESTART_VERSION = 1;
