@@ -49,15 +49,9 @@ def _load(path, check_lammps, rank=0, comm=None):
         if rank == 0:
             print(f"ionsitu campaign: {exc}", file=sys.stderr)
         return None
-    errors = camp.changed_settings() if rank == 0 else None
-    if comm is not None:
-        errors = comm.bcast(errors, root=0)
-    if errors:
-        if rank == 0:
-            print(f"ionsitu campaign: {ConfigError(errors, str(path))}", file=sys.stderr)
-        return None
-    if check_lammps:
-        errors = camp.check_lammps() if rank == 0 else None
+    checks = [camp.changed_settings] + ([camp.check_lammps] if check_lammps else [])
+    for check in checks:    # each runs on rank 0; every rank learns its verdict
+        errors = check() if rank == 0 else None
         if comm is not None:
             errors = comm.bcast(errors, root=0)
         if errors:

@@ -634,6 +634,15 @@ def read_sites(path) -> Sites:
     def fail(lineno, why):
         raise ValueError(f"{path}:{lineno}: {why}")
 
+    def numbers(lineno, key, rest, count):
+        try:
+            vals = np.array(rest.split(), dtype=float)
+        except ValueError:
+            fail(lineno, f"bad number in {key}: {rest!r}")
+        if vals.size != count:
+            fail(lineno, f"'{key}' needs {count} numbers, got {vals.size}")
+        return vals
+
     if not text:
         fail(1, "empty file")
     head = text[0].split()
@@ -653,20 +662,9 @@ def read_sites(path) -> Sites:
             if key == "units":
                 units = rest
             elif key == "cell":
-                try:
-                    vals = np.array(rest.split(), dtype=float)
-                except ValueError:
-                    fail(lineno, f"bad number in cell: {rest!r}")
-                if vals.size != 9:
-                    fail(lineno, f"'cell' needs 9 numbers, got {vals.size}")
-                cell = vals.reshape(3, 3)
+                cell = numbers(lineno, key, rest, 9).reshape(3, 3)
             elif key == "origin":
-                try:
-                    origin = np.array(rest.split(), dtype=float)
-                except ValueError:
-                    fail(lineno, f"bad number in origin: {rest!r}")
-                if origin.size != 3:
-                    fail(lineno, f"'origin' needs 3 numbers, got {origin.size}")
+                origin = numbers(lineno, key, rest, 3)
             elif key == "meta":
                 try:
                     meta = json.loads(rest)

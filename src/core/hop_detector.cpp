@@ -78,12 +78,16 @@ std::vector<HopEvent> deserialize_events(const double *data, std::size_t n) {
 
 // ---------------------------------------------------------------- construction
 
+static void check_min_residence(int min_residence) {
+  if (min_residence < 1)
+    throw std::invalid_argument("HopDetector: min_residence must be >= 1 sample, got " + std::to_string(min_residence));
+}
+
 HopDetector HopDetector::site_based(double r_in, double r_out, int min_residence) {
   if (!(r_in > 0.0)) throw std::invalid_argument("HopDetector: r_in must be > 0, got " + num(r_in));
   if (!(r_out >= r_in))
     throw std::invalid_argument("HopDetector: r_out (" + num(r_out) + ") must be >= r_in (" + num(r_in) + ")");
-  if (min_residence < 1)
-    throw std::invalid_argument("HopDetector: min_residence must be >= 1 sample, got " + std::to_string(min_residence));
+  check_min_residence(min_residence);
   HopDetector h;
   h.mode_ = Mode::Sites;
   h.r_in_ = r_in;
@@ -95,8 +99,7 @@ HopDetector HopDetector::site_based(double r_in, double r_out, int min_residence
 HopDetector HopDetector::site_free(double threshold, int window, int min_residence) {
   if (!(threshold > 0.0)) throw std::invalid_argument("HopDetector: threshold must be > 0, got " + num(threshold));
   if (window < 1) throw std::invalid_argument("HopDetector: window must be >= 1 sample, got " + std::to_string(window));
-  if (min_residence < 1)
-    throw std::invalid_argument("HopDetector: min_residence must be >= 1 sample, got " + std::to_string(min_residence));
+  check_min_residence(min_residence);
   HopDetector h;
   h.mode_ = Mode::SiteFree;
   h.threshold_ = threshold;
