@@ -3,47 +3,48 @@
 Input: an :class:`ionsitu.msd_file.MSDResult` (from ``fix msd/cross``, the offline core
 or the numpy reference), or a list of them (replicas / segments of one system).
 
-Estimators (METHODS.md section 1)
----------------------------------
+Estimator (docs/diffusion_estimator.md gives the reasons and the evidence)
+--------------------------------------------------------------------------
 ``MSD(t) = 2 d D t + c`` is fitted over a window of lags by **generalised least
-squares** with a *model* covariance of the MSD between lags:
+squares on log-spaced lags** with a *model* covariance of the MSD between lags:
 
+* the window's lags are thinned (:func:`thin_lags`) so consecutive fitted lags differ
+  by at least sqrt(2) in t. Dense all-origin lags (every lag of a 200-frame run) are
+  correlated to 1 - O(1/n^2) with their neighbours; their covariance has a condition
+  number ~1e8 and GLS weights of +-40 that turn the slope into the local derivative at
+  the window start. Thinned, the condition number is bounded and the GLS slope is an
+  average over the window; on random walks it loses almost nothing (the information
+  of neighbouring lags is nearly the same);
 * the correlation between lags comes from the overlap of the displacement intervals of
-  a Gaussian random walk. For lags n and p (in samples), with origin sets a, b of the
+  a random walk. For lags n and p (in samples), with origin sets a, b of the
   multiple-window correlator (level spacing m**l, ``n_origins`` of them)::
 
-      Cov(A_n, A_p) = s^4-factor * K(n, p),
       K(n, p) = 1/(n_a n_b) * sum_a sum_b overlap((a, a+n], (b, b+p])^2
 
-  ``K`` is computed exactly (closed form over the origin grids, edges included), so
-  the shrinking number of origins at long lags and the coarse origin spacing of the
-  higher levels are accounted for; ``K(n, n)/n^2`` is 1 / (number of effectively
-  independent origins) at lag n.
-* the size comes from the data: for the self (tracer) MSD the observed variance of the
-  squared displacements at each lag, ``Var|dr|^2 = <dr^4> - <dr^2>^2`` (from ``msd4``),
-  enters through the scale-free ratio ``v(t) = <dr^4>/<dr^2>^2 - 1`` (2/3 for an
-  isotropic Gaussian, larger when non-Gaussian), divided by N independent ions::
+  computed exactly (closed form over the origin grids, edges included);
+* the size is the per-particle variance of the squared displacement at each lag, from
+  the data, divided by the number of independent particles::
 
-      Cov_self(n, p) = (S^2 / N) sqrt(v_n v_p) K(n, p)
+      Cov(n, p) = sqrt(V_n V_p) K(n, p) / (n p) / N_eff
 
-  with S the fitted MSD slope per sample. Per direction, ``v`` is replaced by
-  2 f, f = (<dr^4> - <dr^2>^2) / (2 sum_d <dr_d^2>^2) (the non-Gaussian factor, 1 for
-  Gaussian displacements).
-* the collective (and charge, and Onsager) MSD has only one "particle" (the summed
-  displacement); its covariance is the Gaussian one of that particle:
-  ``Cov(n, p) = 2 sum_d S_d^2 K(n, p)`` (S_d: per-direction slopes of the collective
-  MSD per sample; cross terms <dR_a . dR_b> use S_aa S_bb + S_ab^2).
+  self (tracer) MSD: ``V = v * MSD^2`` with ``v = <dr^4>/<dr^2>^2 - 1`` observed (2/3
+  for an isotropic Gaussian, larger when non-Gaussian), N_eff = N ions; per direction
+  ``V_d = 2 f MSD_d^2``, f the observed non-Gaussian factor. Collective, charge and
+  Onsager terms: one particle (the summed displacement), Gaussian, ``V = 2 sum_d
+  MSD_d^2`` (cross terms <dR_a . dR_b>: ``<a^2><b^2> + <ab>^2``). MSD here is an OLS
+  line through the thinned lags (less noisy than the raw values);
+* error: the GLS one, ``(X^T C^-1 X)^-1``, multiplied by ``chi2_red`` when the
+  residuals exceed the model (``chi2_red`` > 1: curvature in the window, ion-ion
+  correlations, non-Gaussian tails the model misses); ``err_method`` and
+  ``err_inflation`` say so. With replicas/segments: mean, and the larger of the
+  standard error over them and the model error of the mean (``err_method`` names it);
+* unresolved: a slope with D - 2 D_err <= 0 has ``resolved = False``; it is reported
+  through its interval (``upper_95``), Haven ratios and conductivities from it are NaN
+  (conductivities carry ``upper_95``).
 
-The GLS estimate of the slope depends only on the shape of the covariance (so it is a
-linear, unbiased estimator); its variance is the GLS one, ``(X^T C^-1 X)^-1``. The
-naive ordinary-least-squares estimate and error are reported as ``D_ols``/``D_err_ols``
-for comparison only: MSD values at different lags are strongly correlated, so the OLS
-error is about 1/13 of the real scatter of the OLS estimate (seeded random walks,
-tests/test_transport.py), and the OLS estimate itself scatters 6-12x more than the GLS
-one. The shape of the covariance (exact for independent Gaussian walkers, calibrated
-by the tests to within a few % of the observed scatter) ignores ion-ion correlations of
-the self MSD; replicas/segments give the model-free check. ``chi2_red`` of the GLS
-residuals checks the covariance model (about 1 when it holds).
+``D_ols``/``D_err_ols`` (ordinary least squares on every window lag with the naive
+residual error) are kept for comparison only: the naive error is ~1/13 of the real
+scatter on random walks (tests/test_transport.py).
 
 The window is user-given ``(t_start, t_end)`` or automatic: the longest range (in
 log t) of consecutive lags where the local log-log slope beta(t) = dlog MSD/dlog t is
@@ -95,8 +96,15 @@ class DiffusionFit:
     """A diffusion coefficient fitted to an MSD-type curve.
 
     ``D``/``D_err``: total (3D) value and its 1-sigma error; ``D_xyz``/``D_xyz_err``:
-    per direction (MSD_d = 2 D_d t). With replicas, ``D`` is their mean and ``D_err``
-    the standard error of that mean; ``D_err_model`` is the GLS-model error of the mean.
+    per direction (MSD_d = 2 D_d t). ``err_method`` names where ``D_err`` comes from
+    (the model covariance, inflated by ``err_inflation`` = sqrt(chi2_red) when the
+    misfit exceeds the model, or the spread of replicas). With replicas, ``D`` is their
+    mean and ``D_err`` the larger of the standard error of that mean (``D_err_spread``)
+    and the model error of the mean (``D_err_model``).
+
+    ``resolved`` is False when D is not significantly positive (D - 2 D_err <= 0): then
+    ``D`` is only the raw slope and the result is the interval ``lower_95``..``upper_95``
+    (report "D < upper_95"). ``D_xyz_resolved``: the same per direction.
     """
 
     quantity: str
@@ -129,6 +137,14 @@ class DiffusionFit:
     drift: str = "unknown"
     n_replicas: int = 1
     replicas: list = field(default_factory=list, repr=False)
+    err_method: str = "model"
+    err_inflation: float = 1.0
+    n_fit_lags: int = 0
+    D_err_spread: float = float("nan")
+    resolved: bool = True
+    lower_95: float = float("nan")
+    upper_95: float = float("nan")
+    D_xyz_resolved: np.ndarray = field(default_factory=lambda: np.ones(3, bool))
 
     @property
     def D_run(self) -> float:
@@ -149,6 +165,8 @@ class HavenRatio:
 
     The errors treat D* and D_sigma as independent; for independent ions their real
     covariance is about Var(D*), which would make the error slightly smaller.
+    ``H`` (and each ``H_xyz``) is NaN, ``resolved`` False, unless both D* and D_sigma
+    are resolved (significantly positive).
     """
 
     H: float
@@ -157,6 +175,7 @@ class HavenRatio:
     H_xyz_err: np.ndarray
     t_start: float
     t_end: float
+    resolved: bool = True
 
     def to_dict(self) -> dict:
         return _jsonable(asdict(self))
@@ -164,7 +183,12 @@ class HavenRatio:
 
 @dataclass
 class Conductivity:
-    """Ionic conductivity (S/cm, or reduced for lj), total and per direction."""
+    """Ionic conductivity (S/cm, or reduced for lj), total and per direction.
+
+    When the underlying D is not resolved (not significantly positive), ``sigma`` and
+    ``sigma_err`` are NaN, ``resolved`` is False and ``upper_95`` is the 95 % upper
+    bound (from D's interval, at least 0); the same per direction (NaN entries).
+    """
 
     sigma: float
     sigma_err: float
@@ -178,6 +202,8 @@ class Conductivity:
     method: str
     t_start: float
     t_end: float
+    resolved: bool = True
+    upper_95: float = float("nan")
 
     def to_dict(self) -> dict:
         return _jsonable(asdict(self))
@@ -216,10 +242,11 @@ class TransportReport:
     tracer: DiffusionFit
     collective: DiffusionFit
     haven: HavenRatio
-    conductivity: Conductivity
+    conductivity: Conductivity | None
     charge_conductivity: Conductivity | None = None
     onsager: Onsager | None = None
     drift: str = "unknown"
+    notes: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return _jsonable(asdict(self))
@@ -447,39 +474,79 @@ def local_slope(t, y, half_width: float = np.log(2.0) / 2, rel_cov=None):
 
 
 # --------------------------------------------------------------------------------------
-# GLS line fit with a model covariance
+# Line fit: GLS on log-thinned lags with the model covariance, misfit-inflated error
 # --------------------------------------------------------------------------------------
-def _gls_shape(t, y, C, offset: bool):
-    """GLS of y = a + b t with covariance C (up to a scale). Returns (params, cov, chi2)."""
-    X = np.column_stack([np.ones_like(t), t]) if offset else t[:, None]
-    d = np.sqrt(np.diag(C))
+THIN_RATIO = float(np.sqrt(2.0))  # consecutive fitted lags differ by at least this factor in t
+BETA_RATIO = 1.1                  # lag spacing of the local log-log slope beta(t)
+
+
+def thin_lags(t, ratio: float = THIN_RATIO, min_points: int = 3) -> np.ndarray:
+    """Positions of a log-spaced subset of the increasing lag times ``t``.
+
+    The first and last lags are kept and consecutive kept lags are at least ``ratio``
+    apart, so neighbouring fitted MSD values are not almost perfectly correlated (the
+    covariance stays well conditioned). At least ``min_points`` positions (all of them
+    when ``t`` has fewer).
+    """
+    t = np.asarray(t, dtype=float)
+    n = len(t)
+    keep = [0]
+    for i in range(1, n):
+        if t[i] >= ratio * t[keep[-1]] * (1 - 1e-12):
+            keep.append(i)
+    if keep[-1] != n - 1:
+        if len(keep) > 1 and t[n - 1] < ratio * t[keep[-1]]:
+            keep[-1] = n - 1
+        else:
+            keep.append(n - 1)
+    if len(keep) < min(min_points, n):  # a short window: evenly spread in log t
+        lt = np.log(t)
+        want = np.linspace(lt[0], lt[-1], min(min_points, n))
+        keep = sorted({int(np.argmin(np.abs(lt - w))) for w in want} | {0, n - 1})
+        for i in range(n):  # fill up with unused lags if rounding merged some
+            if len(keep) >= min(min_points, n):
+                break
+            if i not in keep:
+                keep = sorted(keep + [i])
+    return np.asarray(keep, dtype=int)
+
+
+def _gls_fit(t, y, C, offset: bool):
+    """GLS of y = a + b t with the (absolute) covariance C of y on thinned lags.
+
+    Returns (params (a, b), their covariance, chi2_red = r' C^-1 r / (n - p)).
+    """
+    ts = t.max()
+    X = np.column_stack([np.ones_like(t), t / ts]) if offset else (t / ts)[:, None]
+    d = np.sqrt(np.maximum(np.diag(C), 1e-300))
     R = C / np.outer(d, d)
-    Xn = X / d[:, None]
-    yn = y / d
     eye = np.eye(len(t))
     jitter = 1e-12
     for _ in range(8):
         try:
-            cf = np.linalg.cholesky(R + jitter * eye)
+            L = np.linalg.cholesky(R + jitter * eye) * d[:, None]   # C ~ L L'
             break
         except np.linalg.LinAlgError:
             jitter *= 100
     else:  # pragma: no cover - numerically hopeless covariance
         raise RuntimeError("model covariance of the MSD is not positive definite")
-    w = np.linalg.solve(cf, np.column_stack([Xn, yn]))  # whitening by the Cholesky factor
-    Xw, yw = w[:, :-1], w[:, -1]
+    Xw, yw = np.linalg.solve(L, X), np.linalg.solve(L, y)          # whitened
     params, *_ = np.linalg.lstsq(Xw, yw, rcond=None)
     cov = np.linalg.inv(Xw.T @ Xw)
     r = yw - Xw @ params
-    chi2 = float(r @ r)
-    if not offset:
-        params = np.concatenate([[0.0], params])
-        cov = np.array([[0.0, 0.0], [0.0, cov[0, 0]]])
-    return params, cov, chi2
+    dof = len(t) - X.shape[1]
+    ratio = float(r @ r) / dof if dof > 0 else float("nan")
+    if offset:
+        params = params / np.array([1.0, ts])
+        cov = cov / np.outer([1.0, ts], [1.0, ts])
+    else:
+        params = np.array([0.0, params[0] / ts])
+        cov = np.array([[0.0, 0.0], [0.0, cov[0, 0] / ts ** 2]])
+    return params, cov, ratio
 
 
 def _ols(t, y, offset: bool):
-    """Ordinary least squares with the usual residual-based slope error."""
+    """Ordinary least squares with the usual residual-based slope error (naive; for comparison)."""
     X = np.column_stack([np.ones_like(t), t]) if offset else t[:, None]
     params, *_ = np.linalg.lstsq(X, y, rcond=None)
     dof = max(len(t) - X.shape[1], 1)
@@ -488,51 +555,77 @@ def _ols(t, y, offset: bool):
     return params[-1], float(np.sqrt(cov[-1, -1]))
 
 
-def _fit_series(series: _Series, idx: np.ndarray, offset: bool, cross=None) -> dict:
-    """GLS fits of the x, y, z and total columns of ``series`` on lags ``idx``.
+def _smooth(y_obs, y_fit):
+    """The fitted line where it is positive, else the observed value (at least 0)."""
+    return np.where(y_fit > 0, y_fit, np.maximum(y_obs, 0.0))
 
-    Returns per-column slope (distance^2/time), its variance, intercept, chi2_red and OLS
-    slope error. ``cross``: (series_aa, series_bb) for an Onsager cross term.
+
+def _model_cov(series: _Series, idx: np.ndarray, fitted: np.ndarray, cross=None) -> list:
+    """Model covariances (x, y, z, total) of the MSD values on lags ``idx`` (distance^4).
+
+    Per-particle variance of the squared displacement at each lag times the random-walk
+    overlap kernel of the origins, K(n, p) / (n p), divided by the number of independent
+    particles. Self MSD: Gaussian in the MSD (the fitted line ``fitted``, (k, 4), where
+    positive; N ions make it precise) times the observed non-Gaussian factor (from
+    <dr^4>). Collective terms (one particle, a noisy MSD): the random-walk form
+    2 s_d^2 K(n, p), s_d = mean of MSD_d / n over the lags (positive even when the slope
+    is not), so that the weights do not follow the noise of the data. ``cross``: the
+    diagonal xyz arrays (aa, bb) of an Onsager cross term, whose Gaussian variance is
+    <a^2><b^2> + <ab>^2.
     """
     lags = series.lags
-    t = lags.t[idx]
+    n = lags.nsamp[idx].astype(float)
+    Kn = lags.kernel(idx) / np.outer(n, n)
+    y = series.xyz[idx]
+    g = _smooth(y, fitted)
+    if series.kind == "self":
+        f = np.sqrt(series.non_gaussian_factor()[idx])
+        per = [2.0 * np.outer(f * g[:, d], f * g[:, d]) * Kn / series.n_eff for d in range(3)]
+        v = np.sqrt(series.rel_var_total()[idx]) * g[:, 3]
+        return per + [np.outer(v, v) * Kn / series.n_eff]
     K = lags.kernel(idx)
-    tau = lags.tau
-    out = {"b": np.zeros(4), "b_var": np.zeros(4), "a": np.zeros(4), "a_var": np.zeros(4),
-           "chi2": np.zeros(4), "b_ols": np.zeros(4), "b_ols_err": np.zeros(4)}
-    dof = max(len(idx) - (2 if offset else 1), 1)
 
-    if series.kind == "self":
-        f = series.non_gaussian_factor()[idx]
-        v = series.rel_var_total()[idx]
-        shapes = [np.outer(np.sqrt(f), np.sqrt(f)) * K] * 3 + [np.outer(np.sqrt(v), np.sqrt(v)) * K]
+    def rate(v):  # mean MSD per sample over the lags, per direction
+        return np.mean(np.asarray(v, float)[:, :3] / n[:, None], axis=0)
+
+    if cross is None:
+        s2 = 2.0 * np.maximum(rate(y), 0.0) ** 2
     else:
-        shapes = [K] * 4
+        aa, bb = (np.maximum(rate(np.asarray(c, float)[lags.valid][idx]), 0.0) for c in cross)
+        s2 = aa * bb + rate(y) ** 2
+    s2 = np.maximum(s2, 1e-300)
+    per = [s2[d] * K for d in range(3)]
+    return per + [per[0] + per[1] + per[2]]
 
+
+def _fit_series(series: _Series, idx: np.ndarray, offset: bool, cross=None) -> dict:
+    """Fits of the x, y, z and total columns of ``series`` on the window lags ``idx``.
+
+    The lags are thinned to a log-spaced subset (:func:`thin_lags`), the model
+    covariance is built from an OLS line through them (:func:`_model_cov`), then the
+    slope is the GLS one with that covariance; its variance the GLS one, multiplied by
+    chi2_red when that exceeds 1. Returns per column the slope (distance^2/time), its
+    variance, intercept, ``chi2_red``, the error inflation factor and the naive OLS
+    slope and error on all window lags.
+    """
+    lags = series.lags
+    sub = idx[thin_lags(lags.t[idx], min_points=3 if offset else 2)]
+    t = lags.t[sub]
+    y = series.xyz[sub]
+    # the covariance's scale from an OLS line (less noisy than the observed MSD values)
+    X = np.column_stack([np.ones_like(t), t]) if offset else t[:, None]
+    fitted = X @ np.linalg.lstsq(X, y, rcond=None)[0]
+    covs = _model_cov(series, sub, fitted, cross)
+    out = {k: np.zeros(4) for k in ("b", "b_var", "a", "a_var", "chi2_red", "inflation", "b_ols", "b_ols_err")}
     for c in range(4):
-        y = series.xyz[idx, c]
-        params, cov, chi2 = _gls_shape(t, y, shapes[c], offset)
+        params, cov, ratio = _gls_fit(t, y[:, c], covs[c], offset)
+        infl = max(1.0, ratio) if np.isfinite(ratio) else 1.0
         out["a"][c], out["b"][c] = params
-        out["a_var"][c], out["b_var"][c] = cov[0, 0], cov[1, 1]
-        out["chi2"][c] = chi2
-        out["b_ols"][c], out["b_ols_err"][c] = _ols(t, y, offset)
-
-    # scale of the covariance: (slope per sample)^2 * model factor
-    S = out["b"] * tau
-    if series.kind == "self":
-        scales = np.array([2.0 * S[0] ** 2, 2.0 * S[1] ** 2, 2.0 * S[2] ** 2, S[3] ** 2]) / series.n_eff
-    elif cross is None:
-        per = 2.0 * S[:3] ** 2
-        scales = np.concatenate([per, [per.sum()]])
-    else:
-        Saa, Sbb = cross
-        per = np.abs(Saa[:3] * Sbb[:3]) + S[:3] ** 2
-        scales = np.concatenate([per, [per.sum()]])
-    scales = np.maximum(scales, 1e-300)
-    out["b_var"] = out["b_var"] * scales
-    out["a_var"] = out["a_var"] * scales
-    out["chi2_red"] = out["chi2"] / scales / dof
-    out["S"] = S
+        out["a_var"][c], out["b_var"][c] = cov[0, 0] * infl, cov[1, 1] * infl
+        out["chi2_red"][c] = ratio
+        out["inflation"][c] = np.sqrt(infl)
+        out["b_ols"][c], out["b_ols_err"][c] = _ols(lags.t[idx], series.xyz[idx, c], offset)
+    out["n_fit"] = len(sub)
     return out
 
 
@@ -552,7 +645,13 @@ def _select_window(series: _Series, window, beta_tol, min_independent, max_fract
     lags = series.lags
     nl = len(lags.t)
     allidx = np.arange(nl)
-    beta, beta_err = local_slope(lags.t, series.y, rel_cov=_rel_cov(series, allidx))
+    # beta(t) on log-spaced lags (ratio BETA_RATIO: dense all-origin lags add nothing to
+    # a local log-log slope but cost a kernel of size k^2), copied to the lags in between
+    grid = thin_lags(lags.t, BETA_RATIO)
+    bg, eg = local_slope(lags.t[grid], series.y[grid], rel_cov=_rel_cov(series, grid))
+    near = grid[np.clip(np.searchsorted(lags.t[grid], lags.t), 0, len(grid) - 1)]
+    pos = np.searchsorted(grid, near)
+    beta, beta_err = bg[pos], eg[pos]
     if window is not None:
         try:
             t0, t1 = (float(w) for w in window)
@@ -606,10 +705,13 @@ def _select_window(series: _Series, window, beta_tol, min_independent, max_fract
 # --------------------------------------------------------------------------------------
 # Public diffusion API
 # --------------------------------------------------------------------------------------
-_METHOD_SELF = ("GLS fit of MSD = 2dDt + c; model covariance: exact random-walk overlap kernel of the "
-                "multiple-window origins x observed Var|dr|^2 (from <dr^4>) / N ions")
-_METHOD_COLL = ("GLS fit of the collective MSD = 2dDt + c; model covariance: exact random-walk overlap "
-                "kernel of the origins x Gaussian variance of the summed displacement (one particle)")
+_METHOD_SELF = ("GLS fit of MSD = 2dDt + c on log-spaced lags (ratio >= sqrt 2); model covariance: random-walk "
+                "overlap kernel of the origins x observed Var|dr|^2 (from <dr^4>) / N ions; error x sqrt(chi2_red) "
+                "when chi2_red > 1")
+_METHOD_COLL = ("GLS fit of the collective MSD = 2dDt + c on log-spaced lags (ratio >= sqrt 2); model covariance: "
+                "random-walk overlap kernel of the origins x Gaussian variance of the summed displacement (one "
+                "particle); error x sqrt(chi2_red) when chi2_red > 1")
+Z95 = 1.959963984540054
 
 
 def _as_list(res):
@@ -652,8 +754,18 @@ def _mean_result_arrays(results, quantity, species=None):
     return s
 
 
+def _set_interval(f: DiffusionFit) -> DiffusionFit:
+    """Resolved flags and the 95 % interval from D, D_err (total and per direction)."""
+    f.lower_95 = f.D - Z95 * f.D_err
+    f.upper_95 = f.D + Z95 * f.D_err
+    f.resolved = bool(np.isfinite(f.D) and np.isfinite(f.D_err) and f.D - 2.0 * f.D_err > 0)
+    with np.errstate(invalid="ignore"):
+        f.D_xyz_resolved = np.asarray(f.D_xyz - 2.0 * f.D_xyz_err > 0)
+    return f
+
+
 def _diffusion(res, quantity, window, offset, beta_tol, min_independent, max_fraction,
-               species=None, cross_slopes=None):
+               species=None, cross_series=None):
     results = _as_list(res)
     min_lags = 3 if offset else 2
     mean_series = _mean_result_arrays(results, quantity, species)
@@ -676,7 +788,7 @@ def _diffusion(res, quantity, window, offset, beta_tol, min_independent, max_fra
         ridx = np.flatnonzero((lags.t >= win_t[0] * (1 - 1e-12)) & (lags.t <= win_t[1] * (1 + 1e-12)))
         if len(ridx) < min_lags:
             raise ValueError(f"replica has only {len(ridx)} lags in the window {win_t}")
-        cross = None if cross_slopes is None else cross_slopes[len(fits)]
+        cross = None if cross_series is None else cross_series[len(fits)]
         fits.append((r, lags, series, ridx, _fit_series(series, ridx, offset, cross)))
 
     style = _units.get_style(results[0].units)
@@ -692,7 +804,8 @@ def _diffusion(res, quantity, window, offset, beta_tol, min_independent, max_fra
             a2 = np.full(len(lags.t), np.nan)
         in_win = np.zeros(len(lags.t), bool)
         in_win[ridx] = True
-        single.append(DiffusionFit(
+        infl = float(fit["inflation"][3])
+        single.append(_set_interval(DiffusionFit(
             quantity=quantity if species is None else f"{quantity} {species[0]}-{species[1]}",
             D=float(D[3]), D_err=float(D_err[3]), D_xyz=D[:3], D_xyz_err=D_err[:3],
             unit=_units.diffusion_unit(style),
@@ -709,40 +822,48 @@ def _diffusion(res, quantity, window, offset, beta_tol, min_independent, max_fra
             alpha2=a2, in_window=in_win,
             units=style.name, unit_factor=factor, natoms=r.natoms, volume=r.volume,
             drift=str(r.meta.get("drift", "unknown")),
-        ))
-        single[-1]._slopes = fit["S"]  # per-sample slopes (used by the Onsager cross terms)
+            err_method="model" if infl <= 1.0 else f"model x sqrt(chi2_red) = {infl:.3g}",
+            err_inflation=infl, n_fit_lags=int(fit["n_fit"]),
+        )))
     if len(single) == 1:
         return single[0]
 
-    # replicas / segments: mean and standard error of the mean
+    # replicas / segments: mean; error = the larger of the spread's standard error and the model error
     n = len(single)
     Ds = np.array([s.D for s in single])
     Dxyz = np.array([s.D_xyz for s in single])
     errs = np.array([s.D_err for s in single])
     errs_xyz = np.array([s.D_xyz_err for s in single])
+    sem, sem_xyz = Ds.std(ddof=1) / np.sqrt(n), Dxyz.std(axis=0, ddof=1) / np.sqrt(n)
+    model, model_xyz = np.sqrt((errs ** 2).sum()) / n, np.sqrt((errs_xyz ** 2).sum(axis=0)) / n
     out = DiffusionFit(
         quantity=single[0].quantity,
-        D=float(Ds.mean()), D_err=float(Ds.std(ddof=1) / np.sqrt(n)),
-        D_xyz=Dxyz.mean(axis=0), D_xyz_err=Dxyz.std(axis=0, ddof=1) / np.sqrt(n),
+        D=float(Ds.mean()), D_err=float(max(sem, model)),
+        D_xyz=Dxyz.mean(axis=0), D_xyz_err=np.maximum(sem_xyz, model_xyz),
         unit=single[0].unit, t_start=single[0].t_start, t_end=single[0].t_end,
         window_method=wmethod,
-        method=f"mean and standard error over {n} replicas/segments; each: " + single[0].method,
+        method=f"mean over {n} replicas/segments; each: " + single[0].method,
         n_lags=single[0].n_lags,
         offset=float(np.mean([s.offset for s in single])),
         offset_err=float(np.std([s.offset for s in single], ddof=1) / np.sqrt(n)),
         chi2_red=float(np.mean([s.chi2_red for s in single])),
         D_ols=float(np.mean([s.D_ols for s in single])),
         D_err_ols=float(np.sqrt((np.array([s.D_err_ols for s in single]) ** 2).sum()) / n),
-        D_err_model=float(np.sqrt((errs ** 2).sum()) / n),
+        D_err_model=float(model),
         time=ref_series.lags.t, beta=beta, beta_err=beta_err,
         alpha2=(non_gaussian_mean(results) if quantity == "tracer" else np.full(len(ref_series.lags.t), np.nan)),
         in_window=single[0].in_window,
         units=single[0].units, unit_factor=factor, natoms=single[0].natoms,
         volume=float(np.mean([s.volume for s in single])), drift=single[0].drift,
-        D_xyz_err_model=np.sqrt((errs_xyz ** 2).sum(axis=0)) / n,
+        D_xyz_err_model=model_xyz,
         n_replicas=n, replicas=single,
+        D_err_spread=float(sem),
+        err_method=(f"replica spread (standard error of the mean of {n})" if sem >= model
+                    else f"model (larger than the spread of {n} replicas)"),
+        err_inflation=float(np.mean([s.err_inflation for s in single])),
+        n_fit_lags=single[0].n_fit_lags,
     )
-    return out
+    return _set_interval(out)
 
 
 def non_gaussian_mean(results) -> np.ndarray:
@@ -784,11 +905,30 @@ def _ratio(a, ea, b, eb):
 
 
 def haven_ratio(tracer: DiffusionFit, collective: DiffusionFit) -> HavenRatio:
-    """H_R = D*/D_sigma with propagated errors (total and per direction)."""
+    """H_R = D*/D_sigma with propagated errors (total and per direction); NaN where
+    either D is unresolved."""
     H, He = _ratio(tracer.D, tracer.D_err, collective.D, collective.D_err)
     Hx, Hxe = _ratio(tracer.D_xyz, tracer.D_xyz_err, collective.D_xyz, collective.D_xyz_err)
-    return HavenRatio(H=float(H), H_err=float(He), H_xyz=Hx, H_xyz_err=Hxe,
-                      t_start=collective.t_start, t_end=collective.t_end)
+    ok = bool(tracer.resolved and collective.resolved)
+    okx = np.asarray(tracer.D_xyz_resolved) & np.asarray(collective.D_xyz_resolved)
+    return HavenRatio(H=float(H) if ok else float("nan"), H_err=float(He) if ok else float("nan"),
+                      H_xyz=np.where(okx, Hx, np.nan), H_xyz_err=np.where(okx, Hxe, np.nan),
+                      t_start=collective.t_start, t_end=collective.t_end, resolved=ok)
+
+
+def _conductivity_from_fit(fit: DiffusionFit, F: float, z: float, T: float, method: str) -> Conductivity:
+    """sigma = F * D (F: the conductivity factor per D unit); unresolved -> NaN + upper bound."""
+    okx = np.asarray(fit.D_xyz_resolved)
+    return Conductivity(
+        sigma=F * fit.D if fit.resolved else float("nan"),
+        sigma_err=F * fit.D_err if fit.resolved else float("nan"),
+        sigma_xyz=np.where(okx, F * fit.D_xyz, np.nan), sigma_xyz_err=np.where(okx, F * fit.D_xyz_err, np.nan),
+        unit=_units.conductivity_unit(fit.units), T=T, z=z,
+        concentration=_units.concentration(fit.units, fit.natoms, fit.volume),
+        concentration_unit=_units.concentration_unit(fit.units),
+        method=method, t_start=fit.t_start, t_end=fit.t_end,
+        resolved=bool(fit.resolved), upper_95=F * max(fit.upper_95, 0.0),
+    )
 
 
 def _check_T(T):
@@ -808,14 +948,8 @@ def conductivity(res_or_fit, T: float, z: float = 1.0, window=None, **kw) -> Con
     T = _check_T(T)
     fit = res_or_fit if isinstance(res_or_fit, DiffusionFit) else collective_diffusion(res_or_fit, window, **kw)
     F = _units.conductivity_factor(fit.units, fit.volume, T) * fit.natoms * float(z) ** 2 / fit.unit_factor
-    return Conductivity(
-        sigma=F * fit.D, sigma_err=F * fit.D_err, sigma_xyz=F * fit.D_xyz, sigma_xyz_err=F * fit.D_xyz_err,
-        unit=_units.conductivity_unit(fit.units), T=T, z=float(z),
-        concentration=_units.concentration(fit.units, fit.natoms, fit.volume),
-        concentration_unit=_units.concentration_unit(fit.units),
-        method=f"Nernst-Einstein sigma = c e^2 z^2 D_sigma/(k_B T) from the {fit.quantity} MSD",
-        t_start=fit.t_start, t_end=fit.t_end,
-    )
+    return _conductivity_from_fit(
+        fit, F, float(z), T, f"Nernst-Einstein sigma = c e^2 z^2 D_sigma/(k_B T) from the {fit.quantity} MSD")
 
 
 def charge_conductivity(res, T: float, window=None, **kw) -> Conductivity:
@@ -826,42 +960,36 @@ def charge_conductivity(res, T: float, window=None, **kw) -> Conductivity:
     T = _check_T(T)
     fit = res if isinstance(res, DiffusionFit) else charge_diffusion(res, window, **kw)
     F = _units.conductivity_factor(fit.units, fit.volume, T) * fit.natoms / fit.unit_factor
-    return Conductivity(
-        sigma=F * fit.D, sigma_err=F * fit.D_err, sigma_xyz=F * fit.D_xyz, sigma_xyz_err=F * fit.D_xyz_err,
-        unit=_units.conductivity_unit(fit.units), T=T, z=float("nan"),
-        concentration=_units.concentration(fit.units, fit.natoms, fit.volume),
-        concentration_unit=_units.concentration_unit(fit.units),
-        method="Einstein-Helfand sigma = 1/(V k_B T) <|sum_a q_a dR_a|^2>/(2 d t) (charge MSD)",
-        t_start=fit.t_start, t_end=fit.t_end,
-    )
+    return _conductivity_from_fit(
+        fit, F, float("nan"), T, "Einstein-Helfand sigma = 1/(V k_B T) <|sum_a q_a dR_a|^2>/(2 d t) (charge MSD)")
 
 
-def onsager(res, T: float, window=None, *, offset: bool = True, **kw) -> Onsager:
+def onsager(res, T: float, window=None, *, offset: bool = True, beta_tol: float = 0.1,
+            min_independent: float = 10.0, max_fraction: float = 0.5) -> Onsager:
     """Onsager coefficients L_ab (total and per direction) from the cross MSDs.
 
     Same window for every pair (automatic: from the charge MSD, else from the first
-    diagonal term). Errors: GLS with the Gaussian model of each term.
+    diagonal term). Errors: the estimator of :func:`tracer_diffusion` with the Gaussian
+    model of each term (cross terms: <a^2><b^2> + <ab>^2).
     """
     T = _check_T(T)
     results = _as_list(res)
     r0 = results[0]
     if r0.onsager is None:
         raise ValueError("this MSD result has no Onsager cross terms (run the fix with charges)")
+    kw = dict(beta_tol=beta_tol, min_independent=min_independent, max_fraction=max_fraction)
     if window is None:
         base = charge_diffusion(results, None, offset=offset, **kw) if r0.charge_xyz is not None \
-            else _diffusion(results, "onsager", None, offset, kw.get("beta_tol", 0.1),
-                            kw.get("min_independent", 10.0), kw.get("max_fraction", 0.5), species=(0, 0))
+            else _diffusion(results, "onsager", None, offset, beta_tol, min_independent, max_fraction,
+                            species=(0, 0))
         window = (base.t_start, base.t_end)
     ns = r0.onsager.shape[0]
     L = np.zeros((ns, ns))
     Le = np.zeros((ns, ns))
     Lx = np.zeros((ns, ns, 3))
     Lxe = np.zeros((ns, ns, 3))
-    args = (window, offset, 0.1, 10.0, 0.5)
+    args = (window, offset, beta_tol, min_independent, max_fraction)
     diag = [_diffusion(results, "onsager", *args, species=(a, a)) for a in range(ns)]
-
-    def slopes(f):
-        return [s._slopes for s in (f.replicas or [f])]
 
     F = _units.conductivity_factor(r0.units, np.mean([r.volume for r in results]), T) * r0.natoms
     for a in range(ns):
@@ -869,8 +997,8 @@ def onsager(res, T: float, window=None, *, offset: bool = True, **kw) -> Onsager
             if a == b:
                 f = diag[a]
             else:
-                cs = list(zip(slopes(diag[a]), slopes(diag[b])))
-                f = _diffusion(results, "onsager", *args, species=(a, b), cross_slopes=cs)
+                cs = [(r.onsager[a, a], r.onsager[b, b]) for r in results]
+                f = _diffusion(results, "onsager", *args, species=(a, b), cross_series=cs)
             g = F / f.unit_factor
             L[a, b] = L[b, a] = g * f.D
             Le[a, b] = Le[b, a] = g * f.D_err
@@ -888,7 +1016,9 @@ def analyse(res, T: float, z: float = 1.0, window=None, *, same_window: bool = T
     """Tracer and collective D, Haven ratio, conductivity (and charge/Onsager terms).
 
     With ``same_window`` (default) the collective quantities use the window of the tracer
-    MSD (given or automatic), so H_R compares like with like.
+    MSD (given or automatic), so H_R compares like with like. Without a volume (a
+    trajectory without a cell) D*, D_sigma and H_R are computed and the conductivities
+    are None, with a note (and a warning) that sigma needs the volume.
     """
     kw = dict(offset=offset, beta_tol=beta_tol, min_independent=min_independent, max_fraction=max_fraction)
     tr = tracer_diffusion(res, window, **kw)
@@ -897,11 +1027,21 @@ def analyse(res, T: float, z: float = 1.0, window=None, *, same_window: bool = T
     if same_window and window is None:
         co.window_method = "auto (tracer window)"
     results = _as_list(res)
-    charge = ons = None
-    if results[0].charge_xyz is not None:
-        charge = charge_conductivity(charge_diffusion(res, cwin, **kw), T)
-        if results[0].onsager is not None:
-            ons = onsager(res, T, cwin or (co.t_start, co.t_end), offset=offset)
-    return TransportReport(T=_check_T(T), tracer=tr, collective=co, haven=haven_ratio(tr, co),
-                           conductivity=conductivity(co, T, z), charge_conductivity=charge,
-                           onsager=ons, drift=tr.drift)
+    T = _check_T(T)
+    cond = charge = ons = None
+    notes = []
+    vols = np.array([float(r.volume) for r in results])
+    if np.all(np.isfinite(vols) & (vols > 0)):
+        cond = conductivity(co, T, z)
+        if results[0].charge_xyz is not None:
+            charge = charge_conductivity(charge_diffusion(res, cwin, **kw), T)
+            if results[0].onsager is not None:
+                ons = onsager(res, T, cwin or (co.t_start, co.t_end), offset=offset, beta_tol=beta_tol,
+                              min_independent=min_independent, max_fraction=max_fraction)
+    else:
+        notes.append(f"no conductivity: sigma needs the volume of the cell (volume = {vols.tolist()}); "
+                     "D*, D_sigma and H_R do not")
+        warnings.warn(notes[-1], RuntimeWarning, stacklevel=2)
+    return TransportReport(T=T, tracer=tr, collective=co, haven=haven_ratio(tr, co),
+                           conductivity=cond, charge_conductivity=charge,
+                           onsager=ons, drift=tr.drift, notes=notes)
