@@ -264,25 +264,34 @@ def format_report(sp: StatePoint, rep, units: str) -> str:
     tu = TIME_UNITS.get(units, "time units")
     Tu = "(reduced)" if units == "lj" else "K"
     tr, co, hr, cd = rep.tracer, rep.collective, rep.haven, rep.conductivity
+    # (name, value, error, per-direction values, errors, unit, resolved, upper bound, per-direction resolved)
     rows = [
-        ("D* (tracer)", tr.D, tr.D_err, tr.D_xyz, tr.D_xyz_err, tr.unit),
-        ("D_sigma (collective)", co.D, co.D_err, co.D_xyz, co.D_xyz_err, co.unit),
-        ("H_R = D*/D_sigma", hr.H, hr.H_err, hr.H_xyz, hr.H_xyz_err, ""),
-        (f"sigma (z = {cd.z:g})", cd.sigma, cd.sigma_err, cd.sigma_xyz, cd.sigma_xyz_err, cd.unit),
+        ("D* (tracer)", tr.D, tr.D_err, tr.D_xyz, tr.D_xyz_err, tr.unit, tr.resolved, tr.upper_95,
+         tr.D_xyz_resolved),
+        ("D_sigma (collective)", co.D, co.D_err, co.D_xyz, co.D_xyz_err, co.unit, co.resolved, co.upper_95,
+         co.D_xyz_resolved),
+        ("H_R = D*/D_sigma", hr.H, hr.H_err, hr.H_xyz, hr.H_xyz_err, "", hr.resolved, None,
+         np.isfinite(hr.H_xyz)),
     ]
-    if rep.charge_conductivity is not None:
-        c = rep.charge_conductivity
-        rows.append(("sigma (charge MSD)", c.sigma, c.sigma_err, c.sigma_xyz, c.sigma_xyz_err, c.unit))
+    for c, name in ((cd, f"sigma (z = {cd.z:g})" if cd else ""), (rep.charge_conductivity, "sigma (charge MSD)")):
+        if c is not None:
+            rows.append((name, c.sigma, c.sigma_err, c.sigma_xyz, c.sigma_xyz_err, c.unit, c.resolved, c.upper_95,
+                         np.isfinite(c.sigma_xyz)))
     nrep = len(sp.results)
     lines = [
         f"T = {sp.T:g} {Tu}: {nrep} MSD result{'s' if nrep > 1 else ''} "
-        f"({'mean ± standard error over replicas' if nrep > 1 else 'GLS fit, 1-sigma errors'}); "
-        f"{tr.natoms} mobile ions; units {units}",
-        f"  fit window {tr.t_start:g}–{tr.t_end:g} {tu} ({tr.window_method}, {tr.n_lags} lags); "
-        f"chi2_red tracer {tr.chi2_red:.3g}, collective {co.chi2_red:.3g}",
-        f"  drift removed: {rep.drift} ({describe_drift(rep.drift)}); c = {cd.concentration:.4g} "
-        f"{cd.concentration_unit}",
+        f"({'mean over replicas' if nrep > 1 else 'GLS fit on log-spaced lags'}, 1-sigma errors: "
+        f"tracer {tr.err_method}, collective {co.err_method}); {tr.natoms} mobile ions; units {units}",
+        f"  fit window {tr.t_start:g}–{tr.t_end:g} {tu} ({tr.window_method}, {tr.n_lags} lags, "
+        f"{tr.n_fit_lags} fitted); chi2_red tracer {tr.chi2_red:.3g}, collective {co.chi2_red:.3g}",
+        f"  drift removed: {rep.drift} ({describe_drift(rep.drift)})"
+        + (f"; c = {cd.concentration:.4g} {cd.concentration_unit}" if cd else ""),
     ]
+    lines += [f"  note: {n}" for n in rep.notes]
+    unresolved = [r[0] for r in rows if not r[6]]
+    if unresolved:
+        lines.append(f"  unresolved (not significantly > 0, D - 2 sigma <= 0): {', '.join(unresolved)}; "
+                     "shown as '< upper 95 % bound'; longer runs or replicas resolve them")
     meta = sp.results[0].meta
     if meta.get("producer") == "ionsitu.trajectory":
         lines.append(f"  from trajectory ({meta.get('source_format')}): unwrapped positions from {meta.get('unwrap')}; "
@@ -290,8 +299,9 @@ def format_report(sp: StatePoint, rep, units: str) -> str:
     w = [22, 22, 22, 22, 22]
     lines.append("  " + "quantity".ljust(w[0]) + "".join(h.ljust(x) for h, x in zip(("total", "x", "y", "z"), w[1:]))
                  + "unit")
-    for name, v, e, vx, ex, unit in rows:
-        cells = [_pm(v, e)] + [_pm(a, b) for a, b in zip(vx, ex)]
+    for name, v, e, vx, ex, unit, ok, up, okx in rows:
+        total = _pm(v, e) if ok else (f"< {up:.3g} (unresolved)" if up is not None else "unresolved")
+        cells = [total] + [_pm(a, b) if k else "unresolved" for a, b, k in zip(vx, ex, okx)]
         lines.append("  " + name.ljust(w[0]) + "".join(c.ljust(x) for c, x in zip(cells, w[1:])) + unit)
     return "\n".join(lines)
 
@@ -305,20 +315,21 @@ def arrhenius_fits(points, reports, units, extrapolate_T):
     kB = 1.0 if units == "lj" else arrhenius.KB_EV
     T = np.array([sp.T for sp in points])
     quantities = {
-        "tracer": ("D", [r.tracer.D for r in reports], [r.tracer.D_err for r in reports], reports[0].tracer.unit),
-        "collective": ("D", [r.collective.D for r in reports], [r.collective.D_err for r in reports],
-                       reports[0].collective.unit),
-        "conductivity": ("sigma", [r.conductivity.sigma for r in reports],
-                         [r.conductivity.sigma_err for r in reports], reports[0].conductivity.unit),
+        "tracer": ("D", [r.tracer for r in reports], "D", "D_err", reports[0].tracer.unit),
+        "collective": ("D", [r.collective for r in reports], "D", "D_err", reports[0].collective.unit),
     }
+    if all(r.conductivity is not None for r in reports):
+        quantities["conductivity"] = ("sigma", [r.conductivity for r in reports], "sigma", "sigma_err",
+                                      reports[0].conductivity.unit)
     out = {}
-    for name, (kind, y, e, unit) in quantities.items():
-        y, e = np.array(y, float), np.array(e, float)
-        entry = {"kind": kind, "T": T, "y": y, "y_err": e, "unit": unit, "fit": None, "error": None}
-        bad = ~(np.isfinite(y) & (y > 0))
-        if bad.any():
-            entry["error"] = (f"{name} value(s) <= 0 at T = {', '.join(f'{t:g}' for t in T[bad])} "
-                              f"({', '.join(f'{v:.3g}' for v in y[bad])}); a log fit needs positive values "
+    for name, (kind, objs, vkey, ekey, unit) in quantities.items():
+        Tq, y, e, skipped = arrhenius.resolved_points(
+            T, [getattr(o, vkey) for o in objs], [getattr(o, ekey) for o in objs], [o.resolved for o in objs])
+        entry = {"kind": kind, "T": Tq, "y": y, "y_err": e, "unit": unit, "fit": None, "error": None,
+                 "skipped_T": skipped}
+        if len(np.unique(Tq)) < 2:
+            entry["error"] = (f"{name}: unresolved (not significantly > 0) at T = "
+                              f"{', '.join(f'{t:g}' for t in skipped)}; fewer than 2 temperatures left to fit "
                               "(noisy collective MSD: longer runs or replicas)")
             out[name] = entry
             continue
@@ -326,14 +337,16 @@ def arrhenius_fits(points, reports, units, extrapolate_T):
             use_err = e if np.all(np.isfinite(e) & (e > 0)) else None
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                fit = arrhenius.fit(T, y, kind, use_err, kB=kB)
+                fit = arrhenius.fit(Tq, y, kind, use_err, kB=kB)
             entry["warnings"] = [str(w.message) for w in caught]
+            if len(skipped):
+                entry["warnings"].append(f"{name}: skipped unresolved T = {', '.join(f'{t:g}' for t in skipped)}")
             entry["fit"] = fit
             if extrapolate_T is not None:
                 entry["extrapolation"] = fit.extrapolate(extrapolate_T, level=0.95)
-            if len(np.unique(T)) >= 5:
+            if len(np.unique(Tq)) >= 5:
                 try:
-                    entry["two_regime"] = arrhenius.fit_two_regime(T, y, kind, use_err, kB=kB)
+                    entry["two_regime"] = arrhenius.fit_two_regime(Tq, y, kind, use_err, kB=kB)
                 except (ValueError, RuntimeError) as exc:
                     entry["two_regime_error"] = str(exc)
         except ValueError as exc:  # e.g. a negative D at one temperature
@@ -370,7 +383,8 @@ def format_arrhenius(fits, units, extrapolate_T) -> str:
 
 
 def _fit_json(e, extrapolate_T):
-    d = {"kind": e["kind"], "unit": e["unit"], "T": e["T"], "y": e["y"], "y_err": e["y_err"], "error": e["error"]}
+    d = {"kind": e["kind"], "unit": e["unit"], "T": e["T"], "y": e["y"], "y_err": e["y_err"], "error": e["error"],
+         "skipped_T_unresolved": e.get("skipped_T", [])}
     if e["fit"] is not None:
         d["fit"] = e["fit"].to_dict()
         d["warnings"] = e.get("warnings", [])

@@ -32,7 +32,7 @@ from scipy import optimize, stats
 from .units import KB_EV
 
 __all__ = ["ArrheniusFit", "TwoRegimeFit", "Extrapolation", "fit", "fit_two_regime",
-           "sigma_from_ea", "KINDS"]
+           "sigma_from_ea", "resolved_points", "KINDS"]
 
 KINDS = {
     "D": ("ln D vs 1/T: D = D0 exp(-Ea/kB T)", "cm^2/s"),
@@ -235,6 +235,18 @@ def _wls(X, Y, s):
 # --------------------------------------------------------------------------------------
 # Fits
 # --------------------------------------------------------------------------------------
+def resolved_points(T, y, y_err, resolved):
+    """The points an Arrhenius fit may use: those whose value is resolved (significantly
+    positive, :attr:`ionsitu.transport.DiffusionFit.resolved`) and finite.
+
+    Returns (T, y, y_err, skipped_T) with the skipped temperatures, so every caller
+    (``ionsitu analyze``, the campaign report) drops and names the same points.
+    """
+    T, y, e = (np.asarray(a, dtype=float) for a in (T, y, y_err))
+    ok = np.asarray(resolved, dtype=bool) & np.isfinite(y) & (y > 0)
+    return T[ok], y[ok], e[ok], T[~ok]
+
+
 def fit(T, y, kind: str = "D", y_err=None, *, kB: float = KB_EV) -> ArrheniusFit:
     """Arrhenius fit of ``y`` (D or sigma) against temperature ``T`` (K).
 

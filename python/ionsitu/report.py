@@ -143,13 +143,16 @@ def _fit_summary(f: _tr.DiffusionFit) -> dict:
         "t_start": f.t_start, "t_end": f.t_end, "window_method": f.window_method, "n_lags": f.n_lags,
         "chi2_red": f.chi2_red, "D_err_model": f.D_err_model, "n_replicas": f.n_replicas,
         "replicas_D": [r.D for r in f.replicas] if f.replicas else [f.D], "method": f.method,
+        "err_method": f.err_method, "err_inflation": f.err_inflation, "resolved": f.resolved,
+        "lower_95": f.lower_95, "upper_95": f.upper_95, "D_xyz_resolved": f.D_xyz_resolved,
     }
 
 
 def _cond_summary(c: _tr.Conductivity) -> dict:
     return {"sigma": c.sigma, "sigma_err": c.sigma_err, "sigma_xyz": c.sigma_xyz,
             "sigma_xyz_err": c.sigma_xyz_err, "unit": c.unit, "method": c.method,
-            "concentration": c.concentration, "concentration_unit": c.concentration_unit}
+            "concentration": c.concentration, "concentration_unit": c.concentration_unit,
+            "resolved": c.resolved, "upper_95": c.upper_95}
 
 
 def _arrhenius_summary(fit: _arr.ArrheniusFit, extrap_T, level) -> dict:
@@ -527,7 +530,7 @@ def build(camp) -> dict:
         entry.update({
             "tracer": _fit_summary(rep.tracer), "collective": _fit_summary(rep.collective),
             "haven": {"H": rep.haven.H, "H_err": rep.haven.H_err, "H_xyz": rep.haven.H_xyz,
-                      "H_xyz_err": rep.haven.H_xyz_err},
+                      "H_xyz_err": rep.haven.H_xyz_err, "resolved": rep.haven.resolved},
             "conductivity": _cond_summary(cond), "drift": rep.drift,
         })
         curves[T] = (results, rep)
@@ -557,17 +560,24 @@ def build(camp) -> dict:
     ok = [e for e in temps if e["status"] == "ok"]
     arr: dict = {}
     series = []
-    specs = (("tracer", "D*", lambda e: (e["tracer"]["D"], e["tracer"]["D_err"]), "D", 0),
-             ("collective", "D_sigma", lambda e: (e["collective"]["D"], e["collective"]["D_err"]), "D", 0),
-             ("conductivity", "sigma", lambda e: (e["conductivity"]["sigma"], e["conductivity"]["sigma_err"]),
-              "sigma", 1))
+    specs = (("tracer", "D*", lambda e: (e["tracer"]["D"], e["tracer"]["D_err"], e["tracer"]["resolved"]), "D", 0),
+             ("collective", "D_sigma", lambda e: (e["collective"]["D"], e["collective"]["D_err"],
+                                                  e["collective"]["resolved"]), "D", 0),
+             ("conductivity", "sigma", lambda e: (e["conductivity"]["sigma"], e["conductivity"]["sigma_err"],
+                                                  e["conductivity"]["resolved"]), "sigma", 1))
     for key, label, get, kind, panel in specs:
         if len(ok) < 2:
             arr[key] = {"error": f"needs >= 2 temperatures with results, have {len(ok)}"}
             continue
-        T = np.array([e["T"] for e in ok])
-        y = np.array([get(e)[0] for e in ok], float)
-        err = np.array([get(e)[1] for e in ok], float)
+        T, y, err, skipped = _arr.resolved_points([e["T"] for e in ok], [get(e)[0] for e in ok],
+                                                  [get(e)[1] for e in ok], [get(e)[2] for e in ok])
+        if len(skipped):
+            warn_list.append(f"Arrhenius {label}: unresolved (not significantly > 0) at T = "
+                             f"{', '.join(f'{t:g}' for t in skipped)}; those points are not fitted")
+        if len(np.unique(T)) < 2:
+            arr[key] = {"error": f"needs >= 2 temperatures with a resolved {label}, have {len(np.unique(T))}",
+                        "skipped_T_unresolved": skipped}
+            continue
         weighted = bool(np.all(np.isfinite(err) & (err > 0)))
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -584,6 +594,7 @@ def build(camp) -> dict:
                 else:
                     d["Tc"] = None
             warn_list += [f"Arrhenius {label}: {w.message}" for w in caught]
+            d["skipped_T_unresolved"] = skipped
             arr[key] = d
             series.append({"label": label, "T": T, "y": y, "y_err": err, "fit": f, "panel": panel,
                            "unit": ok[0][key]["unit"], "color": {"tracer": "tab:blue", "collective": "tab:red",
@@ -876,6 +887,14 @@ def _pm(v, e, fmt=".4g"):
     return f"{v:{fmt}} ± {e:.2g}" if e is not None else f"{v:{fmt}}"
 
 
+def _shown(d: dict, vkey: str, ekey: str, fmt=".4g") -> str:
+    """value ± error of a summary dict, or '< upper (unresolved)' when it is not resolved."""
+    if d.get("resolved", True):
+        return _pm(d[vkey], d[ekey], fmt)
+    up = d.get("upper_95")
+    return "unresolved" if up is None else f"< {up:.3g} (unresolved)"
+
+
 def _chance_text(hp) -> str:
     """' (chance x ± e, excess y ± e, z z)' of a temperature's hops entry, '' without a reference."""
     if hp.get("correlated_chance_fraction") is None:
@@ -897,10 +916,10 @@ def summary_text(data: dict) -> str:
         if e["status"] != "ok":
             lines.append(f"  T = {e['T']:g}: {e['error']}")
             continue
-        lines.append(f"  T = {e['T']:g} ({e['n_replicas']} rep.): D* = {_pm(e['tracer']['D'], e['tracer']['D_err'])}, "
-                     f"D_sigma = {_pm(e['collective']['D'], e['collective']['D_err'])} {conv['D_unit']}, "
-                     f"H_R = {_pm(e['haven']['H'], e['haven']['H_err'], '.3g')}, "
-                     f"sigma = {_pm(e['conductivity']['sigma'], e['conductivity']['sigma_err'])}")
+        lines.append(f"  T = {e['T']:g} ({e['n_replicas']} rep.): D* = {_shown(e['tracer'], 'D', 'D_err')}, "
+                     f"D_sigma = {_shown(e['collective'], 'D', 'D_err')} {conv['D_unit']}, "
+                     f"H_R = {_shown(e['haven'], 'H', 'H_err', '.3g')}, "
+                     f"sigma = {_shown(e['conductivity'], 'sigma', 'sigma_err')}")
     for key, label in (("tracer", "D*"), ("collective", "D_sigma"), ("conductivity", "sigma T")):
         a = data["arrhenius"].get(key) or {}
         if "Ea" in a:
@@ -975,9 +994,13 @@ config <code>{e_(c['config'])}</code> · units <b>{e_(c['units'])}</b> · timest
                        f"<td class='l bad' colspan=6>{e_(str(t['error']))}</td></tr>")
             continue
         tr, co, hv, cd = t["tracer"], t["collective"], t["haven"], t["conductivity"]
-        out.append(f"<tr><td>{num(t['T'], 'g')}</td><td>{t['n_replicas']}</td><td>{pm(tr['D'], tr['D_err'])}</td>"
-                   f"<td>{pm(co['D'], co['D_err'])}</td><td>{pm(hv['H'], hv['H_err'])}</td>"
-                   f"<td>{pm(cd['sigma'], cd['sigma_err'])}</td><td>{xyz(cd['sigma_xyz'], cd['sigma_xyz_err'])}</td>"
+        def cell(dd, v, er):
+            txt = e_(_shown(dd, v, er))
+            return f"<td>{txt}</td>" if dd.get("resolved", True) else f"<td class='flag'>{txt}</td>"
+
+        out.append(f"<tr><td>{num(t['T'], 'g')}</td><td>{t['n_replicas']}</td>{cell(tr, 'D', 'D_err')}"
+                   f"{cell(co, 'D', 'D_err')}{cell(hv, 'H', 'H_err')}"
+                   f"{cell(cd, 'sigma', 'sigma_err')}<td>{xyz(cd['sigma_xyz'], cd['sigma_xyz_err'])}</td>"
                    f"<td>{num(tr['t_start'], '.3g')}–{num(tr['t_end'], '.3g')} ({e_(tr['window_method'])})</td></tr>")
     out.append("</table><table><tr><th>T</th><th class=l>D* x / y / z</th><th class=l>D_σ x / y / z</th>"
                "<th class=l>H_R x / y / z</th></tr>")
