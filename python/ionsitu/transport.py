@@ -64,6 +64,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from scipy import stats as _stats
+
 from . import units as _units
 
 __all__ = [
@@ -477,6 +479,7 @@ def local_slope(t, y, half_width: float = np.log(2.0) / 2, rel_cov=None):
 # Line fit: GLS on log-thinned lags with the model covariance, misfit-inflated error
 # --------------------------------------------------------------------------------------
 THIN_RATIO = float(np.sqrt(2.0))  # consecutive fitted lags differ by at least this factor in t
+MODEL_REJECT_P = 1e-4             # GLS -> OLS when chi2 of the GLS residuals has p below this (gross misfit)
 BETA_RATIO = 1.1                  # lag spacing of the local log-log slope beta(t)
 
 
@@ -511,10 +514,11 @@ def thin_lags(t, ratio: float = THIN_RATIO, min_points: int = 3) -> np.ndarray:
     return np.asarray(keep, dtype=int)
 
 
-def _gls_fit(t, y, C, offset: bool):
-    """GLS of y = a + b t with the (absolute) covariance C of y on thinned lags.
+def _line_fit(t, y, C, offset: bool, gls: bool = True):
+    """Line y = a + b t by GLS (weights C^-1) or OLS, with C the (absolute) covariance of y.
 
-    Returns (params (a, b), their covariance, chi2_red = r' C^-1 r / (n - p)).
+    Returns (params (a, b), their covariance A C A^T for params = A y, misfit ratio
+    r' C^-1 r / E[r' C^-1 r] under C: chi2_red for GLS, its generalisation for OLS).
     """
     ts = t.max()
     X = np.column_stack([np.ones_like(t), t / ts]) if offset else (t / ts)[:, None]
@@ -530,12 +534,18 @@ def _gls_fit(t, y, C, offset: bool):
             jitter *= 100
     else:  # pragma: no cover - numerically hopeless covariance
         raise RuntimeError("model covariance of the MSD is not positive definite")
-    Xw, yw = np.linalg.solve(L, X), np.linalg.solve(L, y)          # whitened
-    params, *_ = np.linalg.lstsq(Xw, yw, rcond=None)
-    cov = np.linalg.inv(Xw.T @ Xw)
-    r = yw - Xw @ params
-    dof = len(t) - X.shape[1]
-    ratio = float(r @ r) / dof if dof > 0 else float("nan")
+    if gls:
+        Xw = np.linalg.solve(L, X)
+        A = np.linalg.solve(Xw.T @ Xw, Xw.T) @ np.linalg.inv(L)
+    else:
+        A = np.linalg.solve(X.T @ X, X.T)
+    params = A @ y
+    LA = A @ L
+    cov = LA @ LA.T
+    q = np.linalg.solve(L, y - X @ params)
+    B = np.linalg.solve(L, (eye - X @ A) @ L)
+    expect = float((B ** 2).sum())
+    ratio = float(q @ q) / expect if expect > 0 else float("nan")
     if offset:
         params = params / np.array([1.0, ts])
         cov = cov / np.outer([1.0, ts], [1.0, ts])
@@ -617,8 +627,15 @@ def _fit_series(series: _Series, idx: np.ndarray, offset: bool, cross=None) -> d
     fitted = X @ np.linalg.lstsq(X, y, rcond=None)[0]
     covs = _model_cov(series, sub, fitted, cross)
     out = {k: np.zeros(4) for k in ("b", "b_var", "a", "a_var", "chi2_red", "inflation", "b_ols", "b_ols_err")}
+    out["gls"] = np.ones(4, bool)
+    dof = len(sub) - (2 if offset else 1)
     for c in range(4):
-        params, cov, ratio = _gls_fit(t, y[:, c], covs[c], offset)
+        params, cov, ratio = _line_fit(t, y[:, c], covs[c], offset)
+        if dof > 0 and np.isfinite(ratio) and _stats.chi2.sf(ratio * dof, dof) < MODEL_REJECT_P:
+            # the model covariance is rejected: its GLS weights mean nothing; OLS on the
+            # log-spaced lags, sandwich error scaled by the observed misfit
+            params, cov, ratio = _line_fit(t, y[:, c], covs[c], offset, gls=False)
+            out["gls"][c] = False
         infl = max(1.0, ratio) if np.isfinite(ratio) else 1.0
         out["a"][c], out["b"][c] = params
         out["a_var"][c], out["b_var"][c] = cov[0, 0] * infl, cov[1, 1] * infl
@@ -805,6 +822,7 @@ def _diffusion(res, quantity, window, offset, beta_tol, min_independent, max_fra
         in_win = np.zeros(len(lags.t), bool)
         in_win[ridx] = True
         infl = float(fit["inflation"][3])
+        base = "model" if fit["gls"][3] else "OLS fallback (GLS model rejected), sandwich with the model"
         single.append(_set_interval(DiffusionFit(
             quantity=quantity if species is None else f"{quantity} {species[0]}-{species[1]}",
             D=float(D[3]), D_err=float(D_err[3]), D_xyz=D[:3], D_xyz_err=D_err[:3],
@@ -822,7 +840,7 @@ def _diffusion(res, quantity, window, offset, beta_tol, min_independent, max_fra
             alpha2=a2, in_window=in_win,
             units=style.name, unit_factor=factor, natoms=r.natoms, volume=r.volume,
             drift=str(r.meta.get("drift", "unknown")),
-            err_method="model" if infl <= 1.0 else f"model x sqrt(chi2_red) = {infl:.3g}",
+            err_method=base if infl <= 1.0 else f"{base} x sqrt(chi2_red) = {infl:.3g}",
             err_inflation=infl, n_fit_lags=int(fit["n_fit"]),
         )))
     if len(single) == 1:
