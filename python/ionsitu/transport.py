@@ -313,6 +313,11 @@ def _pair_overlap_sum(n, hn, A, p, hp, B) -> float:
     """sum_a sum_b ov^2 over the origin grids a = i hn (i < A), b = j hp (j < B)."""
     if A <= 0 or B <= 0:
         return 0.0
+    if hn == 1 and hp == 1:  # every origin: sum over the offset D = b - a directly
+        D = np.arange(-p + 1, n, dtype=np.int64)
+        ov = np.minimum(n, D + p) - np.maximum(0, D)
+        cnt = np.maximum(0, np.minimum(A, B - D) - np.maximum(0, -D))
+        return float((cnt * ov.astype(float) ** 2).sum())
     if hn > hp:  # loop over the coarser grid; the finer one is summed in closed form
         n, hn, A, p, hp, B = p, hp, B, n, hn, A
     if hp % hn:
