@@ -113,6 +113,35 @@ run {nsteps}
 """
 
 
+# The model ion conductor of examples/quick in metal units (eps11 = 0.05 eV, sigma11 = 2.5 A,
+# host mass 140, mobile type 2 of mass 7; T* = T kB / 0.05 eV): 500 host atoms, 125 mobile
+# ions, equilibrated 1000 steps in NVT at T (K); append the production part.
+METAL_CONDUCTOR = """
+units           metal
+atom_style      atomic
+lattice         fcc 3.9045
+region          box block 0 5 0 5 0 5
+create_box      2 box
+create_atoms    1 box
+lattice         fcc 3.9045 origin 0.5 0.0 0.0
+create_atoms    2 box
+group           mobile type 2
+delete_atoms    random fraction 0.75 yes mobile NULL 482793
+mass            1 140.0
+mass            2 7.0
+pair_style      lj/cut 6.25
+pair_coeff      1 1 0.05  2.5   6.25
+pair_coeff      2 2 0.01  1.5   1.6825
+pair_coeff      1 2 0.015 1.625 4.0625
+pair_modify     shift yes
+neighbor        0.75 bin
+timestep        0.001
+velocity        all create {T} {seed} mom yes rot yes dist gaussian
+fix             nvt all nvt temp {T} {T} 0.1
+run             1000
+"""
+
+
 # A small 3-type LJ box with NVE, for inputs that only need to reach a fix command.
 BASE_LJ = """
 units lj

@@ -20,31 +20,9 @@ import pytest
 import ionsitu
 from ionsitu import arrhenius, transport
 from ionsitu.cli import main
-from lammps_helpers import run_lmp
+from lammps_helpers import METAL_CONDUCTOR, run_lmp
 
-METAL_CONDUCTOR = """
-units           metal
-atom_style      atomic
-lattice         fcc 3.9045
-region          box block 0 5 0 5 0 5
-create_box      2 box
-create_atoms    1 box
-lattice         fcc 3.9045 origin 0.5 0.0 0.0
-create_atoms    2 box
-group           mobile type 2
-delete_atoms    random fraction 0.75 yes mobile NULL 482793
-mass            1 140.0
-mass            2 7.0
-pair_style      lj/cut 6.25
-pair_coeff      1 1 0.05  2.5   6.25
-pair_coeff      2 2 0.01  1.5   1.6825
-pair_coeff      1 2 0.015 1.625 4.0625
-pair_modify     shift yes
-neighbor        0.75 bin
-timestep        0.001
-velocity        all create {T} {seed} mom yes rot yes dist gaussian
-fix             nvt all nvt temp {T} {T} 0.1
-run             1000
+PRODUCTION = """
 fix             msd mobile msd/cross 10 charges 2 1.0 file msd.dat
 {dump}
 run             5000
@@ -58,7 +36,8 @@ def campaign(tmp_path_factory):
     runs = [(350, 1, 4928), (450, 1, 4928), (450, 2, 771), (550, 1, 4928)]
     for T, rep, seed in runs:
         dump = DUMP if (T, rep) == (450, 1) else ""
-        run_lmp(root / f"T{T}" / f"rep{rep}", METAL_CONDUCTOR.format(T=T, seed=seed, dump=dump))
+        run_lmp(root / f"T{T}" / f"rep{rep}",
+                METAL_CONDUCTOR.format(T=T, seed=seed) + PRODUCTION.format(dump=dump))
     return root
 
 
@@ -183,11 +162,13 @@ def test_window_and_charge(campaign, tmp_path, capsys):
 def test_trajectory_input_equals_fix_output(campaign, tmp_path, capsys):
     d = campaign / "T450" / "rep1"
     rc, out, err = analyze(["--trajectory", d / "dump.lammpstrj", "--species", 2, "--timestep", 0.001,
-                            "--units", "metal", "-T", 450, "--json", tmp_path / "t.json",
-                            "--save-msd", tmp_path / "msd"], capsys)
+                            "--units", "metal", "-T", 450, "--json", tmp_path / "t.json", "--block", 10,
+                            "--levels", 7, "--save-msd", tmp_path / "msd"], capsys)
     assert rc == 0, err
+    assert "501 frames; correlator block/levels given" in out
     r = json.loads((tmp_path / "t.json").read_text())["state_points"][0]["report"]
-    # the dump starts with the fix's first sample (step 1000), every 10 steps: same MSD, same numbers
+    # the dump starts with the fix's first sample (step 1000), every 10 steps; with the fix's
+    # block and levels: same MSD, same numbers
     rep = transport.analyse(ionsitu.read_msd(d / "msd.dat"), 450.0)
     assert r["tracer"]["D"] == pytest.approx(rep.tracer.D, rel=1e-8)
     assert r["collective"]["D"] == pytest.approx(rep.collective.D, rel=1e-6)

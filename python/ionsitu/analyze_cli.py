@@ -11,8 +11,11 @@ Inputs
 
       campaign/T600/rep1/msd.dat  campaign/T600/rep2/msd.dat  campaign/T700/rep1/msd.dat
 
-- Trajectories (``--trajectory FILE ...``: LAMMPS text dumps or anything ASE reads) are
-  turned into MSD results by :mod:`ionsitu.trajectory` (``--species``, ``--timestep``, ...).
+- Trajectories (``--trajectory FILE ...``: LAMMPS text dumps, anything ASE reads, DCD/XTC/
+  TRR/H5MD through MDAnalysis; the format from the file name) are turned into MSD results by
+  :mod:`ionsitu.trajectory` (``--species``, ``--timestep``, ...). The time base is never
+  assumed: frames without step numbers need ``--stride`` or ``--frame-interval``. Short
+  trajectories get every time origin at every lag unless ``--block``/``--levels`` are given.
 
 Temperatures: ``--temperature`` gives either one value for every state point or one value
 per state point, in the order: positional inputs (a campaign folder contributes its
@@ -38,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from ._json import json_safe
+from .trajectory import describe_drift
 
 TIME_UNITS = {"metal": "ps", "real": "fs", "si": "s", "cgs": "s", "electron": "fs", "micro": "us",
               "nano": "ns", "lj": "tau"}
@@ -78,24 +82,34 @@ def add_arguments(parser):
     parser.add_argument("--no-offset", action="store_true", help="fit MSD = 2dDt without an intercept")
     tr = parser.add_argument_group("trajectories (analysed with ionsitu.trajectory through ionsitu.core)")
     tr.add_argument("--trajectory", nargs="+", default=[], metavar="FILE",
-                    help="LAMMPS text dumps or files ASE reads (extxyz, XDATCAR, ...)")
+                    help="trajectories: LAMMPS text dumps (any name), .extxyz/.exyz/.xyz, XDATCAR, OUTCAR, "
+                    "vasprun.xml, .traj (ASE); .dcd/.xtc/.trr/.h5md (MDAnalysis, pip install 'ionsitu[mdanalysis]')")
     tr.add_argument("--species", nargs="+", metavar="S", help="mobile species: element symbols or LAMMPS atom types")
     tr.add_argument("--timestep", type=float, help="MD timestep in time units of --units")
-    tr.add_argument("--stride", type=int, help="MD steps between frames (dumps: read from the file)")
+    tr.add_argument("--stride", type=int, help="MD steps between frames (read from the file when it has step "
+                    "numbers: dumps, extxyz 'step', XTC/TRR/H5MD, DCD header)")
+    tr.add_argument("--frame-interval", type=float, metavar="DT",
+                    help="time between frames in time units of --units (instead of --timestep/--stride); frames "
+                    "without step numbers need --stride or --frame-interval: the time base is never assumed")
     tr.add_argument("--units", help="LAMMPS units style of the trajectory (dumps: from ITEM: UNITS if present; "
-                    "ASE: default metal = Å, ps)")
+                    "ASE, MDAnalysis: default metal = Å, ps)")
     tr.add_argument("--drift", choices=("all", "framework", "none"), default="all",
-                    help="drift removed: mass-weighted centre of mass of the whole system (default), of the "
-                    "non-mobile atoms, or nothing")
+                    help="drift removed: centre of mass of the whole system (default), of the non-mobile atoms, "
+                    "or nothing (mass-weighted; with --masses equal the plain centroid)")
     tr.add_argument("--masses", nargs="+", metavar="S:M",
-                    help="masses per type/element, e.g. 1:20 2:1 (default: dump 'mass' column or ASE), or 'equal'")
+                    help="masses per type/element, e.g. 1:20 2:1 (default: dump 'mass' column, ASE or the "
+                    "topology), or 'equal'")
     tr.add_argument("--charges", nargs="+", metavar="S:Q",
                     help="charges of the mobile species (charge MSD, Onsager terms), e.g. Li:1")
-    tr.add_argument("--format", help="ASE format name (default: guessed; LAMMPS dumps are detected)")
+    tr.add_argument("--format", help="trajectory format (default: from the file name; LAMMPS dumps are detected): "
+                    "lammps-dump, an ASE format name (extxyz, vasp-xdatcar, traj, ...) or dcd/xtc/trr/h5md")
+    tr.add_argument("--topology", metavar="FILE", help="DCD/XTC/TRR: the file naming the atoms (the LAMMPS data "
+                    "file of the run, PDB, GRO, ...)")
     tr.add_argument("--unwrap", choices=("auto", "minimum-image"), default="auto",
                     help="dumps: 'minimum-image' to unwrap wrapped x y z without image flags")
-    tr.add_argument("--block", type=int, default=10, help="correlator block length (default 10)")
-    tr.add_argument("--levels", type=int, default=7, help="correlator levels (default 7)")
+    tr.add_argument("--block", type=int, help="correlator block length (default: automatic, see --levels)")
+    tr.add_argument("--levels", type=int, help="correlator levels (default: every origin at every lag, i.e. block "
+                    "= number of frames and 1 level, when frames^2 x mobile atoms <= 1e9; else block 10, levels 7)")
     tr.add_argument("--save-msd", metavar="DIR", help="write each trajectory's MSD file into this folder")
 
 
@@ -186,8 +200,9 @@ def trajectory_points(args) -> list[StatePoint]:
         return []
     if not args.species:
         raise ValueError("--trajectory needs --species (element symbols or LAMMPS atom types)")
-    if args.timestep is None:
-        raise ValueError("--trajectory needs --timestep (MD timestep in time units of --units)")
+    if args.timestep is None and args.frame_interval is None:
+        raise ValueError("--trajectory needs --timestep (MD timestep in time units of --units) or --frame-interval "
+                         "(time between frames)")
     masses = None
     if args.masses:
         masses = "equal" if args.masses == ["equal"] else _pairs(args.masses, "masses")
@@ -199,9 +214,9 @@ def trajectory_points(args) -> list[StatePoint]:
             Path(args.save_msd).mkdir(parents=True, exist_ok=True)
             write = Path(args.save_msd) / (Path(f).name + ".msd.dat")
         res = msd_from_trajectory(f, [_key(s) for s in args.species], args.timestep, stride=args.stride,
-                                  units=args.units, drift=args.drift, masses=masses, charges=charges,
-                                  block=args.block, levels=args.levels, format=args.format, unwrap=args.unwrap,
-                                  write=write)
+                                  frame_interval=args.frame_interval, units=args.units, drift=args.drift,
+                                  masses=masses, charges=charges, block=args.block, levels=args.levels,
+                                  format=args.format, unwrap=args.unwrap, topology=args.topology, write=write)
         points.append(StatePoint(_name_T(Path(f)), [res], [str(f)]))
     return points
 
@@ -253,13 +268,6 @@ def _pm(v, e):
     return f"{v:.4g} ± {e:.2g}"
 
 
-def describe_drift(drift: str) -> str:
-    return {"all": "mass-weighted centre of mass of the whole system",
-            "framework": "mass-weighted centre of mass of the non-mobile atoms",
-            "none": "nothing removed", "given": "a drift given by the caller",
-            "group": "centre of mass of a reference group"}.get(drift, f"centre of mass of group '{drift}'")
-
-
 def format_report(sp: StatePoint, rep, units: str) -> str:
     tu = TIME_UNITS.get(units, "time units")
     Tu = "(reduced)" if units == "lj" else "K"
@@ -278,13 +286,14 @@ def format_report(sp: StatePoint, rep, units: str) -> str:
             rows.append((name, c.sigma, c.sigma_err, c.sigma_xyz, c.sigma_xyz_err, c.unit, c.resolved, c.upper_95,
                          np.isfinite(c.sigma_xyz)))
     nrep = len(sp.results)
+    drift_text = describe_drift(rep.drift, sp.results[0].meta.get("masses") == "equal")
     lines = [
         f"T = {sp.T:g} {Tu}: {nrep} MSD result{'s' if nrep > 1 else ''} "
         f"({'mean over replicas' if nrep > 1 else 'GLS fit on log-spaced lags'}, 1-sigma errors: "
         f"tracer {tr.err_method}, collective {co.err_method}); {tr.natoms} mobile ions; units {units}",
         f"  fit window {tr.t_start:g}–{tr.t_end:g} {tu} ({tr.window_method}, {tr.n_lags} lags, "
         f"{tr.n_fit_lags} fitted); chi2_red tracer {tr.chi2_red:.3g}, collective {co.chi2_red:.3g}",
-        f"  drift removed: {rep.drift} ({describe_drift(rep.drift)})"
+        f"  drift removed: {rep.drift} ({drift_text})"
         + (f"; c = {cd.concentration:.4g} {cd.concentration_unit}" if cd else ""),
     ]
     lines += [f"  note: {n}" for n in rep.notes]
@@ -296,6 +305,7 @@ def format_report(sp: StatePoint, rep, units: str) -> str:
     if meta.get("producer") == "ionsitu.trajectory":
         lines.append(f"  from trajectory ({meta.get('source_format')}): unwrapped positions from {meta.get('unwrap')}; "
                      f"species {' '.join(meta.get('species', []))}")
+        lines.append(f"  {meta.get('nframes')} frames; correlator block/levels {meta.get('block_levels')}")
     w = [22, 22, 22, 22, 22]
     lines.append("  " + "quantity".ljust(w[0]) + "".join(h.ljust(x) for h, x in zip(("total", "x", "y", "z"), w[1:]))
                  + "unit")
@@ -407,7 +417,7 @@ def run(args) -> int:
     try:
         points = collect_inputs(args.inputs) + trajectory_points(args)
         points = assign_temperatures(points, args.temperature)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, ImportError) as exc:
         print(f"ionsitu analyze: error: {exc}", file=sys.stderr)
         return 2
     units = points[0].results[0].units
