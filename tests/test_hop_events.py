@@ -356,7 +356,7 @@ def test_bad_input_gives_clear_error(site_files):
     d, bad_line = site_files
     cases = [
         ("fix h all hop/events", "missing argument Nevery"),
-        ("fix h all hop/events 0 free 1 2", "Nevery must be > 0, got 0"),
+        ("fix h all hop/events 0 free 1 2", "Nevery must be in 1..2147483647, got 0"),
         ("fix h all hop/events 1", "no detection mode: give 'sites file r_in r_out' or 'free threshold window'"),
         ("fix h all hop/events 1 sites f.txt 0.5", "sites needs 'sites file r_in r_out'"),
         (f"fix h all hop/events 1 sites {d}/ok.txt 0.5 x", "sites r_out expects a number, got 'x'"),
@@ -366,10 +366,10 @@ def test_bad_input_gives_clear_error(site_files):
         (f"fix h all hop/events 1 sites {d}/ok.txt 0.5 6", "r_out 6 is not below half the smallest cell width 5"),
         ("fix h all hop/events 1 free 7 3", "threshold 7 is not below half the smallest cell width 5"),
         ("fix h all hop/events 1 free -1 3", "threshold must be > 0, got -1"),
-        ("fix h all hop/events 1 free 1 0", "window must be >= 1 sample, got 0"),
+        ("fix h all hop/events 1 free 1 0", "free window must be in 1..1000000, got 0"),
         ("fix h all hop/events 1 free 1 2.5", "free window expects an integer number of samples, got '2.5'"),
         ("fix h all hop/events 1 free 1 2 free 1 2", "give either sites or free, once"),
-        ("fix h all hop/events 1 free 1 2 residence 0", "residence must be >= 1, got 0"),
+        ("fix h all hop/events 1 free 1 2 residence 0", "residence must be in 1..1000000, got 0"),
         ("fix h all hop/events 2 free 1 2 file f every 3", "every 3 is not a multiple of Nevery 2"),
         ("fix h all hop/events 2 free 1 2 every 4", "needs a file to write to"),
         ("fix h all hop/events 1 free 1 2 bogus 3", "unknown keyword 'bogus'"),

@@ -226,15 +226,15 @@ BASE = BASE_LJ
 
 @pytest.mark.parametrize("line, message", [
     ("fix o all occupancy/grid", "missing argument Nevery"),
-    ("fix o all occupancy/grid 0 grid 2 2 2", "Nevery must be > 0, got 0"),
+    ("fix o all occupancy/grid 0 grid 2 2 2", "Nevery must be in 1..2147483647, got 0"),
     ("fix o all occupancy/grid 1", "the grid is not defined: give 'grid nx ny nz' or 'spacing d'"),
     ("fix o all occupancy/grid 1 grid 2 2", "grid needs three counts"),
-    ("fix o all occupancy/grid 1 grid 2 0 2", "grid counts must be integers in 1..100000, got '0'"),
+    ("fix o all occupancy/grid 1 grid 2 0 2", "grid count must be in 1..100000, got 0"),
     ("fix o all occupancy/grid 1 spacing -1", "spacing must be > 0, got -1"),
     ("fix o all occupancy/grid 1 spacing x", "spacing expects a number, got 'x'"),
     ("fix o all occupancy/grid 1 grid 2 2 2 spacing 0.5", "give either grid or spacing, not both"),
     ("fix o all occupancy/grid 1 grid 2 2 2 types", "types needs one or more atom types"),
-    ("fix o all occupancy/grid 1 grid 2 2 2 types 4", "atom type 4 is out of range 1..3"),
+    ("fix o all occupancy/grid 1 grid 2 2 2 types 4", "types: atom type must be in 1..3, got 4"),
     ("fix o all occupancy/grid 1 grid 2 2 2 types 1 1", "atom type 1 given twice"),
     ("fix o all occupancy/grid 1 grid 2 2 2 norm max", "norm must be probability, density or counts, got 'max'"),
     ("fix o all occupancy/grid 1 grid 2 2 2 start 10 stop 5", "stop 5 is before start 10"),
@@ -251,4 +251,4 @@ def test_bad_input_gives_clear_error(line, message):
 def test_restart_with_other_grid_is_refused(tmp_path):
     run_lmp(tmp_path, BASE + "fix o all occupancy/grid 1 grid 4 4 4\nrun 2\nwrite_restart r.restart\n")
     msg = lammps_error(f"read_restart {tmp_path}/r.restart\nfix o all occupancy/grid 1 grid 5 4 4\nrun 0")
-    assert "holds a 4x4x4 grid, the fix asks for 5x4x4" in msg
+    assert "grid was 4 4 4 when the restart file was written, now 5 4 4" in msg

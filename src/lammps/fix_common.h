@@ -11,14 +11,23 @@
 #include "lammps.h"
 #include "utils.h"
 
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
 namespace ionsitu {
 
+// Limits of the integer arguments (parsed as 64-bit, never wrapped).
+constexpr long long MAX_NEVERY = 2147483647;            // LAMMPS keeps Nevery in an int
+constexpr long long MAX_STEP = 9223372036854775807LL;   // steps are 64-bit (bigint)
+constexpr long long MAX_SAMPLES = 1000000;              // residence, window (samples)
+
 // Reads the arguments of a fix command; every failure is an error->all naming the style,
-// the keyword and the offending value.
+// the keyword and the offending value (and the allowed range for integers).
 class ArgReader {
  public:
   ArgReader(LAMMPS_NS::LAMMPS *lmp, const char *style, int narg, char **arg) :
@@ -26,15 +35,13 @@ class ArgReader {
   {
   }
 
-  // positional integer argument `name` at arg[iarg], > 0
-  int positive_int(int iarg, const char *name) const
+  // positional integer argument `name` at arg[iarg], in 1..max
+  long long positive_int(int iarg, const char *name, long long max = MAX_NEVERY) const
   {
     if (iarg >= narg)
       lmp->error->all(FLERR, "{}: missing argument {} (expected 'fix ID group-ID {} {} ...')", style,
                       name, style + 4, name);
-    const long long v = integer(arg[iarg], name);
-    if (v <= 0) lmp->error->all(FLERR, "{}: {} must be > 0, got {}", style, name, arg[iarg]);
-    return (int) v;
+    return integer(arg[iarg], name, 1, max);
   }
 
   // the value following the keyword at arg[iarg]
@@ -44,22 +51,35 @@ class ArgReader {
     return arg[iarg + 1];
   }
 
-  // integer value of the keyword at arg[iarg], >= min
-  long long int_value(int iarg, long long min) const
+  // integer value of the keyword at arg[iarg], in min..max
+  long long int_value(int iarg, long long min, long long max = MAX_STEP) const
   {
-    const std::string v = value(iarg);
-    const long long n = integer(v, arg[iarg]);
-    if (n < min) lmp->error->all(FLERR, "{}: {} must be >= {}, got {}", style, arg[iarg], min, v);
-    return n;
+    return integer(value(iarg), arg[iarg], min, max);
   }
 
   // floating-point value of the keyword at arg[iarg]
-  double double_value(int iarg) const
+  double double_value(int iarg) const { return number(value(iarg), arg[iarg]); }
+
+  // `text` as a 64-bit integer in min..max; `what` names it in the message
+  long long integer(const std::string &text, const char *what, long long min, long long max) const
   {
-    const std::string v = value(iarg);
-    if (!LAMMPS_NS::utils::is_double(v))
-      lmp->error->all(FLERR, "{}: {} expects a number, got '{}'", style, arg[iarg], v);
-    return std::stod(v);
+    if (!LAMMPS_NS::utils::is_integer(text))
+      lmp->error->all(FLERR, "{}: {} expects an integer, got '{}'", style, what, text);
+    errno = 0;
+    const long long n = std::strtoll(text.c_str(), nullptr, 10);
+    if (errno == ERANGE || n < min || n > max)
+      lmp->error->all(FLERR, "{}: {} must be {}, got {}", style, what, range(min, max), text);
+    return n;
+  }
+
+  // `text` as a finite floating-point number
+  double number(const std::string &text, const char *what) const
+  {
+    if (!LAMMPS_NS::utils::is_double(text))
+      lmp->error->all(FLERR, "{}: {} expects a number, got '{}'", style, what, text);
+    const double v = std::strtod(text.c_str(), nullptr);
+    if (!std::isfinite(v)) lmp->error->all(FLERR, "{}: {} must be finite, got {}", style, what, text);
+    return v;
   }
 
  private:
@@ -68,11 +88,10 @@ class ArgReader {
   int narg;
   char **arg;
 
-  long long integer(const std::string &text, const char *what) const
+  static std::string range(long long min, long long max)
   {
-    if (!LAMMPS_NS::utils::is_integer(text))
-      lmp->error->all(FLERR, "{}: {} expects an integer, got '{}'", style, what, text);
-    return std::stoll(text);
+    if (max == MAX_STEP) return min == 1 ? std::string("> 0") : ">= " + std::to_string(min);
+    return "in " + std::to_string(min) + ".." + std::to_string(max);
   }
 };
 
@@ -95,22 +114,14 @@ inline std::string json_string(const std::string &s)
   return out + "\"";
 }
 
-// Global restart record: LAMMPS stores (int nbytes, bytes) and hands back the bytes; the
-// first double holds the number of values that follow.  Call on every rank; rank 0 writes.
-inline void write_restart_record(FILE *fp, int me, const std::vector<double> &values)
+// FNV-1a 64-bit digest of `n` bytes, as 16 hex digits (identifies inputs in restart records).
+inline std::string digest(const void *data, size_t n)
 {
-  if (me != 0 || !fp) return;
-  const double count = (double) values.size();
-  const int nbytes = (int) ((values.size() + 1) * sizeof(double));
-  std::fwrite(&nbytes, sizeof(int), 1, fp);
-  std::fwrite(&count, sizeof(double), 1, fp);
-  std::fwrite(values.data(), sizeof(double), values.size(), fp);
-}
-
-inline std::vector<double> read_restart_record(const char *raw)
-{
-  const auto *d = reinterpret_cast<const double *>(raw);
-  return std::vector<double>(d + 1, d + 1 + (size_t) d[0]);
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const unsigned char *>(data)[i]) * 0x100000001b3ull;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long) h);
+  return hex;
 }
 
 // The current LAMMPS box as an ionsitu::Box (origin boxlo; h = xprd yprd zprd yz xz xy,

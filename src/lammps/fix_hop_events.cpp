@@ -39,16 +39,14 @@ FixHopEvents::FixHopEvents(LAMMPS *lmp, int narg, char **arg) :
     last_origin{0, 0, 0}, counters(4, 0.0), counters_nsamples(-1)
 {
   ionsitu::ArgReader args(lmp, STYLE, narg, arg);
-  nevery = args.positive_int(3, "Nevery");
+  nevery = (int) args.positive_int(3, "Nevery");
   int mode = -1;    // 0 sites, 1 free
   double r_in = 0.0, r_out = 0.0, threshold = 0.0;
   long long window = 0, residence = 1;
 
   auto number = [&](int i, const char *what) {
     if (i >= narg) error->all(FLERR, "{}: {} is missing", STYLE, what);
-    if (!utils::is_double(arg[i]))
-      error->all(FLERR, "{}: {} expects a number, got '{}'", STYLE, what, arg[i]);
-    return std::stod(arg[i]);
+    return args.number(arg[i], what);
   };
 
   int iarg = 4;
@@ -69,11 +67,11 @@ FixHopEvents::FixHopEvents(LAMMPS *lmp, int narg, char **arg) :
       if (!utils::is_integer(arg[iarg + 2]))
         error->all(FLERR, "{}: free window expects an integer number of samples, got '{}'", STYLE,
                    arg[iarg + 2]);
-      window = std::stoll(arg[iarg + 2]);
+      window = args.integer(arg[iarg + 2], "free window", 1, ionsitu::MAX_SAMPLES);
       mode = 1;
       iarg += 3;
     } else if (key == "residence") {
-      residence = args.int_value(iarg, 1);
+      residence = args.int_value(iarg, 1, ionsitu::MAX_SAMPLES);
       iarg += 2;
     } else if (!parse_output_keyword(args, arg, iarg, filename)) {
       error->all(FLERR, "{}: unknown keyword '{}'", STYLE, key);
@@ -95,6 +93,7 @@ FixHopEvents::FixHopEvents(LAMMPS *lmp, int narg, char **arg) :
       const ionsitu::SiteFile sf = ionsitu::read_site_file(site_path);
       if (sf.frac.empty()) throw std::runtime_error("site file " + site_path + " has no sites");
       det->set_sites_fractional((int) (sf.frac.size() / 3), sf.frac.data());
+      sites_digest = ionsitu::digest(sf.frac.data(), sf.frac.size() * sizeof(double));
       // the fractional coordinates are authoritative; warn if the file's cell is far off
       const double *c = sf.cell;
       const double vfile = std::fabs(c[0] * (c[4] * c[8] - c[5] * c[7]) - c[1] * (c[3] * c[8] - c[5] * c[6]) +
@@ -105,7 +104,6 @@ FixHopEvents::FixHopEvents(LAMMPS *lmp, int narg, char **arg) :
                        "their fractional coordinates of the current box",
                        STYLE, site_path, vfile, box.volume());
     } else {
-      if (window > 1000000) throw std::invalid_argument("window must be <= 1000000 samples");
       det = std::make_unique<ionsitu::HopDetector>(
           ionsitu::HopDetector::site_free(threshold, (int) window, (int) residence));
     }
@@ -120,16 +118,34 @@ FixHopEvents::FixHopEvents(LAMMPS *lmp, int narg, char **arg) :
   global_freq = nevery;
   restart_global = 1;
   create_attribute = 1;
-  use_peratom_state(det->peratom_doubles());
+  use_peratom_state(det->peratom_doubles(), "the detector's slots");
+}
+
+std::vector<std::string> FixHopEvents::output_paths() const
+{
+  if (filename.empty()) return {};
+  return {filename};
+}
+
+FixSampled::Arguments FixHopEvents::restart_arguments() const
+{
+  const bool sites = det->mode() == ionsitu::HopDetector::Mode::Sites;
+  auto num = [](double v) { return fmt::format("{}", v); };    // shortest exact form
+  Arguments a = {{"mode", sites ? "sites" : "free"}, {"residence", std::to_string(det->min_residence())}};
+  if (sites)
+    a.insert(a.end(), {{"sites", fmt::format("{} sites, coordinates digest {}", det->nsites(), sites_digest)},
+                       {"r_in", num(det->r_in())}, {"r_out", num(det->r_out())}});
+  else
+    a.insert(a.end(), {{"threshold", num(det->threshold())}, {"window", std::to_string(det->window())}});
+  a.emplace_back("timestep", num(dt_sampled >= 0.0 ? dt_sampled : update->dt));
+  return a;
 }
 
 void FixHopEvents::sample()
 {
   const bigint step = update->ntimestep;
   if (step == step_last) return;
-  if (step_last >= 0 && step < step_last)
-    error->all(FLERR, "{}: sample at step {} is before the previous one (step {}); the timestep "
-               "must not be reset while the fix is defined", STYLE, step, step_last);
+  check_sample_step(step, step_last);
   const ionsitu::Box box = ionsitu::current_box(domain);
   try {
     det->check_box(box);
@@ -221,22 +237,19 @@ void FixHopEvents::write_output()
   gather_events();
   counters_nsamples = -1;
   const double nhops = compute_vector(0), nhopped = compute_vector(1);
-  if (comm->me != 0) return;
-  std::string text = "# ionsitu-hops 1\n# meta " + meta_json(nhops, nhopped) +
-      "\n# columns step atom_id from_site to_site fx fy fz tx ty tz dx dy dz origin_arrival_step "
-      "origin_last_step flags\n";
-  text.reserve(text.size() + log.size() * 200);
-  for (const auto &e : log)
-    text += fmt::format("{} {} {} {} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} "
-                        "{:.17g} {} {} {}\n",
-                        e.step, e.atom_id, e.from_site, e.to_site, e.from_x[0], e.from_x[1], e.from_x[2],
-                        e.to_x[0], e.to_x[1], e.to_x[2], e.disp[0], e.disp[1], e.disp[2],
-                        e.origin_arrival_step, e.origin_last_step, e.flags);
-  try {
+  write_files([&] {
+    std::string text = "# ionsitu-hops 1\n# meta " + meta_json(nhops, nhopped) +
+        "\n# columns step atom_id from_site to_site fx fy fz tx ty tz dx dy dz origin_arrival_step "
+        "origin_last_step flags\n";
+    text.reserve(text.size() + log.size() * 200);
+    for (const auto &e : log)
+      text += fmt::format("{} {} {} {} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} "
+                          "{:.17g} {} {} {}\n",
+                          e.step, e.atom_id, e.from_site, e.to_site, e.from_x[0], e.from_x[1], e.from_x[2],
+                          e.to_x[0], e.to_x[1], e.to_x[2], e.disp[0], e.disp[1], e.disp[2],
+                          e.origin_arrival_step, e.origin_last_step, e.flags);
     ionsitu::write_file_atomic(filename, text);
-  } catch (std::exception &e) {
-    error->one(FLERR, "{}: {}", STYLE, e.what());
-  }
+  });
 }
 
 /* ---------------- restart: fix fields + the core's record with the complete log ---------------- */
@@ -258,12 +271,12 @@ void FixHopEvents::write_restart(FILE *fp)
   const std::vector<double> ev = ionsitu::serialize_events(log);
   rec.insert(rec.end(), ev.begin(), ev.end());
   buf.insert(buf.end(), rec.begin(), rec.end());
-  ionsitu::write_restart_record(fp, comm->me, buf);
+  write_restart_record(fp, buf);
 }
 
 void FixHopEvents::restart(char *raw)
 {
-  const std::vector<double> buf = ionsitu::read_restart_record(raw);
+  const std::vector<double> buf = read_restart_record(raw);
   const size_t nfix = 17;
   if (buf.size() < nfix + 5 || (int) buf[0] != RESTART_VERSION)
     error->all(FLERR, "{} {}: restart record is not a version-{} record of this fix", STYLE, id,

@@ -30,17 +30,20 @@ class FixHopEvents : public FixSampled {
   void write_restart(FILE *) override;
   void restart(char *) override;
   double memory_usage() override;
+  std::vector<std::string> output_paths() const override;
 
  protected:
   void sample() override;
   void write_output() override;
   bool has_output() const override { return !filename.empty(); }
+  Arguments restart_arguments() const override;
 
  private:
   // per-atom detector slots are `peratom`; a zero-filled slot means "not yet initialised"
   std::unique_ptr<ionsitu::HopDetector> det;
 
   std::string site_path;
+  std::string sites_digest;    // of the site coordinates, for the restart check
   std::string filename;
 
   bigint nsamples, step_first, step_last, natoms_group;

@@ -12,16 +12,20 @@
 #include "group.h"
 #include "update.h"
 
+#include <cmath>
+
 using namespace LAMMPS_NS;
 
 static const char *const STYLE = "fix msd/cross";
+static constexpr long long MAX_BLOCK = 100000;
+static constexpr long long MAX_LEVELS = 64;
 
 FixMSDCross::FixMSDCross(LAMMPS *lmp, int narg, char **arg) :
     FixSampled(lmp, narg, arg, STYLE), drift_group(-1), drift_name("all"), natoms_group(-1),
     step_first(-1), step_last(-1), dt_first(0.0), table_nsamples(-1)
 {
   ionsitu::ArgReader args(lmp, STYLE, narg, arg);
-  nevery = args.positive_int(3, "Nevery");
+  nevery = (int) args.positive_int(3, "Nevery");
   int block = 10, levels = 7;
   std::vector<int> seen_type(atom->ntypes + 1, 0);
 
@@ -29,10 +33,10 @@ FixMSDCross::FixMSDCross(LAMMPS *lmp, int narg, char **arg) :
   while (iarg < narg) {
     const std::string key = arg[iarg];
     if (key == "block") {
-      block = args.int_value(iarg, 2);
+      block = (int) args.int_value(iarg, 2, MAX_BLOCK);
       iarg += 2;
     } else if (key == "levels") {
-      levels = args.int_value(iarg, 1);
+      levels = (int) args.int_value(iarg, 1, MAX_LEVELS);
       iarg += 2;
     } else if (key == "drift") {
       drift_name = args.value(iarg);
@@ -45,12 +49,10 @@ FixMSDCross::FixMSDCross(LAMMPS *lmp, int narg, char **arg) :
       while (iarg < narg && utils::is_integer(arg[iarg])) {
         if (iarg + 1 >= narg || !utils::is_double(arg[iarg + 1]))
           error->all(FLERR, "{}: charges: type {} needs a numeric charge", STYLE, arg[iarg]);
-        const int t = std::stoi(arg[iarg]);
-        if (t < 1 || t > atom->ntypes)
-          error->all(FLERR, "{}: charges: atom type {} is out of range 1..{}", STYLE, t, atom->ntypes);
+        const int t = (int) args.integer(arg[iarg], "charges: atom type", 1, atom->ntypes);
         if (seen_type[t]++) error->all(FLERR, "{}: charges: atom type {} given twice", STYLE, t);
         species_types.push_back(t);
-        species_charges.push_back(std::stod(arg[iarg + 1]));
+        species_charges.push_back(args.number(arg[iarg + 1], "charges: charge"));
         iarg += 2;
       }
       if (species_types.empty())
@@ -65,6 +67,13 @@ FixMSDCross::FixMSDCross(LAMMPS *lmp, int narg, char **arg) :
     error->all(FLERR, "{}: group {} is dynamic; atoms must not enter or leave the group", STYLE,
                group->names[igroup]);
 
+  // before allocating: per-atom ring buffers (MsdCorrelator::peratom_doubles) and the reach
+  check_peratom_size(3.0 * block * levels, "block x levels");
+  const double reach_steps = nevery * (block - 1.0) * std::pow((double) block, levels - 1.0);
+  if (reach_steps > 9.0e18)
+    error->all(FLERR, "{}: Nevery {}, block {} and levels {} reach lags of {:.3g} steps; at most 9e18 "
+               "(64-bit steps)", STYLE, nevery, block, levels, reach_steps);
+  if (drift_name != "all" && drift_name != "none") identity_groups.push_back(drift_name);
   try {
     corr = std::make_unique<ionsitu::MsdCorrelator>(block, levels, (int) species_types.size());
   } catch (std::exception &e) {
@@ -80,11 +89,30 @@ FixMSDCross::FixMSDCross(LAMMPS *lmp, int narg, char **arg) :
   extarray = 0;
   global_freq = nevery;
   restart_global = 1;
-  use_peratom_state(corr->peratom_doubles());
+  use_peratom_state(corr->peratom_doubles(), "block x levels");
+}
+
+std::vector<std::string> FixMSDCross::output_paths() const
+{
+  if (filename.empty()) return {};
+  return {filename};
+}
+
+FixSampled::Arguments FixMSDCross::restart_arguments() const
+{
+  std::string charges;
+  for (size_t a = 0; a < species_types.size(); ++a)
+    charges += fmt::format("{}{} {}", a ? " " : "", species_types[a], species_charges[a]);
+  return {{"block", std::to_string(corr->block())},
+          {"levels", std::to_string(corr->levels())},
+          {"drift", drift_name},
+          {"charges", charges.empty() ? "(none)" : charges},
+          {"timestep", fmt::format("{}", dt_sampled >= 0.0 ? dt_sampled : update->dt)}};
 }
 
 void FixMSDCross::init()
 {
+  FixSampled::init();
   if (drift_name == "all") {
     drift_group = 0;
   } else if (drift_name == "none") {
@@ -101,15 +129,7 @@ void FixMSDCross::sample()
 {
   const bigint step = update->ntimestep;
   if (step == step_last) return;
-  if (step_last >= 0 && step != step_last + nevery)
-    error->all(FLERR,
-               "{}: sample at step {} does not follow the previous one (step {}) by Nevery = {}; "
-               "samples must stay equally spaced while the fix is defined (no reset_timestep or "
-               "runs that skip steps)",
-               STYLE, step, step_last, nevery);
-  if (natoms_group >= 0 && update->dt != dt_first)
-    error->all(FLERR, "{}: the timestep changed from {} to {} while the fix accumulates", STYLE,
-               dt_first, update->dt);
+  check_sample_step(step, step_last);
 
   double **x = atom->x;
   imageint *image = atom->image;
@@ -221,14 +241,10 @@ void FixMSDCross::write_output()
 {
   if (filename.empty() || corr->nsamples() == 0) return;
   reduce_table();
-  if (comm->me != 0) return;
-  const std::string text =
-      ionsitu::format_msd_text(meta_json(), corr->column_names(species_types), table);
-  try {
-    ionsitu::write_file_atomic(filename, text);
-  } catch (std::exception &e) {
-    error->one(FLERR, "{}: {}", STYLE, e.what());
-  }
+  write_files([&] {
+    ionsitu::write_file_atomic(filename,
+                               ionsitu::format_msd_text(meta_json(), corr->column_names(species_types), table));
+  });
 }
 
 /* ---------------- restart: global record = fix fields + correlator ---------------- */
@@ -242,12 +258,12 @@ void FixMSDCross::write_restart(FILE *fp)
   for (auto c : species_counts) buf.push_back((double) c);
   const std::vector<double> rec = corr->serialize(self_total);
   buf.insert(buf.end(), rec.begin(), rec.end());
-  ionsitu::write_restart_record(fp, comm->me, buf);
+  write_restart_record(fp, buf);
 }
 
 void FixMSDCross::restart(char *raw)
 {
-  const std::vector<double> buf = ionsitu::read_restart_record(raw);
+  const std::vector<double> buf = read_restart_record(raw);
   const size_t nfix = 4 + species_counts.size();
   if (buf.size() < nfix) error->all(FLERR, "{}: restart record is too short", STYLE);
   natoms_group = (bigint) buf[0];

@@ -29,11 +29,13 @@ class FixMSDCross : public FixSampled {
   void write_restart(FILE *) override;
   void restart(char *) override;
   double memory_usage() override;
+  std::vector<std::string> output_paths() const override;
 
  protected:
   void sample() override;
   void write_output() override;
   bool has_output() const override { return !filename.empty(); }
+  Arguments restart_arguments() const override;
 
  private:
   std::unique_ptr<ionsitu::MsdCorrelator> corr;    // per-atom ring buffers are `peratom`

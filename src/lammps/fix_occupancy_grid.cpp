@@ -24,6 +24,8 @@ using namespace LAMMPS_NS;
 static const char *const STYLE = "fix occupancy/grid";
 static constexpr int RESTART_VERSION = 1;
 static constexpr double BOHR_ANGSTROM = 0.529177210903;
+static constexpr long long MAX_GRID_COUNT = 100000;              // voxels along one edge
+static constexpr double MAX_GRID_VALUES = 134217728;             // 2^27 doubles = 1 GiB per rank
 
 /* ---------------- .npz writer: NPY 1.0 arrays in an uncompressed (stored) zip ---------------- */
 
@@ -159,7 +161,7 @@ FixOccupancyGrid::FixOccupancyGrid(LAMMPS *lmp, int narg, char **arg) :
     step_last(-1), totals_nsamples(-1)
 {
   ionsitu::ArgReader args(lmp, STYLE, narg, arg);
-  nevery = args.positive_int(3, "Nevery");
+  nevery = (int) args.positive_int(3, "Nevery");
   int shape[3] = {0, 0, 0};
   double spacing = 0.0;
   std::vector<int> seen(atom->ntypes + 1, 0);
@@ -171,22 +173,19 @@ FixOccupancyGrid::FixOccupancyGrid(LAMMPS *lmp, int narg, char **arg) :
       for (int k = 0; k < 3; ++k) {
         if (iarg + 1 + k >= narg)
           error->all(FLERR, "{}: grid needs three counts 'grid nx ny nz'", STYLE);
-        const char *v = arg[iarg + 1 + k];
-        if (!utils::is_integer(v) || std::stoll(v) < 1 || std::stoll(v) > 100000)
-          error->all(FLERR, "{}: grid counts must be integers in 1..100000, got '{}'", STYLE, v);
-        shape[k] = std::stoi(v);
+        shape[k] = (int) args.integer(arg[iarg + 1 + k], "grid count", 1, MAX_GRID_COUNT);
       }
+      grid_arg = fmt::format("{} {} {}", shape[0], shape[1], shape[2]);
       iarg += 4;
     } else if (key == "spacing") {
       spacing = args.double_value(iarg);
       if (!(spacing > 0.0)) error->all(FLERR, "{}: spacing must be > 0, got {}", STYLE, arg[iarg + 1]);
+      grid_arg = fmt::format("spacing {}", spacing);
       iarg += 2;
     } else if (key == "types") {
       ++iarg;
       while (iarg < narg && utils::is_integer(arg[iarg])) {
-        const int t = std::stoi(arg[iarg]);
-        if (t < 1 || t > atom->ntypes)
-          error->all(FLERR, "{}: types: atom type {} is out of range 1..{}", STYLE, t, atom->ntypes);
+        const int t = (int) args.integer(arg[iarg], "types: atom type", 1, atom->ntypes);
         if (seen[t]++) error->all(FLERR, "{}: types: atom type {} given twice", STYLE, t);
         types.push_back(t);
         ++iarg;
@@ -232,14 +231,19 @@ FixOccupancyGrid::FixOccupancyGrid(LAMMPS *lmp, int narg, char **arg) :
                            std::sqrt(h[4] * h[4] + h[3] * h[3] + h[2] * h[2])};
     for (int k = 0; k < 3; ++k) {
       const double n = std::round(len[k] / spacing);
-      if (n > 100000)
-        error->all(FLERR, "{}: spacing {} gives {} voxels along a box edge (at most 100000)", STYLE,
-                   spacing, n);
+      if (n > MAX_GRID_COUNT)
+        error->all(FLERR, "{}: spacing {} gives {} voxels along a box edge (at most {})", STYLE,
+                   spacing, n, MAX_GRID_COUNT);
       shape[k] = std::max(1, (int) n);
     }
     shape_from_spacing = true;
   }
   const int ngrids = types.empty() ? 1 : (int) types.size();
+  const double nvalues = (double) shape[0] * shape[1] * shape[2] * ngrids;
+  if (nvalues > MAX_GRID_VALUES)
+    error->all(FLERR, "{}: a {}x{}x{} grid for {} type(s) needs {:.4g} GiB of counts on every MPI rank; "
+               "the limit is {:.0f} voxels x types ({:.0f} GiB)", STYLE, shape[0], shape[1], shape[2],
+               ngrids, nvalues * 8 / (1ull << 30), MAX_GRID_VALUES, MAX_GRID_VALUES * 8 / (1ull << 30));
   try {
     grid = std::make_unique<ionsitu::OccupancyGrid>(shape[0], shape[1], shape[2], ngrids);
   } catch (std::exception &e) {
@@ -257,6 +261,42 @@ FixOccupancyGrid::FixOccupancyGrid(LAMMPS *lmp, int narg, char **arg) :
   extvector = 0;
   global_freq = nevery;
   restart_global = 1;
+}
+
+void FixOccupancyGrid::init()
+{
+  FixSampled::init();
+  // an empty group or a listed type with no atoms would give an all-zero "density"
+  std::vector<double> local(1 + types.size(), 0.0), total(local.size());
+  for (int i = 0; i < atom->nlocal; ++i) {
+    if (!(atom->mask[i] & groupbit)) continue;
+    local[0] += 1.0;
+    if (!types.empty() && index_of_type[atom->type[i]] >= 0) local[1 + index_of_type[atom->type[i]]] += 1.0;
+  }
+  MPI_Allreduce(local.data(), total.data(), (int) local.size(), MPI_DOUBLE, MPI_SUM, world);
+  if (total[0] == 0.0) error->all(FLERR, "{}: group {} is empty", STYLE, group->names[igroup]);
+  for (size_t t = 0; t < types.size(); ++t)
+    if (total[1 + t] == 0.0)
+      error->all(FLERR, "{}: types: atom type {} has no atoms in group {}", STYLE, types[t],
+                 group->names[igroup]);
+}
+
+std::vector<std::string> FixOccupancyGrid::output_paths() const
+{
+  if (prefix.empty()) return {};
+  std::vector<std::string> p = {prefix + ".cube", prefix + ".npz"};
+  for (int t : types) p.push_back(fmt::format("{}.type{}.cube", prefix, t));
+  return p;
+}
+
+FixSampled::Arguments FixOccupancyGrid::restart_arguments() const
+{
+  std::string tl;
+  for (size_t t = 0; t < types.size(); ++t) tl += (t ? " " : "") + std::to_string(types[t]);
+  return {{"grid", grid_arg},
+          {"types", tl.empty() ? "(all atoms of the group)" : tl},
+          {"start", std::to_string(start)},
+          {"stop", stop >= 0 ? std::to_string(stop) : "(none)"}};
 }
 
 void FixOccupancyGrid::sample()
@@ -339,10 +379,9 @@ void FixOccupancyGrid::write_output()
 {
   if (prefix.empty() || nsamples == 0) return;
   std::vector<double> sum = reduced_counts();
-  if (comm->me != 0) return;
-  ionsitu::OccupancyGrid g = *grid;    // rank 0 holds the frames; add the counts of all ranks
-  g.counts() = std::move(sum);
-  try {
+  write_files([&] {
+    ionsitu::OccupancyGrid g = *grid;    // rank 0 holds the frames; add the counts of all ranks
+    g.counts() = std::move(sum);
     const double f = length_to_bohr();
     const std::string what = fmt::format("ionsitu fix occupancy/grid {} group {}, units {}{}", id,
                                          group->names[igroup], update->unit_style,
@@ -369,9 +408,7 @@ void FixOccupancyGrid::write_output()
         {"meta.npy", npy_text(meta_json(g))},
     };
     ionsitu::write_file_atomic(prefix + ".npz", zip_stored(members));
-  } catch (std::exception &e) {
-    error->one(FLERR, "{}: {}", STYLE, e.what());
-  }
+  });
 }
 
 /* ---------------- restart: counts of all ranks, kept by rank 0 ---------------- */
@@ -387,21 +424,16 @@ void FixOccupancyGrid::write_restart(FILE *fp)
   for (int t : types) buf.push_back(t);
   const std::vector<double> rec = g.serialize();
   buf.insert(buf.end(), rec.begin(), rec.end());
-  ionsitu::write_restart_record(fp, comm->me, buf);
+  write_restart_record(fp, buf);
 }
 
 void FixOccupancyGrid::restart(char *raw)
 {
-  const std::vector<double> buf = ionsitu::read_restart_record(raw);
+  const std::vector<double> buf = read_restart_record(raw);
   if (buf.size() < 5 || (int) buf[0] != RESTART_VERSION)
     error->all(FLERR, "{} {}: restart record is not a version-{} record of this fix", STYLE, id,
                RESTART_VERSION);
-  const size_t ntl = (size_t) buf[4];
-  std::vector<int> stored_types;
-  for (size_t t = 0; t < ntl && 5 + t < buf.size(); ++t) stored_types.push_back((int) buf[5 + t]);
-  if (stored_types != types)
-    error->all(FLERR, "{} {}: the restart file was written with different 'types' ({} grids, now {})",
-               STYLE, id, ntl, types.size());
+  const size_t ntl = (size_t) buf[4];    // the types (equal: checked with the arguments)
   const size_t off = 5 + ntl;
   if (buf.size() < off + ionsitu::OccupancyGrid::kHeaderDoubles)
     error->all(FLERR, "{} {}: restart record is too short", STYLE, id);

@@ -28,6 +28,8 @@ namespace LAMMPS_NS {
 class FixOccupancyGrid : public FixSampled {
  public:
   FixOccupancyGrid(class LAMMPS *, int, char **);
+  void init() override;
+  std::vector<std::string> output_paths() const override;
   double compute_scalar() override;
   double compute_vector(int) override;
   void write_restart(FILE *) override;
@@ -38,10 +40,12 @@ class FixOccupancyGrid : public FixSampled {
   void sample() override;
   void write_output() override;
   bool has_output() const override { return !prefix.empty(); }
+  Arguments restart_arguments() const override;
 
  private:
   std::unique_ptr<ionsitu::OccupancyGrid> grid;    // rank-local counts; frames on rank 0 only
   bool shape_from_spacing;
+  std::string grid_arg;                  // "nx ny nz" or "spacing d", for the restart check
   std::vector<int> types;                // atom types of the grids (empty: one grid, all group atoms)
   std::vector<int> index_of_type;        // per atom type: grid index, -1 skipped
   bigint start, stop;                    // stop < 0: no stop

@@ -3,20 +3,53 @@
 #include "fix_sampled.h"
 
 #include "atom.h"
+#include "comm.h"
 #include "error.h"
+#include "group.h"
 #include "memory.h"
 #include "modify.h"
 #include "update.h"
 
+#include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <filesystem>
+#include <map>
 
 using namespace LAMMPS_NS;
 using namespace FixConst;
 
 FixSampled::FixSampled(LAMMPS *lmp, int narg, char **arg, const char *style) :
-    Fix(lmp, narg, arg), style(style), output_every(0), peratom(nullptr), nper(0), nmax_peratom(0)
+    Fix(lmp, narg, arg), style(style), output_every(0), peratom(nullptr), nper(0), dt_sampled(-1.0),
+    nmax_peratom(0)
 {
 }
+
+namespace {
+
+// Limits of the per-atom state (stated in the docs and the README's fix tables).
+constexpr double MAX_PERATOM_DOUBLES = 65536;                       // 512 KiB per atom
+constexpr double MAX_PERATOM_BYTES_PER_RANK = 8.0 * (1ull << 30);   // 8 GiB per rank on average
+
+constexpr char RECORD_MAGIC[8] = {'I', 'O', 'N', 'S', 'A', 'R', 'G', '1'};
+
+std::string absolute_path(const std::string &p)
+{
+  std::error_code ec;
+  std::filesystem::path a = std::filesystem::weakly_canonical(std::filesystem::absolute(p, ec), ec);
+  return ec ? p : a.lexically_normal().string();
+}
+
+// splitmix64: mixes an atom ID into a 64-bit value; the sum over a group identifies it
+uint64_t mix(uint64_t x)
+{
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+}    // namespace
 
 FixSampled::~FixSampled()
 {
@@ -30,6 +63,49 @@ FixSampled::~FixSampled()
 int FixSampled::setmask()
 {
   return END_OF_STEP;
+}
+
+void FixSampled::init()
+{
+  identity = group_identity();
+
+  const std::vector<std::string> mine = output_paths();
+  for (Fix *f : modify->get_fix_list()) {
+    auto *other = dynamic_cast<FixSampled *>(f);
+    if (!other || other == this) continue;
+    for (const std::string &a : mine)
+      for (const std::string &b : other->output_paths())
+        if (absolute_path(a) == absolute_path(b))
+          error->all(FLERR, "{} {} and {} {} both write {}; give each fix its own file", style, id,
+                     other->style, other->id, a);
+  }
+
+  // probe every output path now, not at the first write after the run
+  std::string problem;
+  if (comm->me == 0) {
+    for (const std::string &p : mine) {
+      std::error_code ec;
+      if (std::filesystem::is_directory(p, ec)) {
+        problem = "output file " + p + " is a directory";
+        break;
+      }
+      const std::string tmp = p + ".tmp";
+      FILE *fp = std::fopen(tmp.c_str(), "w");
+      if (!fp) {
+        problem = "cannot open " + tmp + " for writing (" + std::strerror(errno) + ")";
+        break;
+      }
+      std::fclose(fp);
+      std::remove(tmp.c_str());
+    }
+  }
+  int n = (int) problem.size();
+  MPI_Bcast(&n, 1, MPI_INT, 0, world);
+  if (n > 0) {
+    problem.resize(n);
+    MPI_Bcast(&problem[0], n, MPI_CHAR, 0, world);
+    error->all(FLERR, "{} {}: {} (checked before the run)", style, id, problem);
+  }
 }
 
 void FixSampled::setup(int)
@@ -48,8 +124,22 @@ void FixSampled::post_run()
   if (has_output()) write_output();
 }
 
-void FixSampled::use_peratom_state(int n)
+void FixSampled::check_peratom_size(double n, const char *what) const
 {
+  if (n > MAX_PERATOM_DOUBLES)
+    error->all(FLERR, "{}: {} need {:.0f} values ({:.0f} KiB) of state per atom; the limit is {:.0f} "
+               "values ({:.0f} KiB) per atom", style, what, n, n * 8 / 1024, MAX_PERATOM_DOUBLES,
+               MAX_PERATOM_DOUBLES * 8 / 1024);
+  const double per_rank = n * sizeof(double) * (double) atom->natoms / comm->nprocs;
+  if (per_rank > MAX_PERATOM_BYTES_PER_RANK)
+    error->all(FLERR, "{}: {} need {:.4g} GiB of per-atom state per MPI rank for {} atoms on {} "
+               "ranks; the limit is {:.0f} GiB per rank", style, what, per_rank / (1ull << 30),
+               atom->natoms, comm->nprocs, MAX_PERATOM_BYTES_PER_RANK / (1ull << 30));
+}
+
+void FixSampled::use_peratom_state(int n, const char *what)
+{
+  check_peratom_size(n, what);
   nper = n;
   restart_peratom = 1;
   grow_arrays(atom->nmax);
@@ -77,6 +167,142 @@ void FixSampled::check_output(const std::string &path)
     error->all(FLERR, "{}: every {} is not a multiple of Nevery {}", style, output_every, nevery);
   if (output_every > 0 && path.empty())
     error->all(FLERR, "{}: every {} needs a file to write to (keyword file)", style, output_every);
+}
+
+void FixSampled::check_sample_step(bigint step, bigint step_last)
+{
+  if (step_last >= 0 && step != step_last + nevery)
+    error->all(FLERR,
+               "{}: sample at step {} does not follow the previous one (step {}) by Nevery = {}; "
+               "samples must stay equally spaced while the fix is defined (no reset_timestep or "
+               "runs that skip steps)",
+               style, step, step_last, nevery);
+  if (dt_sampled >= 0.0 && update->dt != dt_sampled)
+    error->all(FLERR, "{}: the timestep changed from {} to {} while the fix accumulates", style,
+               dt_sampled, update->dt);
+  dt_sampled = update->dt;
+}
+
+/* ---------------- restart records with an argument header ---------------- */
+
+FixSampled::Arguments FixSampled::group_identity()
+{
+  std::vector<std::string> names = {group->names[igroup]};
+  names.insert(names.end(), identity_groups.begin(), identity_groups.end());
+  Arguments out;
+  for (size_t g = 0; g < names.size(); ++g) {
+    const std::string label = g == 0 ? "group" : "group " + names[g];
+    const int ig = group->find(names[g]);
+    uint64_t local[2] = {0, 0}, total[2] = {0, 0};
+    if (ig >= 0) {
+      const int bit = group->bitmask[ig];
+      for (int i = 0; i < atom->nlocal; ++i)
+        if (atom->mask[i] & bit) {
+          ++local[0];
+          local[1] += mix((uint64_t) atom->tag[i]);
+        }
+    }
+    MPI_Allreduce(local, total, 2, MPI_UINT64_T, MPI_SUM, world);    // the sum wraps: order-free
+    if (g == 0) out.emplace_back("group", names[g]);
+    out.emplace_back(label + " atoms", ig >= 0 ? std::to_string(total[0]) : "(no such group)");
+    out.emplace_back(label + " atom-ID checksum", fmt::format("{:016x}", total[1]));
+  }
+  return out;
+}
+
+FixSampled::Arguments FixSampled::header_arguments(const Arguments &groups) const
+{
+  Arguments out = {{"Nevery", std::to_string(nevery)}};
+  out.insert(out.end(), groups.begin(), groups.end());
+  const Arguments more = restart_arguments();
+  out.insert(out.end(), more.begin(), more.end());
+  return out;
+}
+
+void FixSampled::write_restart_record(FILE *fp, const std::vector<double> &values)
+{
+  if (comm->me != 0 || !fp) return;
+  std::string header;
+  for (const auto &kv : header_arguments(identity)) header += kv.first + '\t' + kv.second + '\n';
+  const uint64_t len = header.size();
+  header.append((8 - len % 8) % 8, '\0');
+  const double count = (double) values.size();
+  const int nbytes = (int) (sizeof RECORD_MAGIC + sizeof len + header.size() + (values.size() + 1) * sizeof(double));
+  std::fwrite(&nbytes, sizeof(int), 1, fp);
+  std::fwrite(RECORD_MAGIC, 1, sizeof RECORD_MAGIC, fp);
+  std::fwrite(&len, sizeof len, 1, fp);
+  std::fwrite(header.data(), 1, header.size(), fp);
+  std::fwrite(&count, sizeof(double), 1, fp);
+  std::fwrite(values.data(), sizeof(double), values.size(), fp);
+}
+
+std::vector<double> FixSampled::read_restart_record(const char *raw)
+{
+  if (std::memcmp(raw, RECORD_MAGIC, sizeof RECORD_MAGIC) != 0)
+    error->all(FLERR, "{} {}: the restart record has no argument header (written by an older ionsitu), "
+               "so it cannot be checked against the fix's arguments; define the fix with a new ID to "
+               "start afresh", style, id);
+  uint64_t len = 0;
+  std::memcpy(&len, raw + sizeof RECORD_MAGIC, sizeof len);
+  const char *text = raw + sizeof RECORD_MAGIC + sizeof len;
+  std::map<std::string, std::string> stored;
+  Arguments stored_order;
+  for (size_t pos = 0; pos < len;) {
+    size_t eol = pos;
+    while (eol < len && text[eol] != '\n') ++eol;
+    const std::string line(text + pos, eol - pos);
+    const size_t tab = line.find('\t');
+    if (tab != std::string::npos) {
+      stored[line.substr(0, tab)] = line.substr(tab + 1);
+      stored_order.emplace_back(line.substr(0, tab), line.substr(tab + 1));
+    }
+    pos = eol + 1;
+  }
+  const Arguments now = header_arguments(group_identity());
+  std::map<std::string, std::string> current(now.begin(), now.end());
+  std::string changes;
+  auto note = [&](const std::string &key, const std::string &was, const std::string &is) {
+    changes += fmt::format("{}{} was {} when the restart file was written, now {}", changes.empty() ? "" : "; ",
+                           key, was, is);
+  };
+  for (const auto &kv : now) {
+    auto it = stored.find(kv.first);
+    const std::string was = it == stored.end() ? "(not recorded)" : it->second;
+    if (was != kv.second) note(kv.first, was, kv.second);
+  }
+  for (const auto &kv : stored_order)
+    if (!current.count(kv.first)) note(kv.first, kv.second, "(not an argument)");
+  if (!changes.empty())
+    error->all(FLERR, "{} {}: cannot continue the statistics of the restart file: {}. Re-define the fix "
+               "with the arguments it had, or with a new fix ID to start afresh", style, id, changes);
+  if (stored.count("timestep")) dt_sampled = update->dt;    // equal to the stored one (checked)
+
+  const char *rec = text + len + (8 - len % 8) % 8;
+  double count = 0.0;
+  std::memcpy(&count, rec, sizeof count);
+  std::vector<double> values((size_t) count);
+  std::memcpy(values.data(), rec + sizeof(double), values.size() * sizeof(double));
+  return values;
+}
+
+void FixSampled::write_files(const std::function<void()> &write)
+{
+  std::string problem;
+  if (comm->me == 0) {
+    try {
+      write();
+    } catch (std::exception &e) {
+      problem = e.what();
+      if (problem.empty()) problem = "unknown write error";
+    }
+  }
+  int n = (int) problem.size();
+  MPI_Bcast(&n, 1, MPI_INT, 0, world);
+  if (n == 0) return;
+  problem.resize(n);
+  MPI_Bcast(&problem[0], n, MPI_CHAR, 0, world);
+  error->all(FLERR, "{} {}: {} (files are replaced atomically: earlier outputs are intact)", style, id,
+             problem);
 }
 
 double FixSampled::peratom_bytes() const
