@@ -399,6 +399,11 @@ def test_interrupted_campaign_resumes_with_statistics_intact(tmp_path, reference
     interrupted = {n for n, s in st.items() if s["state"] == "running"}
     assert done and interrupted
     # `campaign status` tells the killed members from running ones; the lock file stays behind
+    from ionsitu.campaign import _pid_alive
+
+    deadline = time.time() + 30   # the ranks die with mpirun's process group (a moment later)
+    while time.time() < deadline and any(_pid_alive(st[n]["pid"]) for n in interrupted):
+        time.sleep(0.1)
     status = subprocess.run([IONSITU, "campaign", "status", str(cfg)], capture_output=True, text=True, timeout=60)
     for n in interrupted:
         line = next(ln for ln in status.stdout.splitlines() if ln.startswith(n))

@@ -270,3 +270,51 @@ def test_permanent_failure_starts_over_on_retry(tmp_path):
         assert camp.plan(m, retry_failed=True)["action"] == action
     m.status_path.write_text(json.dumps({"state": "interrupted", "step": 700}))
     assert camp.plan(m)["action"] == "resume"
+
+
+def test_stop_signals_are_configurable_and_only_recorded(tmp_path):
+    import os
+
+    from ionsitu.campaign import ConfigError, StopRequest, load_config, signal_number, stop_requested
+
+    assert signal_number("TERM") == signal_number("SIGTERM") == signal.SIGTERM
+    assert signal_number("usr2") == signal.SIGUSR2
+    for bad, why in (("KILL", "cannot be caught"), ("FOO", "unknown signal 'FOO'")):
+        with pytest.raises(ValueError, match=why):
+            signal_number(bad)
+    cfg = tmp_path / "campaign.toml"
+    cfg.write_text(_edit(tiny_toml(), "progress_every = 1", 'progress_every = 1\nstop_signals = ["USR2", "KILL"]'))
+    with pytest.raises(ConfigError) as exc:
+        load_config(cfg)
+    assert ("campaign.stop_signals[1]", "signal 'KILL' cannot be caught") in exc.value.errors
+    # the handler records the first signal and nothing else; restore() puts the old handlers back
+    stop = StopRequest()
+    old = signal.getsignal(signal.SIGUSR2)
+    stop.install(["USR2"])
+    try:
+        assert stop_requested(stop, None) == 0
+        os.kill(os.getpid(), signal.SIGUSR2)
+        os.kill(os.getpid(), signal.SIGUSR2)
+        assert stop_requested(stop, None) == signal.SIGUSR2 and stop.name == "SIGUSR2"
+    finally:
+        stop.restore()
+    assert signal.getsignal(signal.SIGUSR2) is old
+
+
+def test_liveness_from_the_heartbeat():
+    import os
+
+    from ionsitu.campaign import liveness
+
+    now = time.time()
+    hb = {"step": 500, "unix": now - 30, "interval_s": 10.0}
+    assert liveness({"state": "running", "host": HOST, "pid": os.getpid(), "heartbeat": hb}, now)[0] == "running"
+    dead_pid = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                              timeout=60).stdout.strip()
+    state, why = liveness({"state": "running", "host": HOST, "pid": int(dead_pid), "heartbeat": hb}, now)
+    assert state == "dead" and f"process {dead_pid} on {HOST} is not running" in why
+    # another host: by the heartbeat's age against 3 chunk intervals + 60 s
+    other = {"state": "running", "host": "elsewhere", "pid": 1}
+    assert liveness({**other, "heartbeat": {**hb, "unix": now - 89}}, now)[0] == "running"
+    state, why = liveness({**other, "heartbeat": {**hb, "unix": now - 91}}, now)
+    assert state == "dead" and "no heartbeat for 91 s (expected every 10 s)" in why

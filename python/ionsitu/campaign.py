@@ -1133,6 +1133,7 @@ def stop_requested(stop: StopRequest | None, comm) -> int:
 
 
 def _pid_alive(pid) -> bool:
+    """Whether process ``pid`` of this host runs (a zombie does not)."""
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
@@ -1141,7 +1142,11 @@ def _pid_alive(pid) -> bool:
         return True
     except (TypeError, ValueError, OSError):
         return False
-    return True
+    try:
+        stat = Path(f"/proc/{int(pid)}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
 
 
 HOST = socket.gethostname()
@@ -1263,8 +1268,8 @@ def liveness(st: dict | None, now: float | None = None) -> tuple[str, str]:
 #: LAMMPS / OS messages of failures that a re-run can get past (disk full, I/O errors, files
 #: that could not be opened or written); every other failure (lost atoms, bad input) is permanent
 _TRANSIENT = ("no space left", "input/output error", "disk quota", "read-only file system", "cannot open",
-              "cannot write", "could not write", "could not open", "error writing", "write error",
-              "permission denied", "is a directory", "stale file handle", "too many open files")
+              "cannot write", "cannot rename", "could not write", "could not open", "error writing", "write error",
+              "permission denied", "is a directory", "not a directory", "stale file handle", "too many open files")
 
 
 def classify_failure(msg: str, exc: BaseException | None = None) -> str:
@@ -2141,7 +2146,7 @@ class _Coordinator:
             st = read_status(self.camp.members[idx]) or {}
         except OSError:  # rank 0 only: never raise here (the other ranks do not wait for it)
             st = {}
-        step0 = int(st.get("step", 0) or 0) if st.get("state") == "running" else 0
+        step0 = int(st.get("step", 0) or 0) if st.get("state") in ("running", "interrupted") else 0
         self.running[idx] = {"group": group, "t0": time.time(), "step0": step0}
 
     def _loop(self):
