@@ -155,8 +155,10 @@ def test_stop_signal_writes_restarts_and_resume_equals_uninterrupted(tmp_path, t
             CampaignLock(out).acquire()
         campaign_cli.run(argparse.Namespace(action="status", config=str(cfg)))
         status = capsys.readouterr().out
+        t_signal = time.time()
         proc.send_signal(sig)
         stdout, stderr = proc.communicate(timeout=120)
+        latency = time.time() - t_signal
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -183,6 +185,8 @@ def test_stop_signal_writes_restarts_and_resume_equals_uninterrupted(tmp_path, t
         assert hb["step"] == s["step"] and hb["interval_s"] > 0 and abs(hb["unix"] - time.time()) < 120
         stopped_at[n] = s["step"]
     assert max(stopped_at.values()) >= EQ + RESTART
+    print(f"{signal.Signals(sig).name}: mpirun exited {latency:.1f} s after the signal (chunks of {CHUNK} steps); "
+          f"stopped at steps {stopped_at}")
     status = ionsitu_cli("campaign", "status", cfg)
     assert "not locked" in status.stdout
     assert all(f"interrupted step {stopped_at[n]}/{TARGET}  by {signal.Signals(sig).name}; resumes from restart.stop"
