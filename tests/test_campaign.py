@@ -398,6 +398,18 @@ def test_interrupted_campaign_resumes_with_statistics_intact(tmp_path, reference
     done = {n for n, s in st.items() if s["state"] == "completed"}
     interrupted = {n for n, s in st.items() if s["state"] == "running"}
     assert done and interrupted
+    # `campaign status` tells the killed members from running ones; the lock file stays behind
+    from ionsitu.campaign import _pid_alive
+
+    deadline = time.time() + 30   # the ranks die with mpirun's process group (a moment later)
+    while time.time() < deadline and any(_pid_alive(st[n]["pid"]) for n in interrupted):
+        time.sleep(0.1)
+    status = subprocess.run([IONSITU, "campaign", "status", str(cfg)], capture_output=True, text=True, timeout=60)
+    for n in interrupted:
+        line = next(ln for ln in status.stdout.splitlines() if ln.startswith(n))
+        assert " dead " in line and "is not running" in line, status.stdout
+        assert st[n]["heartbeat"]["step"] >= EQ and st[n]["pid"] > 0
+    assert (out / "campaign.lock").is_file() and "locked by pid" in status.stdout
     # a kill while a restart file is being written leaves a partial file: simulate it on
     # one interrupted member (the resume must fall back to the older restart file)
     truncated = None
@@ -411,6 +423,8 @@ def test_interrupted_campaign_resumes_with_statistics_intact(tmp_path, reference
 
     proc2 = run_campaign(cfg, args=["--no-report", "--progress-every", "100"])
     assert proc2.returncode == 0, proc2.stdout + proc2.stderr
+    assert "stale lock of pid" in proc2.stdout and "(that process is not running)" in proc2.stdout
+    assert not (out / "campaign.lock").exists()
     assert f"{4 - len(done)} to run, {len(done)} already completed" in proc2.stdout
     st = statuses(out)
     assert all(s["state"] == "completed" and s["step"] == EQ + PROD for s in st.values())

@@ -21,18 +21,34 @@ of every temperature first) so a partial campaign already gives a full Arrhenius
 
 Failure: every LAMMPS call is wrapped; a LAMMPS error (``error->all``: every rank of the
 group raises it together) is recorded in the member's ``status.json`` with the command
-that failed, and the group goes on with the next member. An ``error->one`` on a single
-rank of a multi-rank group cannot be recovered (the other ranks of that group wait in a
-collective forever): the member is recorded as failed and the whole job aborts; the next
-invocation skips it. With ``ranks_per_run = 1`` every error is recoverable.
+that failed and its class: *transient* (I/O: disk full, a file that cannot be opened or
+written) or *permanent* (lost atoms, bad input); the group goes on with the next member.
+Work that only rank 0 does (folders, status files, decisions) runs through
+:func:`on_root`: its exception reaches every rank of the communicator as
+:class:`CampaignError`, so no rank waits in a collective for a rank that failed (a
+member's folder: the member fails; the campaign's output folder: every rank ends with the
+message). An ``error->one`` on a single rank of a multi-rank group cannot be recovered
+(the other ranks of that group wait inside LAMMPS): the member is recorded as failed and
+the whole job aborts; the next invocation skips it. With ``ranks_per_run = 1`` every
+error is recoverable.
 
 Resume: running the same command again skips completed (and failed, unless
-``retry_failed``) members. An interrupted member restarts from its newest readable
-restart file (``read_restart``, then the same fixes with the same IDs, so ``fix msd/cross``
-and the thermostat restore their state) and runs only the remaining steps
-(``run N upto``). Raising ``production.steps`` later extends completed members the same
-way (from ``restart.end``). Settings that change the physics of a member that already
-ran are refused (with the list of changed keys).
+``retry_failed``) members. An interrupted member (stop signal, kill) restarts from its
+newest readable restart file (``read_restart``, then the same fixes with the same IDs, so
+``fix msd/cross`` and the thermostat restore their state) and runs only the remaining
+steps. ``retry_failed`` resumes a transient failure the same way and starts a permanent
+one over. Raising ``production.steps`` later extends completed members the same way
+(from ``restart.end``). Settings that change the physics of a member that already ran
+are refused (with the list of changed keys).
+
+Batch schedulers: the MD runs in ``run N upto`` chunks ending at multiples of
+``campaign.chunk_steps`` (the same boundaries in every attempt). After each chunk rank 0
+of the group writes a heartbeat (step, time, the chunk's wall time) into ``status.json``
+and the group checks for a stop signal (``campaign.stop_signals``, default SIGTERM and
+SIGUSR1; an allreduce over the group, so every rank stops at the same step): then it
+writes ``restart.stop``, records ``interrupted``, no new member starts and the job exits
+with status 4. The latency is one chunk's wall time plus the restart write. The output
+folder is locked for the run (:class:`CampaignLock`, ``campaign.lock``).
 
 GPUs (not testable here): with ``campaign.gpus_per_node = K > 0`` each rank sets
 ``CUDA_VISIBLE_DEVICES`` before LAMMPS or TensorFlow start, to ``(local_rank //
@@ -45,11 +61,16 @@ Launch ``mpirun -np <K x ranks_per_run per node>`` for one run per GPU.
 from __future__ import annotations
 
 import difflib
+import errno
+import fcntl
 import hashlib
 import json
 import math
 import os
+import signal
+import socket
 import sys
+import tempfile
 import threading
 import time
 import tomllib
@@ -121,6 +142,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "thermo_every": Key("int", "thermo output and progress every this many steps", 1000, positive=True),
         "progress_every": Key("float", "seconds between progress lines on the terminal", 30.0,
                               positive=True),
+        "stop_signals": Key("strs", "signals that stop the campaign cleanly: every running member writes a "
+                            "restart (restart.stop) at its next chunk end and is recorded 'interrupted' "
+                            "(overridden by --stop-signals; e.g. Slurm --signal=USR1@300)", ["TERM", "USR1"]),
+        "chunk_steps": Key("int", "LAMMPS runs in `run` commands of at most this many steps; a stop signal is "
+                           "acted on, and status.json's heartbeat written, at the end of each chunk (latency: "
+                           "one chunk's wall time)", 1000, positive=True),
         "gpus_per_node": Key("int", "GPUs per node: sets CUDA_VISIBLE_DEVICES per rank (0: leave it)", 0,
                              nonneg=True),
         "gpu_mapping": Key("str", "'group': one GPU per run; 'rank': one GPU per rank", "group",
@@ -514,24 +541,18 @@ class HopEvents(Analysis):
     def prepare(self, cfg, conf, member_dir, lmp, comm=None):
         if cfg["mode"] != "sites":
             return
-        rank = 0 if comm is None else comm.Get_rank()
         box = lmp.extract_box()  # collective-free; every rank has the box
-        error = None
-        if rank == 0:
-            path = self.site_file(member_dir)
-            try:
-                if not path.is_file():  # kept across restarts: the fix checks the number of sites
-                    from .sites import lammps_cell, write_sites
+        path = self.site_file(member_dir)
 
-                    lo, hi, xy, yz, xz = box[0], box[1], box[2], box[3], box[4]
-                    cell = lammps_cell(hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2], yz, xz, xy)
-                    write_sites(path, self.make_sites(cfg, conf, cell, lo))
-            except Exception as exc:  # noqa: BLE001
-                error = f"cannot write the site file {path}: {exc}"
-        if comm is not None:
-            error = comm.bcast(error, root=0)
-        if error:
-            raise RuntimeError(error)
+        def write():
+            if not path.is_file():  # kept across restarts: the fix checks the number of sites
+                from .sites import lammps_cell, write_sites
+
+                lo, hi, xy, yz, xz = box[0], box[1], box[2], box[3], box[4]
+                cell = lammps_cell(hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2], yz, xz, xy)
+                write_sites(path, self.make_sites(cfg, conf, cell, lo))
+
+        on_root(comm, f"cannot write the site file {path}", write)
 
     def commands(self, cfg, conf, member_dir):
         line = f"fix {self.fix_id} {GROUP_MOBILE} hop/events {cfg['nevery']} "
@@ -919,9 +940,11 @@ def _cross_checks(c: _Checker, conf: dict, raw: dict):
         if eq.get("pdamp") is None:
             eq["pdamp"] = 1000 * dt
 
-    # temperatures
-    if cam["temperatures"] and None not in cam["temperatures"]:
-        pass
+    for i, name in enumerate(cam.get("stop_signals") or []):
+        try:
+            signal_number(name)
+        except ValueError as exc:
+            c.err(f"campaign.stop_signals[{i}]", str(exc))
     # report
     if rep.get("extrapolate_to") is None and units is not None and units != "lj":
         rep["extrapolate_to"] = 300.0
@@ -991,6 +1014,270 @@ def _file_digest_uncached(path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()[:16]
+
+
+# ======================================================================================
+# Failure on one rank -> failure on every rank
+# ======================================================================================
+class CampaignError(RuntimeError):
+    """A campaign-level failure, raised on every rank of the communicator together."""
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        name = exc.filename if exc.filename is not None else ""
+        return f"{exc.strerror}{': ' + str(name) if name != '' else ''}"
+    return _lammps_message(exc)
+
+
+def on_root(comm, what: str, fn, *args, **kw):
+    """Run ``fn`` on rank 0 of ``comm`` and hand its result to every rank.
+
+    The one mechanism for steps that only rank 0 does (files, decisions): rank 0's
+    exception is broadcast and :class:`CampaignError` ("<what>: <reason>") is raised on
+    every rank, so no rank is left waiting in a collective. ``comm`` None: serial.
+    """
+    rank = 0 if comm is None else comm.Get_rank()
+    result = error = None
+    if rank == 0:
+        try:
+            result = fn(*args, **kw)
+        except CampaignError as exc:  # already says what failed
+            error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes collective
+            error = f"{what}: {_describe(exc)}"
+    if comm is not None and comm.Get_size() > 1:
+        result, error = comm.bcast((result, error), root=0)
+    if error is not None:
+        raise CampaignError(error)
+    return result
+
+
+def on_all(comm, what: str, fn, *args, **kw):
+    """Run ``fn`` on every rank of ``comm``; if it fails on any rank, raise
+    :class:`CampaignError` on every rank with the message of the first failing rank."""
+    result = error = None
+    try:
+        result = fn(*args, **kw)
+    except Exception as exc:  # noqa: BLE001
+        error = f"{what}: {_describe(exc)}"
+    if comm is not None and comm.Get_size() > 1:
+        errors = comm.allgather(error)
+        error = next((f"{e} (rank {i})" for i, e in enumerate(errors) if e is not None), None)
+    if error is not None:
+        raise CampaignError(error)
+    return result
+
+
+# ======================================================================================
+# Stop signals (batch-scheduler wall time), heartbeat, lock of the campaign folder
+# ======================================================================================
+def signal_number(name) -> int:
+    """'TERM', 'SIGUSR1', 'usr1' or 10 -> the signal number (ValueError if unknown or not catchable)."""
+    if isinstance(name, int) and not isinstance(name, bool):
+        sig = name
+    else:
+        n = str(name).strip().upper()
+        n = n if n.startswith("SIG") else "SIG" + n
+        sig = getattr(signal, n, None)
+        if not isinstance(sig, int) or n.startswith("SIG_"):
+            raise ValueError(f"unknown signal {name!r} (e.g. TERM, USR1, USR2, INT)")
+    if sig in (signal.SIGKILL, signal.SIGSTOP):
+        raise ValueError(f"signal {name!r} cannot be caught")
+    try:
+        signal.Signals(sig)
+    except ValueError:
+        raise ValueError(f"unknown signal {name!r}") from None
+    return int(sig)
+
+
+class StopRequest:
+    """Set by the stop signals: the number of the first signal received (0: none).
+
+    The handler only records the signal (Python runs it between two LAMMPS commands,
+    never inside a ``run``); members check it at the end of every chunk.
+    """
+
+    def __init__(self):
+        self.signum = 0
+        self._old: dict[int, object] = {}
+
+    def _handler(self, signum, frame):  # noqa: ARG002
+        if not self.signum:
+            self.signum = signum
+
+    def install(self, names) -> None:
+        for name in names:
+            sig = signal_number(name)
+            if sig not in self._old:
+                self._old[sig] = signal.signal(sig, self._handler)
+
+    def restore(self) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old.clear()
+
+    @property
+    def name(self) -> str | None:
+        return signal.Signals(self.signum).name if self.signum else None
+
+
+def stop_requested(stop: StopRequest | None, comm) -> int:
+    """Signal number any rank of ``comm`` received (0: none); collective on ``comm``."""
+    s = stop.signum if stop is not None else 0
+    if comm is not None and comm.Get_size() > 1:
+        from mpi4py import MPI
+
+        s = comm.allreduce(s, op=MPI.MAX)
+    return s
+
+
+def _pid_alive(pid) -> bool:
+    """Whether process ``pid`` of this host runs (a zombie does not)."""
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        return True
+    except (TypeError, ValueError, OSError):
+        return False
+    try:
+        stat = Path(f"/proc/{int(pid)}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+HOST = socket.gethostname()
+LOCK_FILE = "campaign.lock"
+
+
+class CampaignLocked(CampaignError):
+    """The campaign folder is in use by another run."""
+
+
+def _holder_text(h: dict) -> str:
+    return (f"pid {h.get('pid')} on host {h.get('host')} (started {h.get('started')}"
+            + (f", {' '.join(h['command'])}" if h.get("command") else "") + ")")
+
+
+class CampaignLock:
+    """Exclusive lock of a campaign folder: ``<output>/campaign.lock``.
+
+    ``flock`` on the lock file (released by the kernel when the holder dies); the file
+    holds the holder's host, pid and start time. A lock file left by a dead process of
+    this host is stale and taken over; one of another host is refused unless forced
+    (``--force-unlock``), since its holder cannot be checked from here.
+    """
+
+    def __init__(self, folder: Path):
+        self.path = Path(folder) / LOCK_FILE
+        self.fd = None
+
+    def holder(self) -> dict | None:
+        try:
+            text = self.path.read_text()
+        except OSError:
+            return None
+        try:
+            h = json.loads(text)
+            return h if isinstance(h, dict) else None
+        except json.JSONDecodeError:
+            return {"host": "?", "pid": "?", "started": "?", "unreadable": text[:80]} if text.strip() else None
+
+    def acquire(self, force: bool = False) -> str | None:
+        """Take the lock (CampaignLocked if held); returns a note on a stale or forced lock."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        note = None
+        old = self.holder()
+        if force and old is not None:
+            self.path.unlink(missing_ok=True)  # a holder still alive keeps only the unlinked file
+            note = f"--force-unlock: took over the lock of {_holder_text(old)}"
+            old = None
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        flock = True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            h = self.holder() or {}
+            raise CampaignLocked(
+                f"the campaign folder {self.path.parent} is in use by {_holder_text(h)}; lock file "
+                f"{self.path}. Wait for that run to end (or stop it); if it is not running any more, "
+                "re-run with --force-unlock") from None
+        except OSError as exc:
+            if exc.errno not in (errno.ENOLCK, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+                os.close(fd)
+                raise
+            flock = False  # file system without flock: the file's content is the lock
+        old = self.holder() if old is not None else None
+        if old is not None and old.get("pid") != os.getpid():
+            same_host = old.get("host") == HOST
+            if same_host and (flock or not _pid_alive(old.get("pid"))):
+                note = (f"stale lock of {_holder_text(old)} removed (that process is not running)"
+                        if not _pid_alive(old.get("pid")) else
+                        f"stale lock of {_holder_text(old)} removed (it holds no lock)")
+            else:
+                os.close(fd)
+                where = "another host" if not same_host else "a process still running"
+                raise CampaignLocked(
+                    f"the campaign folder {self.path.parent} is locked by {_holder_text(old)} on {where}; "
+                    f"lock file {self.path}. If that run has ended, re-run with --force-unlock")
+        info = {"host": HOST, "pid": os.getpid(), "started": _now(), "command": list(sys.argv)}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
+        os.fsync(fd)
+        self.fd = fd
+        return note
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            if (self.holder() or {}).get("pid") == os.getpid():
+                self.path.unlink(missing_ok=True)
+        finally:
+            os.close(self.fd)
+            self.fd = None
+
+
+def liveness(st: dict | None, now: float | None = None) -> tuple[str, str]:
+    """(state, detail) of a member from its status: a 'running' member whose process is gone
+    (same host) or whose heartbeat is overdue (3 chunk intervals + 60 s) is 'dead'."""
+    st = st or {}
+    state = st.get("state", "pending")
+    if state != "running":
+        if state == "interrupted":
+            return state, f"by {st.get('signal')}; resumes from {st.get('restart')}"
+        if state == "failed":
+            return state, f"({st.get('failure', 'permanent')}) {st.get('error')}"
+        return state, ""
+    hb = st.get("heartbeat") or {}
+    now = time.time() if now is None else now
+    age = now - float(hb.get("unix", 0.0) or 0.0)
+    if st.get("host") == HOST and st.get("pid") is not None and not _pid_alive(st["pid"]):
+        return "dead", f"process {st['pid']} on {HOST} is not running (last heartbeat {age:.0f} s ago)"
+    limit = 3 * float(hb.get("interval_s") or 0.0) + 60.0
+    if hb and age > limit:
+        return "dead", f"no heartbeat for {age:.0f} s (expected every {hb.get('interval_s') or 0:.0f} s)"
+    return "running", f"heartbeat {age:.0f} s ago" + (f" (pid {st.get('pid')} on {st.get('host')})"
+                                                       if st.get("host") else "")
+
+
+#: LAMMPS / OS messages of failures that a re-run can get past (disk full, I/O errors, files
+#: that could not be opened or written); every other failure (lost atoms, bad input) is permanent
+_TRANSIENT = ("no space left", "input/output error", "disk quota", "read-only file system", "cannot open",
+              "cannot write", "cannot rename", "could not write", "could not open", "error writing", "write error",
+              "permission denied", "is a directory", "not a directory", "stale file handle", "too many open files")
+
+
+def classify_failure(msg: str, exc: BaseException | None = None) -> str:
+    """'transient' (I/O: resume from the newest restart) or 'permanent' (start over)."""
+    if isinstance(exc, OSError):
+        return "transient"
+    low = (msg or "").lower()
+    return "transient" if any(p in low for p in _TRANSIENT) else "permanent"
 
 
 # ======================================================================================
@@ -1248,8 +1535,6 @@ class Campaign:
             if tm and len(tm) != ntypes:
                 errors.append(("system.type_map", f"{len(tm)} elements for {ntypes} atom types"))
             if not bad:
-                import tempfile
-
                 key = "mobile.types"
                 lmp.command(f"group {GROUP_MOBILE} type " + " ".join(map(str, self.conf["mobile"]["types"])))
                 with tempfile.TemporaryDirectory() as tmp:
@@ -1268,6 +1553,27 @@ class Campaign:
         finally:
             lmp.close()
         return errors
+
+    def check_output(self) -> list[tuple[str, str]]:
+        """(key, reason) if the output folder or an existing member folder cannot be written."""
+        out = self.output
+        p = out
+        while not p.exists() and p != p.parent:
+            p = p.parent
+        if not p.is_dir():
+            return [("campaign.output", f"cannot create the output folder {out}: {p} is not a folder")]
+        folders = [p] + [m.dir for m in self.members if m.dir.exists()]
+        for d in folders:
+            if not d.is_dir():
+                return [("campaign.output", f"{d} exists and is not a folder")]
+            try:
+                fd, probe = tempfile.mkstemp(dir=d, prefix=".ionsitu-probe-")
+                os.close(fd)
+                os.unlink(probe)
+            except OSError as exc:
+                what = "the output folder" if d == p else "a member folder"
+                return [("campaign.output", f"cannot write in {d} ({what} of {out}): {exc.strerror}")]
+        return []
 
     def _new_lammps(self, comm, log):
         """A LAMMPS instance on ``comm`` (None: serial) that sees ionsitu's (and DeePMD's) styles."""
@@ -1295,72 +1601,109 @@ class Campaign:
         return lmp
 
     # ------------------------------------------------------------------ one member
+    RESTART_FILES = ("restart.a", "restart.b", "restart.stop", "restart.end")
+
+    def restarts(self, m: Member) -> list[Path]:
+        """The member's restart files, newest first."""
+        files = [m.dir / n for n in self.RESTART_FILES if (m.dir / n).is_file()]
+        return sorted(files, key=lambda p: p.stat().st_mtime, reverse=True)
+
     def plan(self, m: Member, retry_failed: bool = False) -> dict:
-        """What to do with a member: {'action': skip|fresh|resume, 'restarts': [...], 'reason'}."""
+        """What to do with a member: {'action': skip|fresh|resume, 'restarts': [...], 'reason'}.
+
+        Interrupted (signal, kill) members resume from their newest readable restart. Failed
+        members are skipped unless ``retry_failed``: then a transient failure (I/O, disk
+        full) resumes from the newest readable restart, a permanent one starts over.
+        """
         st = read_status(m)
         if st is None:
             return {"action": "fresh", "restarts": []}
-        if st.get("state") == "failed" and not retry_failed:
+        state = st.get("state")
+        if state == "failed" and not retry_failed:
             return {"action": "skip", "reason": "failed", "restarts": []}
-        restarts = [p for p in (m.dir / "restart.a", m.dir / "restart.b", m.dir / "restart.end") if p.is_file()]
-        restarts.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-        if st.get("state") == "failed":
+        restarts = [str(p) for p in self.restarts(m)]
+        if state == "failed":
+            if st.get("failure") == "transient" and restarts:
+                return {"action": "resume", "restarts": restarts, "retry": True}
             return {"action": "fresh", "restarts": [], "retry": True}
-        if st.get("state") == "completed" and int(st.get("step", -1)) >= self.target_step:
+        if state == "completed" and int(st.get("step", -1)) >= self.target_step:
             return {"action": "skip", "reason": "completed", "restarts": []}
         if restarts:
-            return {"action": "resume", "restarts": [str(p) for p in restarts]}
+            return {"action": "resume", "restarts": restarts}
         return {"action": "fresh", "restarts": []}
 
-    def run_member(self, m: Member, comm=None, retry_failed: bool = False, group: int = 0) -> dict:
+    def _begin_member(self, m: Member, retry_failed: bool):
+        """Rank 0: the plan, the member's folder (cleared for a fresh start) and its history."""
+        plan = self.plan(m, retry_failed)
+        if plan["action"] == "skip":
+            return plan, read_status(m), [], None
+        st = read_status(m) or {}
+        m.dir.mkdir(parents=True, exist_ok=True)
+        if plan["action"] == "fresh":  # from scratch: keep the old log and the history
+            for p in m.dir.iterdir():
+                if p.name == "log.lammps" and st:
+                    p.rename(m.dir / f"log.attempt{len(st.get('attempts', []))}.lammps")
+                elif p.name not in ("status.json",) and not p.name.startswith("log.attempt") and p.is_file():
+                    p.unlink()
+            st = {"attempts": st.get("attempts", []), "step": 0}
+        return plan, st, list(st.get("attempts", [])), self.member_settings(m)
+
+    def run_member(self, m: Member, comm=None, retry_failed: bool = False, group: int = 0,
+                   stop: StopRequest | None = None) -> dict:
         """Run (or resume) one member on the ranks of ``comm``; returns its final status.
 
-        Every rank of ``comm`` calls this. LAMMPS errors are caught and recorded.
+        Every rank of ``comm`` calls this, and it returns on every rank together: LAMMPS
+        errors and the failures of rank 0's file work are recorded (state 'failed', with
+        ``failure`` transient or permanent); a stop signal (``stop``) ends it at the next
+        chunk end with a restart file and state 'interrupted'.
         """
         rank = 0 if comm is None else comm.Get_rank()
-        plan = self.plan(m, retry_failed) if rank == 0 else None
-        if comm is not None:
-            plan = comm.bcast(plan, root=0)
-        if plan["action"] == "skip":
-            return read_status(m) if rank == 0 else {}
-        st = (read_status(m) or {}) if rank == 0 else {}
-        if rank == 0:
-            m.dir.mkdir(parents=True, exist_ok=True)
-            if plan["action"] == "fresh":  # from scratch: keep the old log and the history
-                for p in m.dir.iterdir():
-                    if p.name == "log.lammps" and st:
-                        p.rename(m.dir / f"log.attempt{len(st.get('attempts', []))}.lammps")
-                    elif p.name not in ("status.json",) and not p.name.startswith("log.attempt") and p.is_file():
-                        p.unlink()
-                st = {"attempts": st.get("attempts", [])}
-        attempts = list(st.get("attempts", [])) if rank == 0 else []
-        n_attempt = len(attempts) + 1
+        t0 = time.time()
         status = {
             "schema": STATUS_SCHEMA, "version": STATUS_VERSION, "member": m.name, "temperature": m.T,
-            "replica": m.replica, "seed": m.seed, "units": self.units, "state": "running",
-            "step": int(st.get("step", 0)) if rank == 0 else 0,
+            "replica": m.replica, "seed": m.seed, "units": self.units, "state": "running", "step": 0,
             "equilibration_steps": self.eq_steps, "target_step": self.target_step,
-            "error": None, "error_key": None, "error_command": None,
-            "settings": self.member_settings(m) if rank == 0 else None,
-            "ranks": 1 if comm is None else comm.Get_size(), "group": group,
+            "error": None, "error_key": None, "error_command": None, "failure": None,
+            "ranks": 1 if comm is None else comm.Get_size(), "group": group, "host": HOST, "pid": os.getpid(),
         }
-        t0 = time.time()
+        attempts: list = []
+        warned = []
 
         def write(state, **kw):
-            if rank == 0:
-                status.update(state=state, updated=_now(), attempts=attempts, **kw)
+            """Rank 0 records the state (best effort: a status that cannot be written is said)."""
+            status.update(state=state, updated=_now(), attempts=attempts, **kw)
+            if rank != 0:
+                return
+            try:
                 _write_json(m.status_path, status)
+            except OSError as exc:
+                if not warned:
+                    warned.append(1)
+                    sys.stderr.write(f"[ionsitu campaign] {m.name}: cannot write {m.status_path}: {_describe(exc)}\n")
 
-        restarts = plan["restarts"]
-        candidates = [Path(p) for p in restarts] + [None]  # None: from scratch
-        # choose the restart file: the newest that LAMMPS reads (a kill may leave a partial one)
+        def fail(msg, exc=None, **kw):
+            write("failed", error=msg, failure=classify_failure(msg, exc),
+                  wall_seconds=round(time.time() - t0, 3), **kw)
+            return status
+
+        try:
+            plan, st, attempts, settings = on_root(comm, f"member {m.name}", self._begin_member, m, retry_failed)
+        except CampaignError as exc:
+            return fail(str(exc), error_key="campaign.output")
+        if plan["action"] == "skip":
+            return st if rank == 0 else {}
+        n_attempt = len(attempts) + 1
+        status["step"] = int(st.get("step", 0))
+        status["settings"] = settings
+
+        # the restart file: the newest that LAMMPS reads (a kill may leave a partial one)
         lmp = None
         start_step = 0
         used = None
-        for cand in candidates:
+        for cand in [Path(p) for p in plan["restarts"]] + [None]:  # None: from scratch
             if comm is not None and comm.Get_size() > 1 and cand is not None:
-                ok = _readable_restart(self, cand) if rank == 0 else None
-                if not comm.bcast(ok, root=0):
+                # serial trial read first: a multi-rank read_restart that fails on one rank hangs
+                if not on_root(comm, "restart check", _readable_restart, self, cand):
                     continue
             try:
                 lmp = self._new_lammps(comm, None)
@@ -1371,22 +1714,26 @@ class Campaign:
                 used = cand
                 break
             except Exception as exc:  # noqa: BLE001 - unreadable restart: try the older one
-                if lmp is not None:
-                    _close(lmp)
-                    lmp = None
+                _close(lmp)
+                lmp = None
                 if cand is None:
                     attempts.append({"attempt": n_attempt, "started": _now(), "from_step": 0})
-                    write("failed", error=_lammps_message(exc), error_key="(lammps)", wall_seconds=0.0)
-                    return status
+                    return fail(_lammps_message(exc), exc, error_key="(lammps)")
         attempts.append({"attempt": n_attempt, "started": _now(), "from_step": start_step,
-                         "restart": None if used is None else used.name,
-                         "ranks": status["ranks"]})
+                         "restart": None if used is None else used.name, "ranks": status["ranks"]})
         status["step"] = start_step
-        write("running")
+        status["heartbeat"] = {"step": start_step, "time": _now(), "unix": time.time(), "interval_s": None}
+        try:  # a member folder that cannot be written fails the member, on every rank
+            on_root(comm, f"member {m.name}", _write_json, m.status_path,
+                    {**status, "state": "running", "updated": _now(), "attempts": attempts})
+        except CampaignError as exc:
+            _close(lmp)
+            return fail(str(exc), error_key="campaign.output")
         cmds = self.input_script(m, start_step, used, n_attempt)
         if used is not None:  # log + read_restart already done
             cmds = [c for c in cmds if not c[1].startswith(("log ", "read_restart "))]
         key = cmd = None
+        chunk = int(self.conf["campaign"]["chunk_steps"])
         try:
             prepared = set()
             for key, cmd in cmds:
@@ -1394,7 +1741,18 @@ class Campaign:
                     prepared.add(key)
                     a, cfg = self.analyses[key.split(".", 1)[1]]
                     a.prepare(cfg, self.conf, m.dir, lmp, comm)
-                lmp.command(cmd)
+                upto = cmd.split()
+                if len(upto) == 3 and upto[0] == "run" and upto[2] == "upto":
+                    signum = self._run_chunks(lmp, int(upto[1]), chunk, comm, stop, status, write)
+                    if signum:
+                        cmd = f"write_restart {_q(m.dir / 'restart.stop')}"
+                        lmp.command(cmd)
+                        step = int(lmp.extract_global("ntimestep"))
+                        write("interrupted", step=step, signal=signal.Signals(signum).name,
+                              restart="restart.stop", wall_seconds=round(time.time() - t0, 3))
+                        return status
+                else:
+                    lmp.command(cmd)
             step = int(lmp.extract_global("ntimestep"))
             write("completed", step=step, wall_seconds=round(time.time() - t0, 3))
         except Exception as exc:  # noqa: BLE001 - LAMMPS error: record it, go on
@@ -1402,9 +1760,8 @@ class Campaign:
             try:
                 step = int(lmp.extract_global("ntimestep"))
             except Exception:  # noqa: BLE001
-                step = start_step
-            write("failed", step=step, error=msg, error_key=key, error_command=cmd,
-                  wall_seconds=round(time.time() - t0, 3))
+                step = status["step"]
+            fail(msg, exc, step=step, error_key=key, error_command=cmd)
             if type(exc).__name__ == "MPIAbortException" and comm is not None and comm.Get_size() > 1:
                 # error->one on one rank: the others of this group wait in a collective forever
                 sys.stderr.write(f"[ionsitu campaign] {m.name}: unrecoverable LAMMPS error on one rank "
@@ -1417,14 +1774,38 @@ class Campaign:
             _close(lmp)
         return status
 
+    def _run_chunks(self, lmp, target: int, chunk: int, comm, stop, status, write) -> int:
+        """``run target upto`` as runs ending at multiples of ``chunk`` (the same boundaries
+        in every attempt); after each: heartbeat, then the stop check. Returns the signal
+        number that stopped it (0: reached ``target``)."""
+        step = int(lmp.extract_global("ntimestep"))
+        while True:
+            nxt = min(target, (step // chunk + 1) * chunk)
+            t = time.time()
+            lmp.command(f"run {nxt} upto")
+            step = int(lmp.extract_global("ntimestep"))
+            write("running", step=step, heartbeat={"step": step, "time": _now(), "unix": time.time(),
+                                                   "interval_s": round(time.time() - t, 3)})
+            if step >= target:
+                return 0
+            signum = stop_requested(stop, comm)
+            if signum:
+                return signum
+
     # ------------------------------------------------------------------ the whole campaign
     def run(self, comm=None, ranks_per_run: int | None = None, *, retry_failed: bool = False,
             progress: bool = True, progress_every: float | None = None, write_report: bool = True,
-            stream=None) -> dict:
+            stream=None, stop_signals=None, force_unlock: bool = False, stop: StopRequest | None = None) -> dict:
         """Run every member not done yet, distributing them over groups of ranks.
 
         Every rank of ``comm`` (default ``MPI.COMM_WORLD``) calls this. Returns (on
-        rank 0; {} elsewhere) {'members': {name: state}, 'report': paths or None}.
+        rank 0; {} elsewhere) {'members': {name: state}, 'report': paths or None,
+        'interrupted': signal name or None}. The campaign folder is locked for the run
+        (:class:`CampaignLocked` if another run holds it; ``force_unlock`` takes it over).
+        ``stop_signals`` (default ``campaign.stop_signals``) stop it cleanly: every
+        running member writes ``restart.stop`` at its next chunk end and is recorded
+        'interrupted', no new member starts, no report is written. A failure of rank 0's
+        file work raises :class:`CampaignError` on every rank.
         """
         from mpi4py import MPI
 
@@ -1433,9 +1814,44 @@ class Campaign:
         rpr = int(ranks_per_run or self.conf["campaign"]["ranks_per_run"])
         stream = stream or sys.stdout
         if size % rpr:
-            if rank == 0:
-                raise ValueError(f"{size} MPI ranks do not split into groups of ranks_per_run = {rpr}")
-            raise SystemExit(2)
+            world.Free()
+            raise CampaignError(f"{size} MPI ranks do not split into groups of ranks_per_run = {rpr}")
+        own_stop = stop is None
+        stop = StopRequest() if stop is None else stop
+        try:
+            on_all(world, "stop signals", stop.install,
+                   self.conf["campaign"]["stop_signals"] if stop_signals is None else stop_signals)
+            lock = CampaignLock(self.output)
+            note = on_root(world, f"campaign output {self.output}", lock.acquire, force_unlock)
+            try:
+                if note and rank == 0 and progress:
+                    print(f"[ionsitu campaign] {note}", file=stream, flush=True)
+                return self._run_locked(world, rpr, retry_failed, progress, progress_every, write_report,
+                                        stream, stop)
+            finally:
+                if rank == 0:
+                    lock.release()
+        finally:
+            if own_stop:
+                stop.restore()
+            world.Free()
+
+    def _start(self, retry_failed: bool) -> list[int]:
+        """Rank 0, before the work loop: the output folder, campaign.json, the members to run."""
+        self.output.mkdir(parents=True, exist_ok=True)
+        _write_json(self.output / "campaign.json", {
+            "schema": "ionsitu-campaign", "version": 1, "config": str(self.path),
+            "name": self.conf["campaign"]["name"], "units": self.units,
+            "temperatures": self.temperatures, "members": [m.name for m in self.members]})
+        todo = [m.index for m in self.members if self.plan(m, retry_failed)["action"] != "skip"]
+        if self.conf["system"].get("structure") is not None:
+            self.structure_data()
+        return todo
+
+    def _run_locked(self, world, rpr, retry_failed, progress, progress_every, write_report, stream, stop):
+        from mpi4py import MPI
+
+        rank, size = world.Get_rank(), world.Get_size()
         ngroups = size // rpr
         group = rank // rpr
         sub = world.Split(group, rank)
@@ -1443,21 +1859,7 @@ class Campaign:
         self._set_threads(world)
 
         # rank 0 decides what is left to do (all ranks see the same files, but decide once)
-        todo = None
-        if rank == 0:
-            self.output.mkdir(parents=True, exist_ok=True)
-            _write_json(self.output / "campaign.json", {
-                "schema": "ionsitu-campaign", "version": 1, "config": str(self.path),
-                "name": self.conf["campaign"]["name"], "units": self.units,
-                "temperatures": self.temperatures, "members": [m.name for m in self.members]})
-            todo = []
-            for m in self.members:
-                p = self.plan(m, retry_failed)
-                if p["action"] != "skip":
-                    todo.append(m.index)
-            if self.conf["system"].get("structure") is not None:
-                self.structure_data()
-        todo = world.bcast(todo, root=0)
+        todo = on_root(world, f"campaign output {self.output}", self._start, retry_failed)
         threaded = size == 1 or MPI.Query_thread() >= MPI.THREAD_MULTIPLE
         coord = None
         if rank == 0:
@@ -1473,34 +1875,43 @@ class Campaign:
         finished = None
         while True:
             idx = None
+            halt = stop_requested(stop, sub)  # a signal on any rank of the group: no new member
             if leader:
                 if static is not None:
-                    idx = static.pop(0) if static else -1
+                    idx = static.pop(0) if static and not halt else -1
                 elif rank == 0:
-                    idx = coord.next_member(0, finished)
+                    idx = coord.next_member(0, finished, halt)
                 else:
-                    world.send({"group": group, "finished": finished}, dest=0, tag=_TAG_REQ)
+                    world.send({"group": group, "finished": finished, "stop": halt}, dest=0, tag=_TAG_REQ)
                     idx = world.recv(source=0, tag=_TAG_ASSIGN)
             idx = sub.bcast(idx, root=0)
+            if rank == 0 and static is not None:
+                coord.record(finished)
+            finished = None
             if idx < 0:
                 break
             m = self.members[idx]
             if rank == 0:
                 coord.started(m, group)
-            st = self.run_member(m, sub, retry_failed, group)
+            st = self.run_member(m, sub, retry_failed, group, stop)
             finished = {"index": idx, "state": st.get("state"), "step": st.get("step"),
                         "error": st.get("error"), "group": group} if leader else None
-            if rank == 0 and static is not None:
-                coord.record(finished)
         if rank == 0:
             coord.finish_local()
             coord.join()
         world.Barrier()
+        signum = stop_requested(stop, world)
         result = {}
         if rank == 0:
             states = {m.name: (read_status(m) or {}).get("state", "pending") for m in self.members}
-            result = {"members": states, "report": None}
-            if write_report:
+            if all(s in ("completed", "failed") for s in states.values()):
+                signum = 0  # the signal came after the last member: nothing to resume
+            result = {"members": states, "report": None,
+                      "interrupted": signal.Signals(signum).name if signum else None}
+            if signum and progress:
+                print(f"[ionsitu campaign] stopped by {result['interrupted']}: running members wrote "
+                      "restart.stop; run the same command again to resume", file=stream, flush=True)
+            if write_report and not signum:
                 try:
                     from . import report as _report
 
@@ -1515,7 +1926,6 @@ class Campaign:
                     result["report_error"] = str(exc)
         world.Barrier()
         sub.Free()
-        world.Free()
         return result
 
     def _set_gpu(self, world, rpr):
@@ -1664,7 +2074,8 @@ class _Coordinator:
         self.lock = threading.Lock()
         self.told_done: set[int] = set()
         self.running: dict[int, dict] = {}  # member index -> {group, t0, step0}
-        self.done = {"completed": 0, "failed": 0}
+        self.done = {"completed": 0, "failed": 0, "interrupted": 0}
+        self.stopping = False  # a stop signal reached some group: hand out no more members
         self.t_start = time.time()
         self.steps_done = 0
         self.local_finished = False
@@ -1690,13 +2101,17 @@ class _Coordinator:
 
     def join(self):
         self.thread.join()
-        self.progress(final=True)
+        try:
+            self.progress(final=True)
+        except Exception as exc:  # noqa: BLE001 - the other ranks wait in the barrier
+            self._say(f"progress line failed: {exc}")
 
     # -- scheduling --------------------------------------------------------------------
-    def next_member(self, group, finished) -> int:
+    def next_member(self, group, finished, stop=0) -> int:
         with self.lock:
             self._record(finished)
-            if self.queue:
+            self.stopping = self.stopping or bool(stop)
+            if self.queue and not self.stopping:
                 idx = self.queue.pop(0)
                 self._started(idx, group)
                 return idx
@@ -1713,6 +2128,7 @@ class _Coordinator:
         idx = finished["index"]
         info = self.running.pop(idx, None)
         state = finished.get("state") or "failed"
+        self.stopping = self.stopping or state == "interrupted"
         self.done[state if state in self.done else "failed"] += 1
         m = self.camp.members[idx]
         if info is not None and finished.get("step") is not None:
@@ -1726,11 +2142,25 @@ class _Coordinator:
                 self._started(m.index, group)
 
     def _started(self, idx, group):
-        st = read_status(self.camp.members[idx]) or {}
-        step0 = int(st.get("step", 0) or 0) if st.get("state") == "running" else 0
+        try:
+            st = read_status(self.camp.members[idx]) or {}
+        except OSError:  # rank 0 only: never raise here (the other ranks do not wait for it)
+            st = {}
+        step0 = int(st.get("step", 0) or 0) if st.get("state") in ("running", "interrupted") else 0
         self.running[idx] = {"group": group, "t0": time.time(), "step0": step0}
 
     def _loop(self):
+        try:
+            self._loop_body()
+        except BaseException:  # noqa: BLE001 - the leaders wait for this thread: end the job, say why
+            sys.stderr.write("[ionsitu campaign] the coordinator on rank 0 failed; aborting the job\n"
+                             + traceback.format_exc())
+            sys.stderr.flush()
+            from mpi4py import MPI
+
+            MPI.COMM_WORLD.Abort(3)
+
+    def _loop_body(self):
         from mpi4py import MPI
 
         last = time.time()
@@ -1744,7 +2174,10 @@ class _Coordinator:
                 time.sleep(0.05)
             if time.time() - last >= self.every:
                 last = time.time()
-                self.progress()
+                try:
+                    self.progress()
+                except Exception as exc:  # noqa: BLE001 - progress is a courtesy
+                    self._say(f"progress line failed: {exc}")
             if self.threaded and len(self.told_done) >= self.ngroups:
                 return
             if not self.threaded and self.local_finished:
@@ -1755,7 +2188,7 @@ class _Coordinator:
 
         status = MPI.Status()
         msg = self.world.recv(source=MPI.ANY_SOURCE, tag=_TAG_REQ, status=status)
-        idx = self.next_member(msg["group"], msg["finished"])
+        idx = self.next_member(msg["group"], msg["finished"], msg.get("stop", 0))
         self.world.send(idx, dest=status.Get_source(), tag=_TAG_ASSIGN)
 
     # -- progress ------------------------------------------------------------------------

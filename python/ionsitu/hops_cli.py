@@ -269,6 +269,20 @@ def _print(name, s):
 # --------------------------------------------------------------------------- command line
 
 
+def check_finite(events, path) -> None:
+    """ValueError naming the file and the first event with a NaN/inf position, displacement
+    or time."""
+    for name in events.dtype.names:
+        if events.dtype[name].kind != "f":
+            continue
+        bad = np.flatnonzero(~np.isfinite(events[name]))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(f"{path}: event {i + 1} (step {events['step'][i]}, atom {events['atom_id'][i]}) has "
+                             f"{name} = {events[name][i]}; {bad.size} event(s) with non-finite {name}: corrupt "
+                             "positions in the log")
+
+
 def add_arguments(parser):
     parser.add_argument("path", help="run folder (every '# ionsitu-hops' file in it) or one event log")
     parser.add_argument("--sites", help="site file (default: the one named in the log, if found) for the jump network")
@@ -301,8 +315,9 @@ def run(args) -> int:
     for f in files:
         try:
             events, meta = read_events(f)
+            check_finite(events, f)
         except ValueError as err:
-            print(f"ionsitu hops: {err}", file=sys.stderr)
+            print(f"ionsitu hops: {err if str(f) in str(err) else f'{f}: {err}'}", file=sys.stderr)
             return 2
         site_frac = None
         site_path = args.sites or meta.get("site_file")
@@ -313,6 +328,11 @@ def run(args) -> int:
                 from ionsitu.sites import read_sites
 
                 site_frac = read_sites(sp).frac
+                if not np.isfinite(site_frac).all():
+                    i = int(np.argwhere(~np.isfinite(site_frac))[0, 0])
+                    print(f"ionsitu hops: {sp}: site {i} has a non-finite position {site_frac[i].tolist()}",
+                          file=sys.stderr)
+                    return 2
             elif args.sites:
                 print(f"ionsitu hops: site file {args.sites} not found", file=sys.stderr)
                 return 2

@@ -139,24 +139,100 @@ def from_table(meta: dict, names: list[str], table: np.ndarray) -> MSDResult:
     )
 
 
+#: meta keys every reader of an MSD file relies on
+REQUIRED_META = ("natoms", "nevery", "block", "dt", "units")
+#: columns that are sums of squares (never negative); Onsager cross terms may be negative
+_NONNEG = ("msd", "msd4", "coll", "charge")
+
+
+def _check_meta(meta, src: str) -> None:
+    from .units import UNIT_STYLES
+
+    if not isinstance(meta, dict):
+        raise ValueError(f"{src}: the '# meta' line must hold a JSON object, got {type(meta).__name__}")
+    missing = [k for k in REQUIRED_META if k not in meta]
+    if missing:
+        raise ValueError(f"{src}: the '# meta' header lacks {', '.join(repr(k) for k in missing)} "
+                         f"(an MSD file names {', '.join(REQUIRED_META)})")
+    if meta["units"] not in UNIT_STYLES:
+        raise ValueError(f"{src}: unknown units {meta['units']!r} in the '# meta' header "
+                         f"(one of {', '.join(UNIT_STYLES)})")
+    for k in ("natoms", "nevery", "block"):
+        v = meta[k]
+        if not (isinstance(v, int) and not isinstance(v, bool) and v > 0):
+            raise ValueError(f"{src}: meta {k} must be a positive integer, got {v!r}")
+    dt = meta["dt"]
+    if not (isinstance(dt, (int, float)) and not isinstance(dt, bool) and np.isfinite(dt) and dt > 0):
+        raise ValueError(f"{src}: meta dt (the timestep) must be a positive number, got {dt!r}")
+
+
+def _check_table(names, table, src: str, lines) -> None:
+    """Every value finite, the squared-displacement columns non-negative, lags counted."""
+    def where(i):
+        return f"{src}:{lines[i]}" if lines is not None else f"{src}: row {i + 1}"
+
+    bad = ~np.isfinite(table)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise ValueError(f"{where(i)}: {float(table[i, j])} in column {names[j]} ({int(bad.sum())} non-finite "
+                         "value(s) in the file)")
+    for j, name in enumerate(names):
+        base = name.rsplit("_", 1)[0] if name.endswith(("_x", "_y", "_z")) else name
+        if base in _NONNEG or name in ("lag_steps", "n_origins"):
+            neg = np.flatnonzero(table[:, j] < 0)
+            if neg.size:
+                i = neg[0]
+                raise ValueError(f"{where(i)}: negative {name} = {float(table[i, j])!r} (a mean of squares; "
+                                 "the file is corrupt)")
+
+
 def parse_msd_text(text: str, source: str = "<string>") -> MSDResult:
+    """Parse the text of an MSD file; ValueError naming ``source`` (and the line) on a
+    truncated, short-row or corrupt file, a header without units or timestep, dt <= 0,
+    NaN or negative squared displacements."""
     lines = text.splitlines()
     if not lines or not lines[0].startswith(FORMAT_TAG):
         raise ValueError(f"{source}: not an ionsitu MSD file (first line {lines[:1]!r})")
-    version = int(lines[0].split()[2])
+    head = lines[0].split()
+    try:
+        version = int(head[2])
+    except (IndexError, ValueError):
+        raise ValueError(f"{source}:1: bad format line {lines[0]!r} (expected '{FORMAT_TAG} {FORMAT_VERSION}')") from None
     if version != FORMAT_VERSION:
         raise ValueError(f"{source}: MSD format version {version}, this ionsitu reads {FORMAT_VERSION}")
-    meta, names, rows = None, None, []
-    for line in lines[1:]:
+    meta, names, rows, where = None, None, [], []
+    for lineno, line in enumerate(lines[1:], start=2):
         if line.startswith("# meta "):
-            meta = json.loads(line[len("# meta "):])
+            try:
+                meta = json.loads(line[len("# meta "):])
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{source}:{lineno}: bad JSON in the '# meta' line ({exc.msg} at column "
+                                 f"{exc.colno + len('# meta ')})") from None
         elif line.startswith("# columns "):
             names = line.split()[2:]
         elif line.strip() and not line.startswith("#"):
-            rows.append([float(v) for v in line.split()])
+            if names is None:
+                raise ValueError(f"{source}:{lineno}: data before the '# columns' line")
+            vals = line.split()
+            if len(vals) != len(names):
+                raise ValueError(f"{source}:{lineno}: {len(vals)} values, expected {len(names)} (one per column"
+                                 "; truncated or corrupt file)")
+            try:
+                rows.append([float(v) for v in vals])
+            except ValueError:
+                raise ValueError(f"{source}:{lineno}: not a number in {line.strip()[:80]!r}") from None
+            where.append(lineno)
     if meta is None or names is None:
         raise ValueError(f"{source}: MSD file lacks its '# meta' or '# columns' line")
-    table = np.array(rows, dtype=float).reshape(-1, len(names))
+    _check_meta(meta, source)
+    if not rows:
+        raise ValueError(f"{source}: no data rows (truncated file?)")
+    levels = meta.get("levels")
+    if isinstance(levels, int) and len(rows) != (meta["block"] - 1) * levels:
+        raise ValueError(f"{source}: {len(rows)} rows, expected (block - 1) x levels = "
+                         f"{(meta['block'] - 1) * levels} (truncated file?)")
+    table = np.array(rows, dtype=float)
+    _check_table(names, table, source, where)
     return from_table(meta, names, table)
 
 
@@ -164,7 +240,12 @@ def read_msd(path) -> MSDResult:
     """Read an MSD file written by ``fix msd/cross`` (or the offline core).
 
     Returns an :class:`MSDResult` with lags in steps (``lag_steps``) and in time units
-    of the run (``time``), and named arrays for every column.
+    of the run (``time``), and named arrays for every column. Raises ValueError naming
+    the file and the problem for anything but a complete, valid file.
     """
     path = Path(path)
-    return parse_msd_text(path.read_text(), str(path))
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text file (not an ionsitu MSD file)") from None
+    return parse_msd_text(text, str(path))
