@@ -496,6 +496,29 @@ class JumpClassStats:
     total_time: float
 
 
+def _site_pairs(sf, cell, origins, r_max):
+    """Site pairs (s, t, d) with s in ``origins``, t != s and minimum-image distance d <=
+    ``r_max``: candidates from a k-d tree over the periodic images of the sites that can lie
+    within ``r_max`` of the cell, d then exactly as :func:`_min_image_frac` gives it."""
+    from scipy.spatial import cKDTree
+
+    origins = np.asarray(origins, dtype=np.int64)
+    w = sf - np.floor(sf)
+    width = abs(np.linalg.det(cell)) / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+    r = r_max * (1 + 1e-9) + 1e-12                    # candidates only: the exact test comes last
+    k = np.ceil(r / width).astype(int)
+    shifts = np.stack(np.meshgrid(*[np.arange(-n, n + 1) for n in k], indexing="ij"), -1).reshape(-1, 3)
+    images = ((w[None, :, :] + shifts[:, None, :]) @ cell).reshape(-1, 3)
+    near = cKDTree(w[origins] @ cell).sparse_distance_matrix(cKDTree(images), r, output_type="ndarray")
+    n = len(sf)
+    key = np.unique(origins[near["i"]] * n + near["j"] % n)  # a site may be near through several images
+    s, t = key // n, key % n
+    s, t = s[s != t], t[s != t]
+    d = np.linalg.norm(_min_image_frac(sf[t] - sf[s], cell), axis=1)
+    keep = d <= r_max
+    return s[keep], t[keep], d[keep]
+
+
 def _site_multiplicity(classes: JumpClasses, site_frac, cell, site_kind, origins) -> np.ndarray:
     sf = np.asarray(site_frac, dtype=float)
     c = np.asarray(cell, dtype=float)
@@ -503,25 +526,24 @@ def _site_multiplicity(classes: JumpClasses, site_frac, cell, site_kind, origins
         raise ValueError(f"site_frac must be (n, 3) and cell (3, 3); got {sf.shape}, {c.shape}")
     sk = None if site_kind is None else np.asarray(site_kind, dtype=np.int64)
     z = np.zeros(len(classes))
-    rows = {}
+    orgs = []
     for i in range(len(classes)):
-        org = origins[i]
+        org = np.asarray(origins[i], dtype=np.int64)
         if sk is not None and classes.kinds[i, 0] >= 0:
-            org = [s for s in range(len(sf)) if sk[s] == classes.kinds[i, 0]] or org
-        if not len(org):
-            continue
-        thr = classes._thr(classes.length_max[i])
-        tot = 0
-        for s in org:
-            if s not in rows:
-                rows[s] = np.linalg.norm(_min_image_frac(sf - sf[s], c), axis=1)
-            d = rows[s]
-            ok = (d >= classes.length_min[i] - thr) & (d <= classes.length_max[i] + thr)
-            ok[s] = False
-            if sk is not None and classes.kinds[i, 1] >= 0:
-                ok &= sk == classes.kinds[i, 1]
-            tot += int(ok.sum())
-        z[i] = tot / len(org)
+            of_kind = np.flatnonzero(sk[: len(sf)] == classes.kinds[i, 0])
+            org = of_kind if len(of_kind) else org
+        orgs.append(org)
+    used = [i for i in range(len(classes)) if len(orgs[i])]
+    if not used:
+        return z
+    hi = classes.length_max + classes._thr(classes.length_max)
+    s, t, d = _site_pairs(sf, c, np.unique(np.concatenate([orgs[i] for i in used])), float(hi[used].max()))
+    for i in used:
+        lo = classes.length_min[i] - classes._thr(classes.length_max[i])
+        ok = np.isin(s, orgs[i]) & (d >= lo) & (d <= hi[i])
+        if sk is not None and classes.kinds[i, 1] >= 0:
+            ok &= sk[t] == classes.kinds[i, 1]
+        z[i] = int(ok.sum()) / len(orgs[i])
     return z
 
 
@@ -1035,32 +1057,34 @@ def network_connectivity(events, n_sites: int, site_frac=None, cell=None) -> Con
         if resid > 0.05:
             raise ValueError(f"hop displacements do not join the given site positions (fractional mismatch {resid:.3g});"
                              " are site_frac and cell those of the events?")
-        # adjacency lists with shifts (both directions)
+        # adjacency lists with shifts (both directions); plain Python ints in the walk
         adj = [[] for _ in range(n_sites)]
-        for u, v, n in zip(a.tolist(), b.tolist(), shift.tolist()):
-            adj[u].append((v, n))
-            adj[v].append((u, [-x for x in n]))
-        img = np.full((n_sites, 3), np.iinfo(np.int64).min, dtype=np.int64)
-        cyc = {k: [] for k in range(ncomp)}
+        for u, v, (x, y, z) in zip(a.tolist(), b.tolist(), shift.tolist()):
+            adj[u].append((v, x, y, z))
+            adj[v].append((u, -x, -y, -z))
+        img = [None] * n_sites
+        cyc = {k: {} for k in range(ncomp)}   # distinct windings in order of discovery
+        lab = label.tolist()
         for root in range(n_sites):
-            if img[root, 0] != np.iinfo(np.int64).min:
+            if img[root] is not None:
                 continue
-            img[root] = 0
+            img[root] = (0, 0, 0)
             stack = [root]
             while stack:
                 u = stack.pop()
-                for v, n in adj[u]:
-                    pv = img[u] + np.array(n)
-                    if img[v, 0] == np.iinfo(np.int64).min:
+                pu = img[u]
+                for v, x, y, z in adj[u]:
+                    pv = (pu[0] + x, pu[1] + y, pu[2] + z)
+                    if img[v] is None:
                         img[v] = pv
                         stack.append(v)
                     else:
-                        w = pv - img[v]
-                        if np.any(w):
-                            cyc[int(label[u])].append(w)
+                        w = (pv[0] - img[v][0], pv[1] - img[v][1], pv[2] - img[v][2])
+                        if w != (0, 0, 0):
+                            cyc[lab[u]].setdefault(w)
         for k in range(ncomp):
             if cyc[k]:
-                W = np.array(cyc[k])
+                W = np.array(list(cyc[k]), dtype=np.int64)
                 r = int(np.linalg.matrix_rank(W.astype(float)))
                 # a basis: greedy independent rows
                 basis = []
