@@ -268,18 +268,26 @@ def read_events(path):
         raise ValueError(f"{path}:2: bad meta JSON: {err}") from None
     if lines[2].split()[2:] != EVENT_LOG_COLUMNS:
         raise ValueError(f"{path}:3: unexpected columns {lines[2].split()[2:]}")
-    rows = []
-    for i, line in enumerate(lines[3:], start=4):
-        if not line.strip():
-            continue
-        vals = line.split()
-        if len(vals) != len(EVENT_LOG_COLUMNS):
-            raise ValueError(f"{path}:{i}: expected {len(EVENT_LOG_COLUMNS)} values, found {len(vals)}")
-        try:
-            rows.append([float(v) for v in vals])
-        except ValueError:
-            raise ValueError(f"{path}:{i}: bad number in {line!r}") from None
-    data = np.array(rows, dtype=float).reshape(-1, len(EVENT_LOG_COLUMNS))
+    ncol = len(EVENT_LOG_COLUMNS)
+    body = [line for line in lines[3:] if line.strip()]
+    try:  # fast path (numpy's C parser): every row well formed
+        data = np.loadtxt(body, dtype=float, ndmin=2, comments=None) if body else np.zeros((0, ncol))
+        ok = data.shape == (len(body), ncol)
+    except ValueError:
+        ok = False
+    if not ok:  # find and name the first bad line
+        for i, line in enumerate(lines[3:], start=4):
+            if not line.strip():
+                continue
+            vals = line.split()
+            if len(vals) != ncol:
+                raise ValueError(f"{path}:{i}: expected {ncol} values, found {len(vals)}")
+            try:
+                [float(v) for v in vals]
+            except ValueError:
+                raise ValueError(f"{path}:{i}: bad number in {line!r}") from None
+        data = np.array([[float(v) for v in line.split()] for line in body], dtype=float)  # what float() reads
+    data = data.reshape(-1, ncol)
     return events_from_core(data, float(meta["dt"])), meta
 
 
@@ -331,6 +339,17 @@ class JumpStats:
     total_time: float
 
 
+def _n_distinct(label, atom_id, m) -> np.ndarray:
+    """(m,) number of distinct atoms among the events of each label 0..m-1 (label -1: none)."""
+    ok = label >= 0
+    lab, ids = label[ok], atom_id[ok]
+    o = np.lexsort((ids, lab))
+    lab, ids = lab[o], ids[o]
+    new = np.ones(len(lab), dtype=bool)
+    new[1:] = (lab[1:] != lab[:-1]) | (ids[1:] != ids[:-1])
+    return np.bincount(lab[new], minlength=m).astype(np.int64)
+
+
 def _jump_types(ev, directed=True):
     a, b = ev["from_site"], ev["to_site"]
     if not directed:
@@ -353,7 +372,7 @@ def jump_rates(events, n_ions: int, total_time: float, directed: bool = True) ->
         mean_len = np.bincount(inv, weights=np.sqrt(r2), minlength=m) / count
         mean_sq = np.bincount(inv, weights=r2, minlength=m) / count
         mean_d = np.stack([np.bincount(inv, weights=d[:, k], minlength=m) for k in range(3)], axis=1) / count[:, None]
-    npart = np.array([len(np.unique(ev["atom_id"][inv == i])) for i in range(m)], dtype=np.int64)
+    npart = _n_distinct(inv, ev["atom_id"], m)
     return JumpStats(pairs=pairs, count=count, rate=count / (n_ions * total_time), n_participating=npart,
                      mean_length=mean_len, mean_sq_length=mean_sq, mean_displacement=mean_d,
                      n_ions=n_ions, total_time=total_time)
@@ -412,9 +431,10 @@ class JumpClasses:
         ev = _check_events(events)
         cl = self.length_cluster(np.linalg.norm(_disp(ev), axis=1))
         ka, kb = _kinds(ev, site_kind)
-        key = {(int(c), int(a), int(b)): i for i, (c, (a, b)) in enumerate(zip(self.cluster, self.kinds))}
-        return np.array([key.get((int(c), int(a), int(b)), -1) for c, a, b in zip(cl, ka, kb)],
-                        dtype=np.int64).reshape(len(ev))
+        out = np.full(len(ev), -1, dtype=np.int64)
+        for i, (c, (a, b)) in enumerate(zip(self.cluster, self.kinds)):  # (cluster, kinds) are unique
+            out[(cl == c) & (ka == a) & (kb == b)] = i
+        return out
 
     def describe(self, i) -> str:
         k = "" if self.kinds[i, 0] < 0 else f" kind {self.kinds[i, 0]}->{self.kinds[i, 1]}"
@@ -574,7 +594,7 @@ def jump_class_rates(events, n_ions: int, total_time: float, classes: JumpClasse
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_len = np.bincount(lab[ok], weights=np.sqrt(r2[ok]), minlength=k) / count
         mean_sq = np.bincount(lab[ok], weights=r2[ok], minlength=k) / count
-    npart = np.array([len(np.unique(ev["atom_id"][lab == i])) for i in range(k)], dtype=np.int64)
+    npart = _n_distinct(lab, ev["atom_id"], k)
     site_mode = len(ev) == 0 or not (np.any(ev["from_site"] < 0) or np.any(ev["to_site"] < 0))
     if site_mode:
         pairs, inv = _jump_types(ev, directed=True)
