@@ -22,7 +22,7 @@ __all__ = ["plot_msd", "plot_arrhenius"]
 COLORS = {"tracer": "tab:blue", "collective": "tab:red", "conductivity": "tab:green"}
 
 
-def figure(figsize, nrows=1, ncols=1, margins=(0.8, 0.3, 0.45, 0.5), hspace=0.08, wspace=0.2, **subplots_kw):
+def figure(figsize, nrows=1, ncols=1, margins=(1.0, 0.3, 0.45, 0.5), hspace=0.08, wspace=0.2, **subplots_kw):
     """Figure, Agg canvas and axes with fixed margins (left, right, top, bottom; inches):
     no layout engine, whose repeated text measurements cost seconds per figure."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
