@@ -551,3 +551,85 @@ def test_cli_reports_correlated_hops_with_their_chance_level(tmp_path, capsys):
     # the planted pairs stand out: 80 of the hops collective beyond chance
     assert c["excess_fraction"] == pytest.approx(80 / len(ev) * (1 - c["chance_fraction"]), abs=0.03)
     assert c["z"] > 5
+
+
+# ----------------------------------------------------------------- vectorised paths vs direct loops
+
+
+def _random_site_events(n_sites=60, n_ev=800, seed=3, skew=True):
+    """Events between random sites of a (skewed) cell, displacement = minimum image."""
+    from ionsitu.sites import _min_image_frac
+
+    rng = np.random.default_rng(seed)
+    cell = np.array([[6.0, 0, 0], [2.5 if skew else 0, 5.5, 0], [1.0 if skew else 0, -1.5 if skew else 0, 7.0]])
+    frac = rng.random((n_sites, 3)) * 1.2 - 0.1          # some outside [0, 1): callers may pass them
+    a = rng.integers(0, n_sites, n_ev)
+    b = (a + rng.integers(1, 6, n_ev)) % n_sites
+    d = _min_image_frac(frac[b] - frac[a], cell)
+    ev = H.make_events(rng.integers(0, 40, n_ev), a, b, d, step=np.arange(n_ev) * 10, timestep=0.01)
+    return ev, frac, cell, rng.integers(0, 2, n_sites)
+
+
+def _multiplicity_loop(classes, sf, cell, kind, origins):
+    """The direct definition: for each origin site, count the sites at a class distance."""
+    from ionsitu.sites import _min_image_frac
+
+    z = np.zeros(len(classes))
+    for i in range(len(classes)):
+        org = origins[i]
+        if kind is not None and classes.kinds[i, 0] >= 0:
+            org = [s for s in range(len(sf)) if kind[s] == classes.kinds[i, 0]] or org
+        if not len(org):
+            continue
+        thr = classes._thr(classes.length_max[i])
+        tot = 0
+        for s in org:
+            d = np.linalg.norm(_min_image_frac(sf - sf[s], cell), axis=1)
+            ok = (d >= classes.length_min[i] - thr) & (d <= classes.length_max[i] + thr)
+            ok[s] = False
+            if kind is not None and classes.kinds[i, 1] >= 0:
+                ok &= kind == classes.kinds[i, 1]
+            tot += int(ok.sum())
+        z[i] = tot / len(org)
+    return z
+
+
+@pytest.mark.parametrize("skew", [True, False])
+def test_class_rates_equal_the_direct_loops(skew):
+    """Multiplicity (k-d tree over periodic images), classes, participating ions: the same
+    numbers as the per-site and per-class loops that define them."""
+    ev, frac, cell, kind = _random_site_events(skew=skew)
+    for sk in (None, kind):
+        cl = H.jump_classes(ev, rel_tol=0.02, site_kind=sk)
+        assert len(cl) > 3
+        cs = H.jump_class_rates(ev, 40, 8.0, classes=cl, site_frac=frac, cell=cell, site_kind=sk)
+        key = {(int(c), int(a), int(b)): i for i, (c, (a, b)) in enumerate(zip(cl.cluster, cl.kinds))}
+        ka, kb = H._kinds(ev, sk)
+        lab = [key.get((int(c), int(a), int(b)), -1)
+               for c, a, b in zip(cl.length_cluster(np.linalg.norm(H._disp(ev), axis=1)), ka, kb)]
+        np.testing.assert_array_equal(cs.label, lab)
+        origins = [np.unique(ev["from_site"][cs.label == i]).tolist() for i in range(len(cl))]
+        want = _multiplicity_loop(cl, frac, cell, sk, origins)
+        assert want.max() > 1
+        np.testing.assert_array_equal(cs.multiplicity, want)
+        np.testing.assert_array_equal(cs.n_participating,
+                                      [len(np.unique(ev["atom_id"][cs.label == i])) for i in range(len(cl))])
+    js = H.jump_rates(ev, 40, 8.0)
+    _, inv = H._jump_types(ev)
+    np.testing.assert_array_equal(js.n_participating,
+                                  [len(np.unique(ev["atom_id"][inv == i])) for i in range(len(js.pairs))])
+
+
+def test_event_log_reader_fast_path_and_errors(tmp_path):
+    """The C parser gives what float() gives; a bad line is still named."""
+    ev, frac, cell, _ = _random_site_events(n_ev=50)
+    _write_event_log(tmp_path / "hops.txt", ev, 40, 0, 10_000, 0.01, 10, 6.0)
+    text = (tmp_path / "hops.txt").read_text().splitlines()
+    rows = np.array([[float(v) for v in line.split()] for line in text[3:]])
+    got, _ = H.read_events(tmp_path / "hops.txt")
+    assert got.tobytes() == H.events_from_core(rows, 0.01).tobytes()
+    for bad, msg in ((text[7] + " 1", "bad.txt:8: expected 16 values, found 17"),
+                     (text[7].replace(" 0", " x", 1), "bad.txt:8: bad number")):
+        (tmp_path / "bad.txt").write_text("\n".join(text[:7] + [bad] + text[8:]) + "\n")
+        with pytest.raises(ValueError, match=msg):
+            H.read_events(tmp_path / "bad.txt")

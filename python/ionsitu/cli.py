@@ -23,6 +23,25 @@ def add_arguments(parser):  # `ionsitu info` takes no arguments
     pass
 
 
+def _deepmd_line() -> str:
+    """deepmd-kit's state from the installed files only (its plugin is not loaded: no TensorFlow)."""
+    from importlib import metadata
+
+    from ionsitu import deepmd as dp
+
+    try:
+        v = metadata.version("deepmd-kit")
+    except metadata.PackageNotFoundError:
+        return "not installed (pip install 'ionsitu[dp]' for pair_style deepmd)"
+    problem = dp.check_lammps_abi()
+    plugin, tf = dp.find_deepmd_plugin(), dp.find_tensorflow_libs()
+    if problem:
+        return f"{v}, unusable: {problem}"
+    if plugin is None or not tf:
+        return f"{v}, unusable: plugin {plugin}, TensorFlow libraries {[str(p) for p in tf] or None}"
+    return f"{v}, pair_style deepmd from {plugin} (loaded where a run needs it)"
+
+
 def run(args) -> int:
     """`ionsitu info`."""
     import ionsitu
@@ -42,6 +61,7 @@ def run(args) -> int:
     print(f"MPI          {mpi}")
     print(f"plugin       {plugin_path()}")
     print(f"plugins      {', '.join(plugins) if plugins else 'none'}")
+    print(f"DeePMD-kit   {_deepmd_line()}")
     print(f"ionsitu fix styles seen by LAMMPS: {', '.join(ours) if ours else 'NONE'}")
     lmp.close()
     return 0 if ours else 1

@@ -54,6 +54,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ._libs import preload_mpi  # the mpich wheel's libmpi, RTLD_GLOBAL (also done by import ionsitu)
+from ._libs import quiet_tensorflow
 
 __all__ = [
     "DeepmdNotAvailable",
@@ -127,6 +128,7 @@ def preload_deepmd() -> str | None:
     plugin, or None when deepmd-kit (or TensorFlow) is not installed. Idempotent.
     """
     preload_mpi()
+    quiet_tensorflow()
     plugin = find_deepmd_plugin()
     tf_libs = find_tensorflow_libs()
     if plugin is None or not tf_libs:

@@ -268,18 +268,26 @@ def read_events(path):
         raise ValueError(f"{path}:2: bad meta JSON: {err}") from None
     if lines[2].split()[2:] != EVENT_LOG_COLUMNS:
         raise ValueError(f"{path}:3: unexpected columns {lines[2].split()[2:]}")
-    rows = []
-    for i, line in enumerate(lines[3:], start=4):
-        if not line.strip():
-            continue
-        vals = line.split()
-        if len(vals) != len(EVENT_LOG_COLUMNS):
-            raise ValueError(f"{path}:{i}: expected {len(EVENT_LOG_COLUMNS)} values, found {len(vals)}")
-        try:
-            rows.append([float(v) for v in vals])
-        except ValueError:
-            raise ValueError(f"{path}:{i}: bad number in {line!r}") from None
-    data = np.array(rows, dtype=float).reshape(-1, len(EVENT_LOG_COLUMNS))
+    ncol = len(EVENT_LOG_COLUMNS)
+    body = [line for line in lines[3:] if line.strip()]
+    try:  # fast path (numpy's C parser): every row well formed
+        data = np.loadtxt(body, dtype=float, ndmin=2, comments=None) if body else np.zeros((0, ncol))
+        ok = data.shape == (len(body), ncol)
+    except ValueError:
+        ok = False
+    if not ok:  # find and name the first bad line
+        for i, line in enumerate(lines[3:], start=4):
+            if not line.strip():
+                continue
+            vals = line.split()
+            if len(vals) != ncol:
+                raise ValueError(f"{path}:{i}: expected {ncol} values, found {len(vals)}")
+            try:
+                [float(v) for v in vals]
+            except ValueError:
+                raise ValueError(f"{path}:{i}: bad number in {line!r}") from None
+        data = np.array([[float(v) for v in line.split()] for line in body], dtype=float)  # what float() reads
+    data = data.reshape(-1, ncol)
     return events_from_core(data, float(meta["dt"])), meta
 
 
@@ -331,6 +339,17 @@ class JumpStats:
     total_time: float
 
 
+def _n_distinct(label, atom_id, m) -> np.ndarray:
+    """(m,) number of distinct atoms among the events of each label 0..m-1 (label -1: none)."""
+    ok = label >= 0
+    lab, ids = label[ok], atom_id[ok]
+    o = np.lexsort((ids, lab))
+    lab, ids = lab[o], ids[o]
+    new = np.ones(len(lab), dtype=bool)
+    new[1:] = (lab[1:] != lab[:-1]) | (ids[1:] != ids[:-1])
+    return np.bincount(lab[new], minlength=m).astype(np.int64)
+
+
 def _jump_types(ev, directed=True):
     a, b = ev["from_site"], ev["to_site"]
     if not directed:
@@ -353,7 +372,7 @@ def jump_rates(events, n_ions: int, total_time: float, directed: bool = True) ->
         mean_len = np.bincount(inv, weights=np.sqrt(r2), minlength=m) / count
         mean_sq = np.bincount(inv, weights=r2, minlength=m) / count
         mean_d = np.stack([np.bincount(inv, weights=d[:, k], minlength=m) for k in range(3)], axis=1) / count[:, None]
-    npart = np.array([len(np.unique(ev["atom_id"][inv == i])) for i in range(m)], dtype=np.int64)
+    npart = _n_distinct(inv, ev["atom_id"], m)
     return JumpStats(pairs=pairs, count=count, rate=count / (n_ions * total_time), n_participating=npart,
                      mean_length=mean_len, mean_sq_length=mean_sq, mean_displacement=mean_d,
                      n_ions=n_ions, total_time=total_time)
@@ -412,9 +431,10 @@ class JumpClasses:
         ev = _check_events(events)
         cl = self.length_cluster(np.linalg.norm(_disp(ev), axis=1))
         ka, kb = _kinds(ev, site_kind)
-        key = {(int(c), int(a), int(b)): i for i, (c, (a, b)) in enumerate(zip(self.cluster, self.kinds))}
-        return np.array([key.get((int(c), int(a), int(b)), -1) for c, a, b in zip(cl, ka, kb)],
-                        dtype=np.int64).reshape(len(ev))
+        out = np.full(len(ev), -1, dtype=np.int64)
+        for i, (c, (a, b)) in enumerate(zip(self.cluster, self.kinds)):  # (cluster, kinds) are unique
+            out[(cl == c) & (ka == a) & (kb == b)] = i
+        return out
 
     def describe(self, i) -> str:
         k = "" if self.kinds[i, 0] < 0 else f" kind {self.kinds[i, 0]}->{self.kinds[i, 1]}"
@@ -496,6 +516,29 @@ class JumpClassStats:
     total_time: float
 
 
+def _site_pairs(sf, cell, origins, r_max):
+    """Site pairs (s, t, d) with s in ``origins``, t != s and minimum-image distance d <=
+    ``r_max``: candidates from a k-d tree over the periodic images of the sites that can lie
+    within ``r_max`` of the cell, d then exactly as :func:`_min_image_frac` gives it."""
+    from scipy.spatial import cKDTree
+
+    origins = np.asarray(origins, dtype=np.int64)
+    w = sf - np.floor(sf)
+    width = abs(np.linalg.det(cell)) / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+    r = r_max * (1 + 1e-9) + 1e-12                    # candidates only: the exact test comes last
+    k = np.ceil(r / width).astype(int)
+    shifts = np.stack(np.meshgrid(*[np.arange(-n, n + 1) for n in k], indexing="ij"), -1).reshape(-1, 3)
+    images = ((w[None, :, :] + shifts[:, None, :]) @ cell).reshape(-1, 3)
+    near = cKDTree(w[origins] @ cell).sparse_distance_matrix(cKDTree(images), r, output_type="ndarray")
+    n = len(sf)
+    key = np.unique(origins[near["i"]] * n + near["j"] % n)  # a site may be near through several images
+    s, t = key // n, key % n
+    s, t = s[s != t], t[s != t]
+    d = np.linalg.norm(_min_image_frac(sf[t] - sf[s], cell), axis=1)
+    keep = d <= r_max
+    return s[keep], t[keep], d[keep]
+
+
 def _site_multiplicity(classes: JumpClasses, site_frac, cell, site_kind, origins) -> np.ndarray:
     sf = np.asarray(site_frac, dtype=float)
     c = np.asarray(cell, dtype=float)
@@ -503,25 +546,24 @@ def _site_multiplicity(classes: JumpClasses, site_frac, cell, site_kind, origins
         raise ValueError(f"site_frac must be (n, 3) and cell (3, 3); got {sf.shape}, {c.shape}")
     sk = None if site_kind is None else np.asarray(site_kind, dtype=np.int64)
     z = np.zeros(len(classes))
-    rows = {}
+    orgs = []
     for i in range(len(classes)):
-        org = origins[i]
+        org = np.asarray(origins[i], dtype=np.int64)
         if sk is not None and classes.kinds[i, 0] >= 0:
-            org = [s for s in range(len(sf)) if sk[s] == classes.kinds[i, 0]] or org
-        if not len(org):
-            continue
-        thr = classes._thr(classes.length_max[i])
-        tot = 0
-        for s in org:
-            if s not in rows:
-                rows[s] = np.linalg.norm(_min_image_frac(sf - sf[s], c), axis=1)
-            d = rows[s]
-            ok = (d >= classes.length_min[i] - thr) & (d <= classes.length_max[i] + thr)
-            ok[s] = False
-            if sk is not None and classes.kinds[i, 1] >= 0:
-                ok &= sk == classes.kinds[i, 1]
-            tot += int(ok.sum())
-        z[i] = tot / len(org)
+            of_kind = np.flatnonzero(sk[: len(sf)] == classes.kinds[i, 0])
+            org = of_kind if len(of_kind) else org
+        orgs.append(org)
+    used = [i for i in range(len(classes)) if len(orgs[i])]
+    if not used:
+        return z
+    hi = classes.length_max + classes._thr(classes.length_max)
+    s, t, d = _site_pairs(sf, c, np.unique(np.concatenate([orgs[i] for i in used])), float(hi[used].max()))
+    for i in used:
+        lo = classes.length_min[i] - classes._thr(classes.length_max[i])
+        ok = np.isin(s, orgs[i]) & (d >= lo) & (d <= hi[i])
+        if sk is not None and classes.kinds[i, 1] >= 0:
+            ok &= sk[t] == classes.kinds[i, 1]
+        z[i] = int(ok.sum()) / len(orgs[i])
     return z
 
 
@@ -552,7 +594,7 @@ def jump_class_rates(events, n_ions: int, total_time: float, classes: JumpClasse
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_len = np.bincount(lab[ok], weights=np.sqrt(r2[ok]), minlength=k) / count
         mean_sq = np.bincount(lab[ok], weights=r2[ok], minlength=k) / count
-    npart = np.array([len(np.unique(ev["atom_id"][lab == i])) for i in range(k)], dtype=np.int64)
+    npart = _n_distinct(lab, ev["atom_id"], k)
     site_mode = len(ev) == 0 or not (np.any(ev["from_site"] < 0) or np.any(ev["to_site"] < 0))
     if site_mode:
         pairs, inv = _jump_types(ev, directed=True)
@@ -1035,32 +1077,34 @@ def network_connectivity(events, n_sites: int, site_frac=None, cell=None) -> Con
         if resid > 0.05:
             raise ValueError(f"hop displacements do not join the given site positions (fractional mismatch {resid:.3g});"
                              " are site_frac and cell those of the events?")
-        # adjacency lists with shifts (both directions)
+        # adjacency lists with shifts (both directions); plain Python ints in the walk
         adj = [[] for _ in range(n_sites)]
-        for u, v, n in zip(a.tolist(), b.tolist(), shift.tolist()):
-            adj[u].append((v, n))
-            adj[v].append((u, [-x for x in n]))
-        img = np.full((n_sites, 3), np.iinfo(np.int64).min, dtype=np.int64)
-        cyc = {k: [] for k in range(ncomp)}
+        for u, v, (x, y, z) in zip(a.tolist(), b.tolist(), shift.tolist()):
+            adj[u].append((v, x, y, z))
+            adj[v].append((u, -x, -y, -z))
+        img = [None] * n_sites
+        cyc = {k: {} for k in range(ncomp)}   # distinct windings in order of discovery
+        lab = label.tolist()
         for root in range(n_sites):
-            if img[root, 0] != np.iinfo(np.int64).min:
+            if img[root] is not None:
                 continue
-            img[root] = 0
+            img[root] = (0, 0, 0)
             stack = [root]
             while stack:
                 u = stack.pop()
-                for v, n in adj[u]:
-                    pv = img[u] + np.array(n)
-                    if img[v, 0] == np.iinfo(np.int64).min:
+                pu = img[u]
+                for v, x, y, z in adj[u]:
+                    pv = (pu[0] + x, pu[1] + y, pu[2] + z)
+                    if img[v] is None:
                         img[v] = pv
                         stack.append(v)
                     else:
-                        w = pv - img[v]
-                        if np.any(w):
-                            cyc[int(label[u])].append(w)
+                        w = (pv[0] - img[v][0], pv[1] - img[v][1], pv[2] - img[v][2])
+                        if w != (0, 0, 0):
+                            cyc[lab[u]].setdefault(w)
         for k in range(ncomp):
             if cyc[k]:
-                W = np.array(cyc[k])
+                W = np.array(list(cyc[k]), dtype=np.int64)
                 r = int(np.linalg.matrix_rank(W.astype(float)))
                 # a basis: greedy independent rows
                 basis = []

@@ -7,7 +7,8 @@
   extrapolated to 300 K (or another temperature) with its interval.
 
 Figures are built with :class:`matplotlib.figure.Figure` and the Agg canvas directly,
-so no pyplot state or interactive backend is involved.
+so no pyplot state or interactive backend is involved, and with fixed margins (no layout
+engine: each figure is measured and drawn once).
 """
 
 from __future__ import annotations
@@ -21,14 +22,26 @@ __all__ = ["plot_msd", "plot_arrhenius"]
 COLORS = {"tracer": "tab:blue", "collective": "tab:red", "conductivity": "tab:green"}
 
 
-def _figure(nrows, height_ratios=None, figsize=(6.4, 6.4)):
+def figure(figsize, nrows=1, ncols=1, margins=(1.0, 0.3, 0.45, 0.5), hspace=0.08, wspace=0.2, **subplots_kw):
+    """Figure, Agg canvas and axes with fixed margins (left, right, top, bottom; inches):
+    no layout engine, whose repeated text measurements cost seconds per figure."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=figsize, layout="constrained")
+    fig = Figure(figsize=figsize)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(nrows, 1, sharex=True, gridspec_kw={"height_ratios": height_ratios} if height_ratios else None)
-    return fig, np.atleast_1d(axes)
+    axes = fig.subplots(nrows, ncols, squeeze=False, **subplots_kw)
+    w, h = figsize
+    left, right, top, bottom = margins
+    fig.subplots_adjust(left=left / w, right=1 - right / w, top=1 - top / h, bottom=bottom / h, hspace=hspace,
+                        wspace=wspace)
+    return fig, axes
+
+
+def _figure(nrows, height_ratios=None, figsize=(6.4, 6.4)):
+    fig, axes = figure(figsize, nrows, sharex=True,
+                       gridspec_kw={"height_ratios": height_ratios} if height_ratios else None)
+    return fig, axes[:, 0]
 
 
 def _mean_curve(results, attr):

@@ -802,14 +802,13 @@ def _write_occupancy(camp, data, out: Path) -> dict:
 def plot_occupancy(grids: dict, path, *, title: str = "", length_unit: str = ""):
     """Per temperature (rows): max-projection of the density along c, and the ab plane through
     the densest voxel (log colour scale, densities relative to the maximum)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import LogNorm
-    from matplotlib.figure import Figure
+
+    from .plots import figure
 
     Ts = sorted(grids)
-    fig = Figure(figsize=(7.0, 3.2 * len(Ts) + 0.4), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = np.atleast_2d(fig.subplots(len(Ts), 2))
+    fig, axes = figure((7.0, 3.2 * len(Ts) + 0.4), len(Ts), 2, margins=(0.6, 1.1, 0.6, 0.45), hspace=0.35,
+                       wspace=0.3)
     for row, T in zip(axes, Ts):
         g = grids[T]
         rho = g["counts"] / g["counts"].max()
@@ -822,7 +821,8 @@ def plot_occupancy(grids: dict, path, *, title: str = "", length_unit: str = "")
             ax.set_title(f"T = {T:g}: {what}", fontsize=9)
             ax.set_xlabel(f"a ({length_unit})" if length_unit else "a")
             ax.set_ylabel(f"b ({length_unit})" if length_unit else "b")
-        fig.colorbar(im, ax=row[1], label="density / max", shrink=0.8)
+    cb = fig.colorbar(im, ax=axes, label="density / max", shrink=0.6, fraction=0.05)  # one scale for all
+    cb.minorticks_off()
     if title:
         fig.suptitle(title, fontsize=10)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -832,12 +832,9 @@ def plot_occupancy(grids: dict, path, *, title: str = "", length_unit: str = "")
 
 def plot_hop_rate(series, path, *, reduced: bool, energy_unit: str, time_unit: str, title: str = ""):
     """Arrhenius plot of the hop rate per ion (points ± replica error, fitted line)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from .plots import figure
 
-    fig = Figure(figsize=(6.4, 3.8), layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.subplots()
+    fig, ((ax,),) = figure((6.4, 3.8))
     scale = 1.0 if reduced else 1000.0
     for s in series:
         T, y = np.asarray(s["T"], float), np.asarray(s["y"], float)

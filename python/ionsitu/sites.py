@@ -117,10 +117,14 @@ def _as_grid(counts) -> np.ndarray:
 def _min_image_frac(ds: np.ndarray, cell: np.ndarray) -> np.ndarray:
     """Shortest Cartesian periodic images of fractional differences ds (..., 3).
 
-    Exact for any cell: rounds to [-1/2, 1/2) and then checks the 27 neighbouring images.
+    Exact for any cell: rounds to [-1/2, 1/2) and then checks the 27 neighbouring images
+    (an orthogonal cell needs no check: the rounded image is the shortest, the same vector).
     """
     ds = np.asarray(ds, dtype=float)
+    cell = np.asarray(cell, dtype=float)
     ds = ds - np.floor(ds + 0.5)
+    if not np.any(cell[~np.eye(3, dtype=bool)]):
+        return ds @ cell
     shifts = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)], dtype=float)
     cand = (ds[..., None, :] + shifts) @ cell  # (..., 27, 3)
     d2 = np.einsum("...ij,...ij->...i", cand, cand)
