@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -394,6 +395,18 @@ double HopDetector::count_hopped(int n, const double *states) const {
   for (int i = 0; i < n; ++i)
     if (states[static_cast<std::size_t>(i) * m + kNHops] > 0.0) c += 1.0;
   return c;
+}
+
+double HopDetector::pending_arrival(int n, const double *states) const {
+  const int m = peratom_doubles();
+  const int count = mode_ == Mode::Sites ? kCandCount : kFreeCandCount;
+  const int arrival = mode_ == Mode::Sites ? kCandArrival : kFreeCandArrival;
+  double t = std::numeric_limits<double>::infinity();
+  for (int i = 0; i < n; ++i) {
+    const double *st = states + static_cast<std::size_t>(i) * m;
+    if (st[kInit] != 0.0 && st[count] > 0.0) t = std::min(t, st[arrival]);
+  }
+  return t;
 }
 
 void HopDetector::merge(const HopDetector &o) {

@@ -170,6 +170,10 @@ class HopDetector {
   // Per-atom helpers (for the fix's per-atom output and reductions).
   static double atom_nhops(const double *state) { return state[kNHops]; }
   int atom_site(const double *state) const { return mode_ == Mode::Sites ? static_cast<int>(state[kCur]) : -1; }
+  // Earliest arrival step of a pending candidate (a hop begun, not yet confirmed) among n
+  // slots; +infinity if none. Every event confirmed later has a step >= this value (minimum
+  // over all ranks) or after the latest sample: events before it are final.
+  double pending_arrival(int n, const double *states) const;
   // Number of atoms among n slots with nhops > 0 (sum it over ranks: distinct ions that hopped).
   double count_hopped(int n, const double *states) const;
 
