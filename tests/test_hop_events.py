@@ -50,8 +50,8 @@ EXPECTED = [
 ]
 
 
-def synthetic_head(site_file):
-    atoms = "\n".join(f"create_atoms 1 single {x} {y} {z} units box" for x, y, z in PATHS[0])
+def box_with_atoms(positions):
+    atoms = "\n".join(f"create_atoms 1 single {x} {y} {z} units box" for x, y, z in positions)
     return f"""
 units lj
 atom_style atomic
@@ -59,9 +59,11 @@ region box block 0 {L} 0 {L} 0 {L} units box
 create_box 1 box
 {atoms}
 mass 1 1.0
-pair_style zero 1.0
-pair_coeff * *
 """
+
+
+def synthetic_head(site_file):
+    return box_with_atoms(PATHS[0]) + "pair_style zero 1.0\npair_coeff * *\n"
 
 
 FIXES = """
@@ -150,17 +152,8 @@ def streaming_head():
     """50 ions moving at constant velocity along x through the sites (spacing 2): 0.5 per
     sample, so each ion is near a site for 3 of every 4 samples and hops every 4 samples
     (residence 2: a hop is pending for one sample after its arrival)."""
-    atoms = "\n".join(f"create_atoms 1 single {x} {y} {z} units box"
-                      for x in (1.0, 5.0) for y in range(1, 10, 2) for z in range(1, 10, 2))
-    return f"""
-units lj
-atom_style atomic
-region box block 0 {L} 0 {L} 0 {L} units box
-create_box 1 box
-{atoms}
-mass 1 1.0
-velocity all set 10.0 0 0
-"""
+    return box_with_atoms([(x, y, z) for x in (1.0, 5.0) for y in range(1, 10, 2) for z in range(1, 10, 2)]) + (
+        "velocity all set 10.0 0 0\n")
 
 
 STREAM_RUN = """pair_style zero 1.0
