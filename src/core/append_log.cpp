@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -45,7 +46,7 @@ std::int64_t file_size(const std::string &path) {
 std::uint64_t append_log_write(const std::string &path, const std::string &header, std::uint64_t committed,
                                const std::string &final_text, const std::string &tail_text) {
   const bool create = committed == 0;
-  Fd f{::open(path.c_str(), create ? (O_WRONLY | O_CREAT | O_TRUNC) : O_WRONLY, 0644)};
+  Fd f{::open(path.c_str(), create ? (O_WRONLY | O_CREAT | O_TRUNC) : O_RDWR, 0644)};
   if (f.fd < 0) fail("open", path + " for writing");
   if (create) {
     write_all(f.fd, header, 0, path);
@@ -57,9 +58,13 @@ std::uint64_t append_log_write(const std::string &path, const std::string &heade
       throw std::runtime_error(path + " has " + std::to_string(st.st_size) + " bytes, fewer than the " +
                                std::to_string(committed) +
                                " bytes already committed to it (was it replaced or truncated?)");
-    if (committed < header.size())
-      throw std::runtime_error(path + ": committed length " + std::to_string(committed) +
-                               " is shorter than the header (" + std::to_string(header.size()) + " bytes)");
+    // the header on disk must have the new header's size: same number of lines, ending there
+    std::string disk(header.size(), '\0');
+    const ssize_t r = committed < header.size() ? -1 : ::pread(f.fd, &disk[0], disk.size(), 0);
+    const auto lines = [](const std::string &t) { return std::count(t.begin(), t.end(), '\n'); };
+    if (r != static_cast<ssize_t>(disk.size()) || disk.back() != '\n' || lines(disk) != lines(header))
+      throw std::runtime_error(path + ": the header on disk does not have the size of the new header (" +
+                               std::to_string(header.size()) + " bytes); not a log this writer created");
   }
   if (::ftruncate(f.fd, static_cast<off_t>(committed)) != 0) fail("truncate", path);
   write_all(f.fd, final_text, static_cast<off_t>(committed), path);

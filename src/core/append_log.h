@@ -10,7 +10,8 @@
 //      committed length, which the caller records (e.g. in its restart file) and passes
 //      back next time;
 //   3. appends `tail_text` (rows that may still change; dropped by the next write),
-//      overwrites the header in place (it must have the size it was created with) and
+//      overwrites the header in place (it must have the size it was created with: checked
+//      as the same number of lines ending at the same offset) and
 //      fsyncs.
 // A crash at any point leaves the committed bytes intact; the tail and header are
 // complete again after the next write. A reader during a write may see a partial tail.

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "append_log.h"
 #include "box_geometry.h"
 #include "cell_list.h"
 #include "hop_detector.h"
@@ -499,6 +500,40 @@ static void test_sites_triclinic() {
 }
 
 
+
+// ------------------------------------------------------------------ append-only log
+static std::string slurp(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream o;
+  o << in.rdbuf();
+  return o.str();
+}
+
+static void test_append_log(const std::string &dir) {
+  const std::string path = dir + "/log.txt";
+  const std::string h1 = "# head A    \n", h2 = "# head B 12 \n";
+  std::uint64_t c = append_log_write(path, h1, 0, "r1\nr2\n", "p3\n");
+  CHECK(c == h1.size() + 6);
+  CHECK(slurp(path) == h1 + "r1\nr2\np3\n");
+  // the tail is replaced, the header rewritten in place
+  c = append_log_write(path, h2, c, "p3\n", "p4\np5\n");
+  CHECK(slurp(path) == h2 + "r1\nr2\np3\np4\np5\n");
+  const std::uint64_t checkpoint = c;
+  c = append_log_write(path, h2, c, "p4\n", "");
+  {  // a killed run: a half-written line after the checkpoint
+    std::ofstream o(path, std::ios::app);
+    o << "p5 garb";
+  }
+  c = append_log_write(path, h2, checkpoint, "p4\np5\n", "p6\n");  // resume from the checkpoint
+  CHECK(slurp(path) == h2 + "r1\nr2\np3\np4\np5\np6\n");
+  CHECK(c == checkpoint + 6);
+  CHECK(file_size(path) == static_cast<std::int64_t>(c + 3));
+  CHECK_THROWS(append_log_write(path, "# a longer header\n", c, "", ""));   // header size changed (overwrite protection)
+  CHECK_THROWS(append_log_write(path, h2, c + 100, "", ""));             // file shorter than committed
+  CHECK_THROWS(append_log_write(dir + "/no/such/dir/log.txt", h1, 0, "", ""));
+  CHECK(file_size(dir + "/missing.txt") == -1);
+}
+
 // ------------------------------------------------------------------ cell list vs brute force
 // Random triclinic box with LAMMPS's tilt limits (|xy| <= xprd/2, ...), edges in [lmin, lmax).
 static Box random_box(Rng &g, double lmin, double lmax) {
@@ -742,6 +777,7 @@ int main(int argc, char **argv) {
   test_sites_random_walk_vs_brute();
   test_site_free();
   test_site_file(dir);
+  test_append_log(dir);
   std::printf("%d checks, %d failures\n", g_checks, g_failures);
   return g_failures == 0 ? 0 : 1;
 }
