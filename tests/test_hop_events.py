@@ -50,8 +50,8 @@ EXPECTED = [
 ]
 
 
-def synthetic_head(site_file):
-    atoms = "\n".join(f"create_atoms 1 single {x} {y} {z} units box" for x, y, z in PATHS[0])
+def box_with_atoms(positions):
+    atoms = "\n".join(f"create_atoms 1 single {x} {y} {z} units box" for x, y, z in positions)
     return f"""
 units lj
 atom_style atomic
@@ -59,9 +59,11 @@ region box block 0 {L} 0 {L} 0 {L} units box
 create_box 1 box
 {atoms}
 mass 1 1.0
-pair_style zero 1.0
-pair_coeff * *
 """
+
+
+def synthetic_head(site_file):
+    return box_with_atoms(PATHS[0]) + "pair_style zero 1.0\npair_coeff * *\n"
 
 
 FIXES = """
@@ -142,6 +144,79 @@ def test_synthetic_restart_no_duplicates_none_lost(tmp_path, nprocs_after):
     strip = lambda text: [line for line in text.splitlines() if not line.startswith("# meta")]
     assert strip((tmp_path / "hops.txt").read_text()) == strip(straight)
     np.testing.assert_array_equal(core_rows(tmp_path / "free.txt")[:, :2], [[40, 1], [50, 3], [50, 4], [80, 1]])
+
+
+# ----------------------------------------------------------------------------- streaming event log
+
+def streaming_head():
+    """50 ions moving at constant velocity along x through the sites (spacing 2): 0.5 per
+    sample, so each ion is near a site for 3 of every 4 samples and hops every 4 samples
+    (residence 2: a hop is pending for one sample after its arrival)."""
+    return box_with_atoms([(x, y, z) for x in (1.0, 5.0) for y in range(1, 10, 2) for z in range(1, 10, 2)]) + (
+        "velocity all set 10.0 0 0\n")
+
+
+STREAM_RUN = """pair_style zero 1.0
+pair_coeff * *
+timestep 0.005
+fix nve all nve
+neigh_modify every 1 delay 0 check no
+atom_modify sort 0 0.0
+fix hop all hop/events 10 sites {d}sites.txt 0.6 0.8 residence 2 file {d}hops.txt every 40
+"""
+STREAM_FIX = STREAM_RUN.format(d="")
+
+
+def restart_record_bytes(path):
+    return Path(path).stat().st_size
+
+
+def test_streaming_log_restart_size_is_bounded(tmp_path):
+    """The restart record holds only the pending events: its size does not grow with the
+    number of events, while the log has them all, sorted, once."""
+    write_site_file(tmp_path / "sites.txt")
+    script = (streaming_head() + STREAM_FIX + "run 230\nwrite_restart early.restart\n"
+              + "run 2000\nwrite_restart late.restart\n")
+    run_lmp(tmp_path, script)
+    ev, meta = read_events(tmp_path / "hops.txt")
+    # samples 0..223 (steps 0..2230): each ion hops every 4 samples, arrivals at k = 3, 7, ...
+    assert meta["nsamples"] == 224 and meta["nhops"] == len(ev) == 50 * 55
+    keys = np.stack([ev["step"], ev["atom_id"]], axis=1)
+    assert len(np.unique(keys, axis=0)) == len(ev)
+    assert np.all(np.diff(ev["step"]) >= 0)
+    np.testing.assert_allclose(np.abs(ev["dx"]), 2.0, atol=1e-9)
+    early, late = restart_record_bytes(tmp_path / "early.restart"), restart_record_bytes(tmp_path / "late.restart")
+    # 10x the events (128 B each in the old record: +300 kB); the record stays the same size
+    assert abs(late - early) < 1024, (early, late)
+
+
+@pytest.mark.parametrize("nprocs_after", [1, 2])
+def test_streaming_log_resume_after_a_kill(tmp_path, nprocs_after):
+    """A run killed after write_restart leaves committed rows, a provisional tail and maybe a
+    half-written line past the restart's checkpoint; the resumed run truncates them and its
+    log equals the straight run's byte for byte (header included)."""
+    head = streaming_head()
+    straight_dir, split_dir = tmp_path / "straight", tmp_path / "split"
+    for d in (straight_dir, split_dir):
+        d.mkdir()
+        write_site_file(d / "sites.txt")
+    run_lmp(straight_dir, head + STREAM_FIX + "run 300\nrun 500\n")
+    straight = (straight_dir / "hops.txt").read_text()
+    # restart at sample 27 (k = 3 mod 4): every ion has a pending arrival
+    run_lmp(split_dir, head + STREAM_FIX + "run 270\nwrite_restart half.restart\nrun 30\nrun 300\n")
+    killed = (split_dir / "hops.txt").read_text()
+    assert len(killed) > 1000
+    with open(split_dir / "hops.txt", "a") as f:        # killed in the middle of a write
+        f.write("1230 17 3 8 1.0000000000000")
+    second = "read_restart half.restart\n" + STREAM_FIX + "run 30\nrun 500\n"
+    run_lmp(split_dir, second, nprocs_after, name="in.second")
+    assert (split_dir / "hops.txt").read_text() == straight
+    ev, meta = read_events(split_dir / "hops.txt")
+    assert meta["nhops"] == len(ev) == 50 * 20
+    # the log of the restart's checkpoint is required
+    (split_dir / "hops.txt").write_text("# ionsitu-hops 1\n")
+    err = lammps_error(f"read_restart {split_dir}/half.restart\n" + STREAM_RUN.format(d=f"{split_dir}/"))
+    assert f"event log {split_dir}/hops.txt has 17 bytes, fewer than the" in err, err
 
 
 # ----------------------------------------------------------------------------- model ion conductor
@@ -377,7 +452,7 @@ def test_bad_input_gives_clear_error(site_files):
         ("fix h none hop/events 1 free 1 2\nrun 0", "group none is empty"),
         ("fix h all hop/events 1 free 1 2\nrun 1\nchange_box all x final 0 1.8 units box\nrun 1",
          "at step 2: HopDetector: threshold 1 is not below half the smallest cell width 0.9"),
-        ("fix h all hop/events 1 free 1 2 file /nonexistent/dir/h.txt\nrun 1", "cannot open /nonexistent/dir/h.txt.tmp"),
+        ("fix h all hop/events 1 free 1 2 file /nonexistent/dir/h.txt\nrun 1", "cannot open /nonexistent/dir/h.txt"),
     ]
     for line, message in cases:
         got = lammps_error(SYN + line)

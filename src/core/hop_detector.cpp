@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -117,6 +118,7 @@ void HopDetector::set_sites_fractional(int n, const double *s) {
       throw std::invalid_argument("HopDetector: site " + std::to_string(i / 3) + " has a non-finite coordinate");
     sites_[i] = Box::wrap01(s[i]);
   }
+  site_cells_ = CellList();
 }
 
 void HopDetector::set_sites_cartesian(int n, const double *x, const Box &box) {
@@ -149,7 +151,33 @@ double HopDetector::site_distance(const Box &box, const double s[3], int site) c
   return std::sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
 }
 
+const CellList::Reach &HopDetector::site_reach(const Box &box, double r) const {
+  if (site_cells_.empty() || site_cells_.npoints() != nsites()) {
+    site_cells_.build(nsites(), sites_.data(), box, r_in_);
+    reach_r_ = -1.0;
+  }
+  if (r != reach_r_ || !std::equal(box.h, box.h + 6, reach_box_.h)) {
+    reach_ = site_cells_.reach(box, r);
+    reach_box_ = box;
+    reach_r_ = r;
+  }
+  return reach_;
+}
+
 int HopDetector::nearest_site(const Box &box, const double s[3], double r) const {
+  int best = -1;
+  double bestd = r;
+  site_cells_.for_each_candidate(site_reach(box, r), s, [&](int i) {
+    const double d = site_distance(box, s, i);
+    if (d < bestd || (d == bestd && (best < 0 || i < best))) {  // ties: the lower index
+      bestd = d;
+      best = i;
+    }
+  });
+  return best;
+}
+
+int HopDetector::nearest_site_brute(const Box &box, const double s[3], double r) const {
   int best = -1;
   double bestd = r;
   const int ns = nsites();
@@ -162,6 +190,13 @@ int HopDetector::nearest_site(const Box &box, const double s[3], double r) const
     }
   }
   return best;
+}
+
+int HopDetector::nearest_site_of(const Box &box, const double x[3], double r, bool brute) const {
+  if (sites_.empty()) throw std::runtime_error("HopDetector: no sites set");
+  double s[3];
+  box.to_frac(x, s);
+  return brute ? nearest_site_brute(box, s, r) : nearest_site(box, s, r);
 }
 
 // ---------------------------------------------------------------- per-atom update
@@ -360,6 +395,18 @@ double HopDetector::count_hopped(int n, const double *states) const {
   for (int i = 0; i < n; ++i)
     if (states[static_cast<std::size_t>(i) * m + kNHops] > 0.0) c += 1.0;
   return c;
+}
+
+double HopDetector::pending_arrival(int n, const double *states) const {
+  const int m = peratom_doubles();
+  const int count = mode_ == Mode::Sites ? kCandCount : kFreeCandCount;
+  const int arrival = mode_ == Mode::Sites ? kCandArrival : kFreeCandArrival;
+  double t = std::numeric_limits<double>::infinity();
+  for (int i = 0; i < n; ++i) {
+    const double *st = states + static_cast<std::size_t>(i) * m;
+    if (st[kInit] != 0.0 && st[count] > 0.0) t = std::min(t, st[arrival]);
+  }
+  return t;
 }
 
 void HopDetector::merge(const HopDetector &o) {

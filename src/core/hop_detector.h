@@ -62,6 +62,7 @@
 #include <vector>
 
 #include "box_geometry.h"
+#include "cell_list.h"
 
 namespace ionsitu {
 
@@ -138,6 +139,9 @@ class HopDetector {
   // Cartesian positions converted with the given box (then fixed in fractional coordinates).
   void set_sites_fractional(int n, const double *s);
   void set_sites_cartesian(int n, const double *x, const Box &box);
+  // Nearest site within r of Cartesian point x in box; -1 if none (what site assignment
+  // uses). brute = true scans every site instead of the cell list (same result).
+  int nearest_site_of(const Box &box, const double x[3], double r, bool brute = false) const;
   int nsites() const { return static_cast<int>(sites_.size() / 3); }
   const std::vector<double> &sites_fractional() const { return sites_; }
   void site_cartesian(int i, const Box &box, double x[3]) const;
@@ -166,6 +170,10 @@ class HopDetector {
   // Per-atom helpers (for the fix's per-atom output and reductions).
   static double atom_nhops(const double *state) { return state[kNHops]; }
   int atom_site(const double *state) const { return mode_ == Mode::Sites ? static_cast<int>(state[kCur]) : -1; }
+  // Earliest arrival step of a pending candidate (a hop begun, not yet confirmed) among n
+  // slots; +infinity if none. Every event confirmed later has a step >= this value (minimum
+  // over all ranks) or after the latest sample: events before it are final.
+  double pending_arrival(int n, const double *states) const;
   // Number of atoms among n slots with nhops > 0 (sum it over ranks: distinct ions that hopped).
   double count_hopped(int n, const double *states) const;
 
@@ -186,14 +194,24 @@ class HopDetector {
  private:
   void update_site(const Box &box, const double x[3], std::int64_t id, double *st, std::int64_t step);
   void update_free(const Box &box, const double x[3], std::int64_t id, double *st, std::int64_t step);
-  // Nearest site within r_in of fractional point s (wrapped or not); -1 if none.
+  // Nearest site within r of fractional point s (wrapped or not); -1 if none; ties: the
+  // lower index. Searches the sites' cell list (O(1) per call); nearest_site_brute() scans
+  // every site (the reference the tests compare with).
   int nearest_site(const Box &box, const double s[3], double r) const;
+  int nearest_site_brute(const Box &box, const double s[3], double r) const;
   double site_distance(const Box &box, const double s[3], int site) const;
+  // Cell list of the sites (built at the first search, cells >= r_in wide in that box) and
+  // the search reach of the last box seen (recomputed when the box or radius changes).
+  const CellList::Reach &site_reach(const Box &box, double r) const;
 
   Mode mode_ = Mode::Sites;
   double r_in_ = 0.0, r_out_ = 0.0, threshold_ = 0.0;
   int window_ = 1, min_res_ = 1;
   std::vector<double> sites_;  // fractional, 3 per site, wrapped into [0,1)
+  mutable CellList site_cells_;
+  mutable CellList::Reach reach_;
+  mutable Box reach_box_;
+  mutable double reach_r_ = -1.0;
   std::vector<HopEvent> events_;
   double nhops_ = 0.0;
 };

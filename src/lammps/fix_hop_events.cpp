@@ -3,18 +3,24 @@
 // ionsitu::HopDetector (all the detection logic lives there).
 //
 // Event bookkeeping: every rank appends the hops of its own atoms to its detector; at each
-// output (and at write_restart) the events of all ranks are gathered to rank 0, merged into
-// `log` (sorted by step, atom id: the same order for any number of ranks) and the whole log
-// is rewritten atomically.  Events are back-dated to the arrival sample, so a hop confirmed
-// later can precede one already written; rewriting keeps the file sorted.  The restart
-// record holds the complete log, so a restarted run rewrites the file from exactly the
-// events known at write_restart: events the earlier run wrote after that point are
-// replaced (no duplicates), none are lost.
+// output (and at write_restart) the events of all ranks are gathered to rank 0 and merged
+// into `log` (sorted by step, atom id: the same order for any number of ranks).  Events are
+// back-dated to the arrival sample, so a hop confirmed later can precede one already known;
+// but no future event precedes the earliest arrival of a pending candidate on any rank
+// (HopDetector::pending_arrival): events before that horizon are final.  They are appended
+// to the file and committed (ionsitu::append_log_write: write, fsync, committed length);
+// the later ones are written as a provisional tail that the next output replaces, so the
+// file always holds every event known, sorted, and rank 0 keeps only the pending ones.  The
+// header (meta line padded to a fixed size) is rewritten in place.  The restart record
+// holds the pending events and the committed length and count: a restarted run truncates
+// the file there at its first output, so events the earlier run wrote after write_restart
+// are replaced (no duplicates) and none are lost.  Without a file no event is kept.
+// Rank-local events are flushed early when more than kFlushEvents are waiting.
 
 #include "fix_hop_events.h"
 
 #include "fix_common.h"
-#include "msd_correlator.h"    // ionsitu::write_file_atomic
+#include "append_log.h"
 
 #include "atom.h"
 #include "comm.h"
@@ -27,16 +33,22 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 using namespace LAMMPS_NS;
 
 static const char *const STYLE = "fix hop/events";
-static constexpr int RESTART_VERSION = 1;
+static constexpr int RESTART_VERSION = 2;
+static constexpr bigint kFlushEvents = 1 << 16;    // events waiting on the ranks before an early output
+// The meta line is padded by this many bytes at the file's creation: room for the 18 fields
+// that change during a run (counts, steps, cell, origin; <= 24 characters each as %.17g).
+static constexpr int kMetaPadding = 18 * 24 + 64;
 
 FixHopEvents::FixHopEvents(LAMMPS *lmp, int narg, char **arg) :
     FixSampled(lmp, narg, arg, STYLE), nsamples(0),
     step_first(-1), step_last(-1), natoms_group(0), last_box{0, 0, 0, 0, 0, 0, 0, 0, 0},
-    last_origin{0, 0, 0}, counters(4, 0.0), counters_nsamples(-1)
+    last_origin{0, 0, 0}, log_header_bytes(0), log_committed_bytes(0), log_committed_events(0),
+    counters(4, 0.0), counters_nsamples(-1)
 {
   ionsitu::ArgReader args(lmp, STYLE, narg, arg);
   nevery = (int) args.positive_int(3, "Nevery");
@@ -162,7 +174,11 @@ void FixHopEvents::sample()
     det->update_atom(box, x[i], (std::int64_t) tag[i], peratom[i], (std::int64_t) step);
     ++count;
   }
-  MPI_Allreduce(&count, &natoms_group, 1, MPI_LMP_BIGINT, MPI_SUM, world);
+  if (filename.empty()) det->clear_events();    // only the counters are kept
+  const bigint local[2] = {count, (bigint) det->events().size()};
+  bigint global[2];
+  MPI_Allreduce(local, global, 2, MPI_LMP_BIGINT, MPI_SUM, world);
+  natoms_group = global[0];
   if (nsamples == 0 && natoms_group == 0)
     error->all(FLERR, "{}: group {} is empty", STYLE, group->names[igroup]);
   ++nsamples;
@@ -171,6 +187,7 @@ void FixHopEvents::sample()
   const double cell[9] = {box.h[0], 0.0, 0.0, box.h[5], box.h[1], 0.0, box.h[4], box.h[3], box.h[2]};
   std::copy(cell, cell + 9, last_box);
   std::copy(box.lo, box.lo + 3, last_origin);
+  if (global[1] > kFlushEvents) write_output();    // bounded memory between outputs
 }
 
 /* ---------------- events: gather to rank 0, counters, file ---------------- */
@@ -231,31 +248,68 @@ std::string FixHopEvents::meta_json(double nhops, double nhopped) const
       cell, last_origin[0], last_origin[1], last_origin[2]);
 }
 
+double FixHopEvents::final_horizon()
+{
+  const double mine = det->pending_arrival(atom->nlocal, peratom ? peratom[0] : nullptr);
+  double horizon = 0.0;
+  MPI_Allreduce(&mine, &horizon, 1, MPI_DOUBLE, MPI_MIN, world);
+  return horizon;
+}
+
+std::string FixHopEvents::log_header(double nhops, double nhopped) const
+{
+  const std::string meta = meta_json(nhops, nhopped);
+  const std::string head = "# ionsitu-hops 1\n# meta ", cols =
+      "\n# columns step atom_id from_site to_site fx fy fz tx ty tz dx dy dz origin_arrival_step "
+      "origin_last_step flags\n";
+  const bigint bare = (bigint) (head.size() + meta.size() + cols.size());
+  const bigint size = log_header_bytes > 0 ? log_header_bytes : bare + kMetaPadding;
+  if (bare > size)
+    throw std::runtime_error(fmt::format("the header of {} ({} bytes) outgrew the {} bytes reserved at "
+                                         "its creation (a longer site file path after a restart?)",
+                                         filename, bare, size));
+  return head + meta + std::string((size_t) (size - bare), ' ') + cols;    // JSON allows trailing blanks
+}
+
+static std::string event_rows(std::vector<ionsitu::HopEvent>::const_iterator a,
+                              std::vector<ionsitu::HopEvent>::const_iterator b)
+{
+  std::string text;
+  text.reserve((size_t) (b - a) * 200);
+  for (; a != b; ++a)
+    text += fmt::format("{} {} {} {} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} "
+                        "{:.17g} {} {} {}\n",
+                        a->step, a->atom_id, a->from_site, a->to_site, a->from_x[0], a->from_x[1],
+                        a->from_x[2], a->to_x[0], a->to_x[1], a->to_x[2], a->disp[0], a->disp[1],
+                        a->disp[2], a->origin_arrival_step, a->origin_last_step, a->flags);
+  return text;
+}
+
 void FixHopEvents::write_output()
 {
   if (filename.empty() || nsamples == 0) return;
   gather_events();
+  const double horizon = final_horizon();
   counters_nsamples = -1;
   const double nhops = compute_vector(0), nhopped = compute_vector(1);
-  write_files([&] {
-    std::string text = "# ionsitu-hops 1\n# meta " + meta_json(nhops, nhopped) +
-        "\n# columns step atom_id from_site to_site fx fy fz tx ty tz dx dy dz origin_arrival_step "
-        "origin_last_step flags\n";
-    text.reserve(text.size() + log.size() * 200);
-    for (const auto &e : log)
-      text += fmt::format("{} {} {} {} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} "
-                          "{:.17g} {} {} {}\n",
-                          e.step, e.atom_id, e.from_site, e.to_site, e.from_x[0], e.from_x[1], e.from_x[2],
-                          e.to_x[0], e.to_x[1], e.to_x[2], e.disp[0], e.disp[1], e.disp[2],
-                          e.origin_arrival_step, e.origin_last_step, e.flags);
-    ionsitu::write_file_atomic(filename, text);
+  const auto split = std::find_if(log.begin(), log.end(),
+                                  [horizon](const ionsitu::HopEvent &e) { return (double) e.step >= horizon; });
+  write_files([&] {    // rank 0 (which holds the gathered events); a write error ends every rank
+    const std::string header = log_header(nhops, nhopped);
+    log_committed_bytes = (bigint) ionsitu::append_log_write(
+        filename, header, (std::uint64_t) log_committed_bytes, event_rows(log.begin(), split),
+        event_rows(split, log.end()));
+    log_header_bytes = (bigint) header.size();
+    log_committed_events += (bigint) (split - log.begin());
+    log.erase(log.begin(), split);
   });
 }
 
-/* ---------------- restart: fix fields + the core's record with the complete log ---------------- */
+/* ---------------- restart: fix fields + the core's record with the pending events ---------------- */
 
 void FixHopEvents::write_restart(FILE *fp)
 {
+  write_output();    // commits the final events to the file (collective; no-op without a file)
   gather_events();
   double nhops = 0.0;
   const double mine = det->nhops();
@@ -265,6 +319,7 @@ void FixHopEvents::write_restart(FILE *fp)
                              (double) step_last, (double) natoms_group};
   buf.insert(buf.end(), last_box, last_box + 9);
   buf.insert(buf.end(), last_origin, last_origin + 3);
+  buf.insert(buf.end(), {(double) log_header_bytes, (double) log_committed_bytes, (double) log_committed_events});
   std::vector<double> rec = det->serialize();    // header only: events were taken by the gather
   rec[3] = nhops;
   rec[4] = (double) log.size();
@@ -277,7 +332,7 @@ void FixHopEvents::write_restart(FILE *fp)
 void FixHopEvents::restart(char *raw)
 {
   const std::vector<double> buf = read_restart_record(raw);
-  const size_t nfix = 17;
+  const size_t nfix = 20;
   if (buf.size() < nfix + 5 || (int) buf[0] != RESTART_VERSION)
     error->all(FLERR, "{} {}: restart record is not a version-{} record of this fix", STYLE, id,
                RESTART_VERSION);
@@ -287,6 +342,21 @@ void FixHopEvents::restart(char *raw)
   natoms_group = (bigint) buf[4];
   std::copy(buf.begin() + 5, buf.begin() + 14, last_box);
   std::copy(buf.begin() + 14, buf.begin() + 17, last_origin);
+  log_header_bytes = (bigint) buf[17];
+  log_committed_bytes = (bigint) buf[18];
+  log_committed_events = (bigint) buf[19];
+  if (filename.empty()) {
+    log_header_bytes = log_committed_bytes = log_committed_events = 0;
+  } else if (log_committed_bytes > 0) {    // the file must still hold what was committed
+    bigint size = 0;
+    if (comm->me == 0) size = (bigint) ionsitu::file_size(filename);
+    MPI_Bcast(&size, 1, MPI_LMP_BIGINT, 0, world);
+    if (size < log_committed_bytes)
+      error->all(FLERR, "{} {}: event log {} has {} bytes, fewer than the {} bytes ({} events) committed "
+                 "to it at write_restart; keep the file of the run that wrote the restart (or start a "
+                 "new log with a new fix ID)", STYLE, id, filename, size < 0 ? 0 : size,
+                 log_committed_bytes, log_committed_events);
+  }
   try {
     if (comm->me == 0) {
       det->deserialize(buf.data() + nfix, buf.size() - nfix);

@@ -4,7 +4,7 @@
      sites file r_in r_out     site-based detection with the sites of an ionsitu site file
      free threshold window     site-free detection (centre of vibration moves > threshold)
      residence n               minimum residence on the destination, samples (default 1)
-     file path                 event log (rewritten atomically at every output)
+     file path                 event log (final events appended at every output, see the .cpp)
      every M                   also write every M steps (multiple of Nevery; needs file)
 
    Global vector f_ID[i]: 1 hops, 2 distinct ions that hopped, 3 samples, 4 ions in the group.
@@ -48,12 +48,17 @@ class FixHopEvents : public FixSampled {
 
   bigint nsamples, step_first, step_last, natoms_group;
   double last_box[9], last_origin[3];
-  std::vector<ionsitu::HopEvent> log;    // rank 0: every event gathered so far, sorted
+  std::vector<ionsitu::HopEvent> log;    // rank 0: gathered events not yet committed to the file, sorted
+  bigint log_header_bytes;               // size of the file's header (fixed at its creation)
+  bigint log_committed_bytes;            // file length holding the final events (0: no file yet)
+  bigint log_committed_events;           // events in those bytes
 
   std::vector<double> counters;          // cached f_ID vector
   bigint counters_nsamples;
 
   void gather_events();
+  double final_horizon();
+  std::string log_header(double nhops, double nhopped) const;
   std::string meta_json(double nhops, double nhopped) const;
 };
 

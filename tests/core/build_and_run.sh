@@ -7,7 +7,10 @@ root="$(cd "$here/../.." && pwd)"
 out="${1:-$(mktemp -d)}"
 mkdir -p "$out"
 CXX="${CXX:-g++}"
-"$CXX" -std=c++17 -Wall -Wextra -Werror -O2 -I"$root/src/core" \
+# SANITIZE="" builds without AddressSanitizer/UBSan.
+SANITIZE="${SANITIZE--fsanitize=address,undefined -fno-sanitize-recover=all}"
+"$CXX" -std=c++17 -Wall -Wextra -Werror -O2 -g $SANITIZE -I"$root/src/core" \
   "$here/test_core.cpp" "$root/src/core/occupancy_grid.cpp" "$root/src/core/hop_detector.cpp" \
+  "$root/src/core/cell_list.cpp" "$root/src/core/msd_correlator.cpp" "$root/src/core/append_log.cpp" \
   -o "$out/test_core"
 "$out/test_core" "$out"

@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "append_log.h"
 #include "box_geometry.h"
+#include "cell_list.h"
 #include "hop_detector.h"
 #include "occupancy_grid.h"
 
@@ -497,6 +499,176 @@ static void test_sites_triclinic() {
   CHECK_THROWS(HopDetector::site_free(1.0, 0, 1));
 }
 
+
+
+// ------------------------------------------------------------------ append-only log
+static std::string slurp(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream o;
+  o << in.rdbuf();
+  return o.str();
+}
+
+static void test_append_log(const std::string &dir) {
+  const std::string path = dir + "/log.txt";
+  const std::string h1 = "# head A    \n", h2 = "# head B 12 \n";
+  std::uint64_t c = append_log_write(path, h1, 0, "r1\nr2\n", "p3\n");
+  CHECK(c == h1.size() + 6);
+  CHECK(slurp(path) == h1 + "r1\nr2\np3\n");
+  // the tail is replaced, the header rewritten in place
+  c = append_log_write(path, h2, c, "p3\n", "p4\np5\n");
+  CHECK(slurp(path) == h2 + "r1\nr2\np3\np4\np5\n");
+  const std::uint64_t checkpoint = c;
+  c = append_log_write(path, h2, c, "p4\n", "");
+  {  // a killed run: a half-written line after the checkpoint
+    std::ofstream o(path, std::ios::app);
+    o << "p5 garb";
+  }
+  c = append_log_write(path, h2, checkpoint, "p4\np5\n", "p6\n");  // resume from the checkpoint
+  CHECK(slurp(path) == h2 + "r1\nr2\np3\np4\np5\np6\n");
+  CHECK(c == checkpoint + 6);
+  CHECK(file_size(path) == static_cast<std::int64_t>(c + 3));
+  CHECK_THROWS(append_log_write(path, "# a longer header\n", c, "", ""));   // header size changed (overwrite protection)
+  CHECK_THROWS(append_log_write(path, h2, c + 100, "", ""));             // file shorter than committed
+  CHECK_THROWS(append_log_write(dir + "/no/such/dir/log.txt", h1, 0, "", ""));
+  CHECK(file_size(dir + "/missing.txt") == -1);
+}
+
+// ------------------------------------------------------------------ cell list vs brute force
+// Random triclinic box with LAMMPS's tilt limits (|xy| <= xprd/2, ...), edges in [lmin, lmax).
+static Box random_box(Rng &g, double lmin, double lmax) {
+  const double lx = lmin + (lmax - lmin) * g.uniform(), ly = lmin + (lmax - lmin) * g.uniform(),
+               lz = lmin + (lmax - lmin) * g.uniform();
+  return make_box(-5.0 + 10.0 * g.uniform(), 3.0 * g.uniform(), -2.0 * g.uniform(), lx, ly, lz,
+                  (g.uniform() - 0.5) * ly, (g.uniform() - 0.5) * lx, (g.uniform() - 0.5) * lx);
+}
+
+static void test_cell_list() {
+  Rng g(2024);
+  int n_checked = 0, n_found = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    const Box box0 = random_box(g, 6.0, 14.0);
+    const int nsites = 1 + static_cast<int>(g.uniform() * 300);
+    std::vector<double> sf(3 * static_cast<std::size_t>(nsites));
+    for (double &v : sf) v = 3.0 * g.uniform() - 1.0;  // any image
+    if (nsites > 4) {                                  // exact duplicates: ties go to the lower index
+      for (int k = 0; k < 3; ++k) sf[3 * (nsites - 1) + k] = sf[3 + k] + 1.0;
+      for (int k = 0; k < 3; ++k) sf[3 * (nsites - 2) + k] = sf[k];
+    }
+    const double r_in = (0.05 + 0.9 * g.uniform()) * box0.min_half_width() * 0.6;
+    HopDetector d = HopDetector::site_based(r_in, r_in * 1.05, 1);
+    d.set_sites_fractional(nsites, sf.data());
+    // the grid is built in box0 (first search); later boxes change shape as under NPT
+    for (int ibox = 0; ibox < 6; ++ibox) {
+      Box box = box0;
+      if (ibox > 0) {
+        for (int k = 0; k < 3; ++k) box.h[k] *= 0.75 + 0.5 * g.uniform();
+        for (int k = 3; k < 6; ++k) box.h[k] = (g.uniform() - 0.5) * (k == 3 ? box.h[1] : box.h[0]);
+      }
+      if (!(d.r_out() < box.min_half_width())) continue;
+      for (int q = 0; q < 300; ++q) {
+        double x[3];
+        if (q % 3 == 0) {  // right at the radius (or within rounding of it) of a random site
+          const int j = static_cast<int>(g.uniform() * nsites);
+          double c[3], u[3];
+          d.site_cartesian(j, box, c);
+          double un = 0.0;
+          for (double &v : u) v = g.uniform() - 0.5, un += v * v;
+          un = std::sqrt(un);
+          const double rr = r_in * (q % 2 ? 1.0 : 1.0 - 1e-15);
+          for (int k = 0; k < 3; ++k) x[k] = c[k] + u[k] / un * rr + (q % 5 == 0 ? box.h[0] * 3.0 : 0.0);
+        } else {
+          const double s[3] = {3.0 * g.uniform() - 1.0, 3.0 * g.uniform() - 1.0, 3.0 * g.uniform() - 1.0};
+          box.to_cart(s, x);
+        }
+        for (double r : {r_in, d.r_out(), 0.5 * r_in}) {
+          const int a = d.nearest_site_of(box, x, r), b = d.nearest_site_of(box, x, r, true);
+          ++n_checked;
+          if (b >= 0) ++n_found;
+          if (a != b) std::fprintf(stderr, "trial %d box %d query %d r %g: cell list %d, brute force %d\n", trial,
+                                   ibox, q, r, a, b);
+          CHECK(a == b);
+        }
+      }
+    }
+  }
+  CHECK(n_checked > 50000 && n_found > n_checked / 10);  // the test really exercises hits
+
+  // CellList alone: each point visited at most once, every point within r visited.
+  for (int trial = 0; trial < 20; ++trial) {
+    const Box box = random_box(g, 3.0, 10.0);
+    const int n = static_cast<int>(g.uniform() * 500);
+    std::vector<double> s(3 * static_cast<std::size_t>(n));
+    for (double &v : s) v = g.uniform();
+    CellList cl;
+    const double r = (0.1 + 0.8 * g.uniform()) * box.min_half_width();
+    cl.build(n, s.data(), box, 0.2 + 2.0 * g.uniform());
+    CHECK(cl.npoints() == n);
+    const CellList::Reach reach = cl.reach(box, r);
+    for (int q = 0; q < 50; ++q) {
+      const double p[3] = {g.uniform() * 2 - 0.5, g.uniform() * 2 - 0.5, g.uniform() * 2 - 0.5};
+      std::vector<int> seen(static_cast<std::size_t>(n), 0);
+      cl.for_each_candidate(reach, p, [&](int j) { ++seen[j]; });
+      for (int j = 0; j < n; ++j) {
+        double ds[3], dd[3];
+        for (int k = 0; k < 3; ++k) ds[k] = Box::round_half(p[k] - s[3 * j + k]);
+        box.vec_to_cart(ds, dd);
+        const double dist = std::sqrt(dd[0] * dd[0] + dd[1] * dd[1] + dd[2] * dd[2]);
+        CHECK(seen[j] <= 1);
+        if (dist <= r) CHECK(seen[j] == 1);
+      }
+    }
+  }
+  CHECK_THROWS(CellList().build(1, std::vector<double>(3, 0.5).data(), Box::orthogonal(1, 1, 1), 0.0));
+}
+
+// Random walkers among random sites in a changing triclinic box: at every sample the
+// detector's assignment equals the brute-force rule (keep within r_out, else nearest within r_in).
+static void test_sites_random_walk_vs_brute() {
+  Rng g(77);
+  for (int trial = 0; trial < 8; ++trial) {
+    const Box box0 = random_box(g, 10.0, 16.0);
+    const int nsites = 50 + static_cast<int>(g.uniform() * 400);
+    std::vector<double> sf(3 * static_cast<std::size_t>(nsites));
+    for (double &v : sf) v = g.uniform();
+    const double r_in = 0.8 + 0.6 * g.uniform(), r_out = r_in * 1.3;
+    HopDetector d = HopDetector::site_based(r_in, r_out, 1 + trial % 3);
+    d.set_sites_fractional(nsites, sf.data());
+    const int nions = 200;
+    std::vector<double> st(static_cast<std::size_t>(nions) * d.peratom_doubles(), 0.0), x(3 * nions);
+    for (int i = 0; i < nions; ++i) {  // start on a site (or near one)
+      const int j = static_cast<int>(g.uniform() * nsites);
+      box0.to_cart(&sf[3 * j], &x[3 * i]);
+    }
+    int nasg = 0;
+    for (int k = 0; k < 60; ++k) {
+      Box box = box0;
+      const double grow = 1.0 + 0.1 * std::sin(0.3 * k);
+      for (int c = 0; c < 6; ++c) box.h[c] *= (c < 3 ? grow : 1.0 + 0.2 * std::sin(0.2 * k + c));
+      for (double &v : x) v += 0.7 * (g.uniform() - 0.5);
+      std::vector<int> want(nions);
+      for (int i = 0; i < nions; ++i) {
+        const double *sti = &st[static_cast<std::size_t>(i) * d.peratom_doubles()];
+        int a = sti[HopDetector::kInit] != 0.0 ? static_cast<int>(sti[HopDetector::kAsg]) : -1;
+        if (a >= 0) {
+          double c[3], dd[3];
+          d.site_cartesian(a, box, c);
+          box.delta(c, &x[3 * i], dd);
+          if (!(std::sqrt(dd[0] * dd[0] + dd[1] * dd[1] + dd[2] * dd[2]) <= r_out)) a = -1;
+        }
+        want[i] = a >= 0 ? a : d.nearest_site_of(box, &x[3 * i], r_in, true);
+      }
+      d.add_sample(box, nions, x.data(), nullptr, st.data(), 10 * k);
+      for (int i = 0; i < nions; ++i) {
+        const int got = static_cast<int>(st[static_cast<std::size_t>(i) * d.peratom_doubles() + HopDetector::kAsg]);
+        CHECK(got == want[i]);
+        if (got >= 0) ++nasg;
+      }
+    }
+    CHECK(nasg > 1000);
+  }
+}
+
 // ------------------------------------------------------------------ hop detector, site-free mode
 static void test_site_free() {
   const double L = 10.0;
@@ -601,8 +773,11 @@ int main(int argc, char **argv) {
   test_cube(dir);
   test_sites_line();
   test_sites_triclinic();
+  test_cell_list();
+  test_sites_random_walk_vs_brute();
   test_site_free();
   test_site_file(dir);
+  test_append_log(dir);
   std::printf("%d checks, %d failures\n", g_checks, g_failures);
   return g_failures == 0 ? 0 : 1;
 }
