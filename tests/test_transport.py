@@ -406,8 +406,23 @@ def test_misfit_inflates_the_error():
                     meta=res.meta)
     f = tr.tracer_diffusion(res, (0.1, 5.0))
     assert f.chi2_red > 10 and f.err_inflation == pytest.approx(np.sqrt(f.chi2_red))
-    assert f.err_method.startswith("model x sqrt(chi2_red)")
+    # a gross misfit rejects the model's GLS weights: OLS on the thinned lags, sandwich error
+    assert f.err_method.startswith("OLS fallback") and "x sqrt(chi2_red)" in f.err_method
     assert f.D_err == pytest.approx(f.D_err_model)
+    # a milder one (noise 3x the model's): GLS kept, error inflated
+    rng = np.random.default_rng(6)
+    lin = _exact_linear_result("metal", [1.0, 1.0, 1.0], 100, 1e4, dt=0.001, nevery=10)
+    g0 = tr.tracer_diffusion(lin, (0.1, 5.0))
+    sub = tr._Lags(lin)
+    C = tr._model_cov(tr._make_series(lin, "tracer", sub), np.arange(len(sub.t)), lin.msd_xyz[sub.valid])[3]
+    noisy = lin.msd_xyz + (1.7 * np.linalg.cholesky(C) @ rng.standard_normal(len(sub.t)))[:, None] / np.sqrt(3)
+    res2 = MSDResult(lag_steps=lin.lag_steps, time=lin.time, n_origins=lin.n_origins, msd_xyz=noisy,
+                     msd4=lin.msd4, coll_xyz=noisy.copy(), meta=lin.meta)
+    g = tr.tracer_diffusion(res2, (0.1, 5.0))
+    assert g0.err_method == "model" and g0.chi2_red < 1e-6
+    assert g.chi2_red > 1 and g.err_method.startswith("model x sqrt(chi2_red)")
+    # (the covariance is rebuilt from the noisy data: its scale moves a little)
+    assert g.D_err == pytest.approx(g0.D_err * np.sqrt(g.chi2_red), rel=0.2)
 
 
 def test_unresolved_collective_slope():
@@ -418,14 +433,13 @@ def test_unresolved_collective_slope():
     res = reference_msd(pos, M, L, NEVERY, DT, units="metal", volume=2000.0)
     rep = tr.analyse(res, 600.0, window=(0.2, 1.5))
     co = rep.collective
-    assert not co.resolved and co.lower_95 < co.D_err * 0.0 + co.upper_95
-    assert co.upper_95 == pytest.approx(co.D + tr.Z95 * co.D_err)
+    assert not co.resolved and co.D - 2 * co.D_err <= 0
+    assert (co.lower_95, co.upper_95) == pytest.approx((co.D - tr.Z95 * co.D_err, co.D + tr.Z95 * co.D_err))
     assert co.upper_95 > 0
     assert np.isnan(rep.haven.H) and not rep.haven.resolved
     c = rep.conductivity
     assert not c.resolved and np.isnan(c.sigma) and np.isnan(c.sigma_err)
-    F = c.upper_95 / max(co.upper_95, 0.0)
-    assert F > 0
+    assert c.upper_95 > 0
     d = rep.to_dict()
     assert d["collective"]["resolved"] is False and d["haven"]["resolved"] is False
 
