@@ -93,9 +93,11 @@ def test_restart_with_a_changed_argument_is_refused(written, line, message):
     assert "new fix ID to start afresh" in got
 
 
-def test_restart_with_the_same_arguments_and_other_outputs_is_accepted(written):
+def test_restart_with_the_same_arguments_and_other_outputs_is_accepted(written, tmp_path, monkeypatch):
     """Output keywords (file, every, norm) may change; the statistics arguments are equal."""
     import ionsitu
+
+    monkeypatch.chdir(tmp_path)
 
     fixes = [MSD + " file m.dat every 4", MSD_PLAIN, OCC + " norm counts", OCC_SPACING, FREE,
              SITES.format(sites=written)]
