@@ -27,6 +27,17 @@ def test_deepmd_is_usable_with_this_lammps():
     assert deepmd.deepmd_available()
 
 
+def test_lammps_instance_has_deepmd_only_when_asked():
+    code = ("import sys, ionsitu\n"
+            "a = ionsitu.lammps_instance()\n"
+            "print(a.has_style('pair', 'deepmd'), 'tensorflow' in sys.modules)\n"
+            "b = ionsitu.lammps_instance(deepmd=True)\n"
+            "print(b.has_style('pair', 'deepmd'), b.has_style('fix', 'msd/cross'))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "False", "True", "True"]
+
+
 def test_python_module_runs_both_models_on_one_rank():
     proc = subprocess.run([sys.executable, str(EXAMPLE / "check_dpmd.py"), "--steps", "20"],
                           capture_output=True, text=True, timeout=300)
