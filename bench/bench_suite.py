@@ -150,7 +150,8 @@ def worker_lj(args, comm):
         lmp.command("run 50")
         steps = max(20, int(args.steps_per_matom / (4 * n**3)) // 10 * 10)
         fmt = dict(g="all", d=str(workdir), spacing=0.5, rin=0.3, rout=0.45, thr=0.5)
-        best, mem = time_case(lmp, comm, screen, VARIANTS, fmt, steps, args.repeats, 4 * n**3)
+        variants = {k: v for k, v in VARIANTS.items() if k in args.variants or k == "plain MD"}
+        best, mem = time_case(lmp, comm, screen, variants, fmt, steps, args.repeats, 4 * n**3)
         lmp.close()
         results.append(dict(system=f"LJ melt {4 * n**3}", natoms=4 * n**3, nprocs=args.nprocs, steps=steps,
                             cpu_per_step=best, bytes_per_atom=mem))
@@ -201,7 +202,7 @@ run 20
         comm.Barrier()
     variants = {name: VARIANTS[name] for name in ("plain MD", "compute msd, every 10", "msd/cross",
                                                   "occupancy/grid", "hop/events sites", "hop/events free",
-                                                  "all together")}
+                                                  "all together") if name in args.variants or name == "plain MD"}
     fmt = dict(g="li", d=str(workdir), spacing=0.2, rin=0.6, rout=0.9, thr=1.0)
     best, mem = time_case(lmp, comm, screen, variants, fmt, args.dpmd_steps, args.repeats, natoms_li)
     natoms = lmp.get_natoms()
@@ -252,6 +253,8 @@ def main():
     ap.add_argument("--dpmd-steps", type=int, default=20)
     ap.add_argument("--dpmd-replicate", type=int, default=1, help="replicate the 320-atom cell n x n x n")
     ap.add_argument("--no-dpmd", action="store_true")
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), metavar="NAME",
+                    help="a subset of the variants (plain MD is always run)")
     ap.add_argument("--worker", choices=["lj", "dpmd"], help=argparse.SUPPRESS)
     ap.add_argument("--nprocs", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -270,7 +273,7 @@ def main():
             cmd = [sys.executable, __file__, "--worker", kind, "--nprocs", str(nprocs), "--workdir", tmp,
                    "--out", str(out), "--repeats", str(args.repeats), "--sizes", *map(str, args.sizes),
                    "--steps-per-matom", str(args.steps_per_matom), "--dpmd-steps", str(args.dpmd_steps),
-                   "--dpmd-replicate", str(args.dpmd_replicate)]
+                   "--dpmd-replicate", str(args.dpmd_replicate), "--variants", *args.variants]
             if nprocs > 1:
                 cmd = [str(BIN / "mpirun"), "-np", str(nprocs)] + cmd
             proc = subprocess.run(cmd, capture_output=True, text=True)

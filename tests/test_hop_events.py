@@ -129,7 +129,8 @@ def test_synthetic_hops_are_exactly_the_known_events(tmp_path, nprocs):
 @pytest.mark.parametrize("nprocs_after", [1, 2])
 def test_synthetic_restart_no_duplicates_none_lost(tmp_path, nprocs_after):
     """Restart after sample 5, while ions 3 and 4 are candidates not yet confirmed. The first
-    run goes on to the end (writing all events); the restarted run rewrites the log."""
+    run goes on to the end (writing all events); the restarted run truncates the log to the
+    checkpoint of its restart file and appends from there."""
     write_site_file(tmp_path / "sites.txt")
     first = (synthetic_head("sites.txt") + FIXES.format(sites="sites.txt") + frames_script(0, 6)
              + "write_restart half.restart\n" + frames_script(6, 11))
