@@ -188,8 +188,13 @@ WRITE_ERROR = textwrap.dedent("""
         lmp = ionsitu.lammps_instance(comm=comm)
         lmp.commands_string(fix + "\\nrun 4")
         before = open(out, "rb").read() if rank == 0 else None
+        # files replaced atomically: their temp file cannot be opened; hop/events appends to its
+        # log in place: the log itself cannot be opened
+        blocked = out if "hop/events" in fix else out + ".tmp"
         if rank == 0:
-            os.mkdir(out + ".tmp")             # the atomic write's temp file cannot be opened
+            if blocked == out:
+                os.rename(out, out + ".kept")
+            os.mkdir(blocked)
         comm.Barrier()
         try:
             lmp.command("run 4 pre no")        # no init(), so no check at setup: the write fails
@@ -198,7 +203,9 @@ WRITE_ERROR = textwrap.dedent("""
             print(f"{out} rank {rank} caught: {exc}", file=log)
         lmp.close()
         if rank == 0:
-            os.rmdir(out + ".tmp")
+            os.rmdir(blocked)
+            if blocked == out:
+                os.rename(out + ".kept", out)
             print(out, "intact" if open(out, "rb").read() == before else "changed", file=log)
         lmp = ionsitu.lammps_instance(comm=comm)    # the process goes on: a new instance runs
         lmp.commands_string(fix.replace(out, out + "2") + "\\nrun 2")
@@ -208,8 +215,8 @@ WRITE_ERROR = textwrap.dedent("""
 
 
 def test_write_error_raises_on_every_rank(tmp_path):
-    """A write error on rank 0 (its temp file is a directory) is an exception on both ranks of a
-    2-rank instance; the earlier output stays intact and the process can go on."""
+    """A write error on rank 0 (a directory where it must open a file) is an exception on both ranks
+    of a 2-rank instance; the earlier output stays intact and the process can go on."""
     cases = []
     for fix in ["fix m all msd/cross 1 file {p} every 2", "fix h all hop/events 1 free 1 2 file {p} every 2",
                 "fix o all occupancy/grid 1 grid 2 2 2 file {p} every 2"]:
@@ -220,10 +227,11 @@ def test_write_error_raises_on_every_rank(tmp_path):
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     lines = (tmp_path / "rank0.txt").read_text().splitlines() + (tmp_path / "rank1.txt").read_text().splitlines()
-    for _, path in cases:
+    for fix, path in cases:
         for rank in (0, 1):
             caught = [x for x in lines if x.startswith(f"{path} rank {rank} caught: ")]
             assert len(caught) == 1, lines
-            assert f"cannot open {path}.tmp" in caught[0] and "earlier outputs are intact" in caught[0], caught
+            blocked = path if "hop/events" in fix else path + ".tmp"
+            assert f"cannot open {blocked} " in caught[0] and "earlier outputs are intact" in caught[0], caught
             assert f"{path} rank {rank} went on" in lines
         assert f"{path} intact" in lines
