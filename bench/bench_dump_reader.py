@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 import ionsitu
-from ionsitu.trajectory import iter_lammps_dump, msd_from_trajectory
+from ionsitu.io.trajectory import iter_lammps_dump, msd_from_trajectory
 
 SETUP = """
 units lj

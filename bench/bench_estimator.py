@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from ionsitu import transport
+from ionsitu.analysis import transport
 from ionsitu.core import msd_from_frames
 
 DT, NEVERY = 0.001, 10          # ps per step, steps per frame

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 import ionsitu
-from ionsitu import arrhenius, transport
+from ionsitu import arrhenius
+from ionsitu.analysis import transport
 from ionsitu.cli import main
 from lammps_helpers import METAL_CONDUCTOR, run_lmp
 

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 import ionsitu
-from ionsitu import arrhenius, transport
+from ionsitu import arrhenius
+from ionsitu.analysis import transport
 from ionsitu.campaign import Campaign, ConfigError, load_config
 from lammps_helpers import BIN, MPIRUN
 

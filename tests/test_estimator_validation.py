@@ -26,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ionsitu import transport
-from ionsitu.trajectory import iter_lammps_dump, msd_from_trajectory
+from ionsitu.analysis import transport
+from ionsitu.io.trajectory import iter_lammps_dump, msd_from_trajectory
 from lammps_helpers import run_lmp
 
 T = 0.45

@@ -40,8 +40,8 @@ kinisi = pytest.importorskip("kinisi")
 sc = pytest.importorskip("scipp")
 from kinisi.analyze import ConductivityAnalyzer, DiffusionAnalyzer  # noqa: E402
 
-from ionsitu import transport  # noqa: E402
-from ionsitu.trajectory import iter_lammps_dump, msd_from_trajectory  # noqa: E402
+from ionsitu.analysis import transport  # noqa: E402
+from ionsitu.io.trajectory import iter_lammps_dump, msd_from_trajectory  # noqa: E402
 from lammps_helpers import run_lmp  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "quick" / "in.ion_conductor"

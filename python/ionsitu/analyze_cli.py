@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from ._json import json_safe
-from .trajectory import describe_drift
+from .io.trajectory import describe_drift
 
 TIME_UNITS = {"metal": "ps", "real": "fs", "si": "s", "cgs": "s", "electron": "fs", "micro": "us",
               "nano": "ns", "lj": "tau"}
@@ -163,7 +163,7 @@ def _name_T(path: Path) -> float | None:
 def collect_inputs(inputs) -> list[StatePoint]:
     """State points (temperature from names, or None) from files and folders."""
     from .msd_file import read_msd
-    from .trajectory import is_lammps_dump
+    from .io.trajectory import is_lammps_dump
 
     points = []
     for inp in inputs:
@@ -194,7 +194,7 @@ def collect_inputs(inputs) -> list[StatePoint]:
 
 
 def trajectory_points(args) -> list[StatePoint]:
-    from .trajectory import msd_from_trajectory
+    from .io.trajectory import msd_from_trajectory
 
     if not args.trajectory:
         return []
@@ -411,7 +411,7 @@ def _fit_json(e, extrapolate_T):
 # --------------------------------------------------------------------------------------
 def run(args) -> int:
     import ionsitu
-    from . import transport
+    from .analysis import transport
     from .arrhenius import KINDS
 
     try:

@@ -72,7 +72,7 @@ from pathlib import Path
 import numpy as np
 
 from . import arrhenius as _arr
-from . import transport as _tr
+from .analysis import transport as _tr
 from . import units as _units
 from .msd_file import read_msd
 from ._json import json_safe

@@ -76,7 +76,7 @@ from typing import Iterator
 
 import numpy as np
 
-from . import units as _units
+from .. import units as _units
 
 __all__ = [
     "Frame",
@@ -471,7 +471,7 @@ def trajectory_format(path, format: str | None = None) -> tuple[str, str]:
     its extension (:data:`EXTENSIONS`) or name (XDATCAR, OUTCAR, vasprun.xml). An ionsitu MSD
     file or an unknown extension is a ValueError saying what to do.
     """
-    from .msd_file import FORMAT_TAG
+    from ..msd_file import FORMAT_TAG
 
     p = Path(path)
     if format is not None:
@@ -840,7 +840,7 @@ def msd_from_trajectory(source, species, timestep: float | None = None, *, strid
     The lag times are lag_steps * timestep with lag_steps multiples of the stride.
     ``meta`` records the source, format, species, unwrapping, drift and the block/levels choice.
     """
-    from .core import MSDCorrelator  # compiled; imported lazily so readers work without it
+    from ..core import MSDCorrelator  # compiled; imported lazily so readers work without it
 
     if drift not in DRIFTS:
         raise ValueError(f"drift must be one of {DRIFTS}, got {drift!r}")

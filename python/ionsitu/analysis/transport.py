@@ -66,7 +66,7 @@ import numpy as np
 
 from scipy import stats as _stats
 
-from . import units as _units
+from .. import units as _units
 
 __all__ = [
     "DiffusionFit",

@@ -1,0 +1,1 @@
+"""Analysis of transport, Arrhenius behaviour, sites and hops (results from arrays and files)."""
