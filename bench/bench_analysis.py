@@ -49,7 +49,7 @@ def fcc_octahedral_sites(n_cells: int):
 def make_hop_log(folder: Path, n_hops: int, n_cells: int = 10, n_ions: int = 1000, a: float = 1.5874,
                  nevery: int = 10, dt: float = 0.002, mean_wait: int = 40, seed: int = 1) -> Path:
     """Write hops.txt (site mode) and sites.txt into ``folder``; return the log's path."""
-    from ionsitu.sites import Sites, write_sites
+    from ionsitu.io.sites import Sites, write_sites
 
     rng = np.random.default_rng(seed)
     frac = fcc_octahedral_sites(n_cells)

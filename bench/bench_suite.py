@@ -119,7 +119,7 @@ def time_case(lmp, comm, screen, variants, fmt, steps, repeats, natoms_group):
 
 
 def write_sites_file(path, frac, cell):
-    from ionsitu.sites import sites_from_array, write_sites
+    from ionsitu.io.sites import sites_from_array, write_sites
     write_sites(path, sites_from_array(frac, cell, fractional=True, units="lj"))
 
 

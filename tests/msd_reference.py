@@ -1,7 +1,7 @@
 """Exact numpy reference of the order-n multiple-window MSD (``fix msd/cross``).
 
 Given unwrapped positions, :func:`reference_msd` returns an
-:class:`ionsitu.msd_file.MSDResult` with exactly the lag structure and averages that the
+:class:`ionsitu.io.msd.MSDResult` with exactly the lag structure and averages that the
 in-situ correlator produces:
 
 - samples s = 0..S-1 (taken every ``nevery`` MD steps, ``dt`` time units per step);
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ionsitu.msd_file import MSDResult
+from ionsitu.io.msd import MSDResult
 
 
 def lag_structure(S: int, m: int, L: int):

@@ -1,5 +1,5 @@
 """`ionsitu analyze` on real fix msd/cross output: table, JSON (the numbers of
-ionsitu.transport / ionsitu.arrhenius), figures, run-folder layouts, trajectories, errors.
+ionsitu.analysis.transport / ionsitu.analysis.arrhenius), figures, run-folder layouts, trajectories, errors.
 
 The system is the model ion conductor of examples/quick written in metal units
 (eps11 = 0.05 eV, sigma11 = 2.5 A, host mass 140, mobile mass 7; T* = T kB / 0.05 eV),
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import ionsitu
-from ionsitu import arrhenius
+from ionsitu.analysis import arrhenius
 from ionsitu.analysis import transport
 from ionsitu.cli import main
 from lammps_helpers import METAL_CONDUCTOR, run_lmp

@@ -1,11 +1,11 @@
-"""ionsitu.arrhenius: recovery of Ea, conventions, two regimes, extrapolation, bad input."""
+"""ionsitu.analysis.arrhenius: recovery of Ea, conventions, two regimes, extrapolation, bad input."""
 
 import warnings
 
 import numpy as np
 import pytest
 
-import ionsitu.arrhenius as ar
+import ionsitu.analysis.arrhenius as ar
 from ionsitu.units import KB_EV
 
 T_LADDER = np.array([450.0, 550.0, 650.0, 750.0, 850.0, 950.0, 1050.0, 1150.0])

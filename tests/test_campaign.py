@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import ionsitu
-from ionsitu import arrhenius
+from ionsitu.analysis import arrhenius
 from ionsitu.analysis import transport
 from ionsitu.campaign import Campaign, ConfigError, load_config
 from lammps_helpers import BIN, MPIRUN
@@ -229,11 +229,12 @@ def _mean_se(values):
 
 
 def test_report_hops_and_occupancy_equal_the_analysis_modules(reference):
-    """Every hop and occupancy number of the report, recomputed with ionsitu.hops /
-    ionsitu.sites from the members' own hops.txt, sites.txt and occupancy.npz."""
-    from ionsitu import hops as H
-    from ionsitu.core import read_occupancy
-    from ionsitu.sites import find_sites, read_sites
+    """Every hop and occupancy number of the report, recomputed with ionsitu.analysis.hops /
+    ionsitu.analysis.sites from the members' own hops.txt, sites.txt and occupancy.npz."""
+    from ionsitu.analysis import hops as H
+    from ionsitu.analysis.sites import find_sites
+    from ionsitu.io.occupancy import read_occupancy
+    from ionsitu.io.sites import read_sites
 
     out = reference["out"]
     rep = json.loads((out / "report.json").read_text())
@@ -450,8 +451,8 @@ def test_interrupted_campaign_resumes_with_statistics_intact(tmp_path, reference
         assert st[n]["attempts"][1]["restart"] == older
     assert any(st[n]["attempts"][1]["from_step"] > EQ for n in interrupted)
     # final statistics equal the uninterrupted campaign's (same seeds)
-    from ionsitu.core import read_occupancy
-    from ionsitu.hops import read_events
+    from ionsitu.io.events import read_events
+    from ionsitu.io.occupancy import read_occupancy
 
     for n in st:
         assert_same_msd(ionsitu.read_msd(mdir(out, n) / "msd.dat"), ionsitu.read_msd(mdir(reference["out"], n) / "msd.dat"),
@@ -733,7 +734,7 @@ def test_resume_script_redefines_the_same_fixes(tmp_path):
 
 
 def test_model_deviation_summary(tmp_path):
-    from ionsitu.report import read_model_devi
+    from ionsitu.io.model_devi import read_model_devi
 
     head = "#       step         max_devi_v         min_devi_v         avg_devi_v         max_devi_f         min_devi_f         avg_devi_f\n"
     (tmp_path / "model_devi.out").write_text(head + "".join(f"{s} 0 0 0 {0.1 * s} 0 0\n" for s in range(0, 50, 10)))

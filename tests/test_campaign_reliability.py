@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import ionsitu
-from ionsitu import campaign_cli
+from ionsitu.cli import campaign as campaign_cli
 from ionsitu.campaign import HOST, LOCK_FILE, CampaignLock, CampaignLocked
 from lammps_helpers import MPIRUN
 from test_campaign import IONSITU, _edit, assert_same_msd, campaign_toml, mdir, statuses
@@ -51,8 +51,8 @@ def ionsitu_cli(*args, timeout=120):
 def assert_same_results(out, ref):
     """Every statistic of every member equal to the uninterrupted campaign's: MSD counts and
     samples exact, values to 1e-8; hop events and occupancy counts exact."""
-    from ionsitu.core import read_occupancy
-    from ionsitu.hops import read_events
+    from ionsitu.io.occupancy import read_occupancy
+    from ionsitu.io.events import read_events
 
     for n in NAMES:
         assert_same_msd(ionsitu.read_msd(mdir(out, n) / "msd.dat"), ionsitu.read_msd(mdir(ref, n) / "msd.dat"),

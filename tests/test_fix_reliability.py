@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from ionsitu.sites import sites_from_array, write_sites
+from ionsitu.io.sites import sites_from_array, write_sites
 from lammps_helpers import BASE_LJ, MPIRUN, lammps_error, run_lmp
 
 # 3x3x3 fcc (108 atoms, box 5.0): ions 1..27 are type 2 ("mobile"), the rest type 1 ("host");

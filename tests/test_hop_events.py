@@ -11,8 +11,9 @@ import pytest
 
 import ionsitu
 from ionsitu.core import hops_from_frames
-from ionsitu.hops import backjump_fraction, jump_diffusivity, read_events
-from ionsitu.sites import sites_from_array, write_sites
+from ionsitu.analysis.hops import backjump_fraction, jump_diffusivity
+from ionsitu.io.events import read_events
+from ionsitu.io.sites import sites_from_array, write_sites
 from lammps_helpers import lammps_error, run_lmp
 
 ROOT = Path(__file__).resolve().parents[1]

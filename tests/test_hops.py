@@ -1,11 +1,15 @@
-"""Tests of ionsitu.hops on synthetic event tables with known answers."""
+"""Tests of ionsitu.analysis.hops on synthetic event tables with known answers."""
 
 import numpy as np
 import pytest
 
-from ionsitu import hops as H
+from ionsitu.analysis import hops as H
+from ionsitu.analysis.hops.classes import _kinds
+from ionsitu.analysis.hops.rates import _jump_types
+from ionsitu.io.events import _disp
+from ionsitu.units import KB_EV
 
-KB = H.KB_EV
+KB = KB_EV
 
 
 def ev_table(rows, **kw):
@@ -428,7 +432,7 @@ def test_correlation_matrix_method_finds_the_concerted_pair():
 def _fcc_octahedral_walk(n=3, a=1.0, steps=2000, ions=10, seed=1, long_every=7):
     """Random walk of `ions` on the octahedral sites of an n^3 fcc cell: nearest-neighbour
     hops (a/sqrt 2, 12 per site) and every `long_every`-th hop a jump of length a (6 per site)."""
-    from ionsitu.sites import _min_image_frac
+    from ionsitu.io.cell import min_image_frac as _min_image_frac
 
     base = np.array([[0.5, 0, 0], [0, 0.5, 0], [0, 0, 0.5], [0.5, 0.5, 0.5]])
     frac = np.array([b + [i, j, k] for i in range(n) for j in range(n) for k in range(n) for b in base]) / n
@@ -558,7 +562,7 @@ def test_cli_reports_correlated_hops_with_their_chance_level(tmp_path, capsys):
 
 def _random_site_events(n_sites=60, n_ev=800, seed=3, skew=True):
     """Events between random sites of a (skewed) cell, displacement = minimum image."""
-    from ionsitu.sites import _min_image_frac
+    from ionsitu.io.cell import min_image_frac as _min_image_frac
 
     rng = np.random.default_rng(seed)
     cell = np.array([[6.0, 0, 0], [2.5 if skew else 0, 5.5, 0], [1.0 if skew else 0, -1.5 if skew else 0, 7.0]])
@@ -572,7 +576,7 @@ def _random_site_events(n_sites=60, n_ev=800, seed=3, skew=True):
 
 def _multiplicity_loop(classes, sf, cell, kind, origins):
     """The direct definition: for each origin site, count the sites at a class distance."""
-    from ionsitu.sites import _min_image_frac
+    from ionsitu.io.cell import min_image_frac as _min_image_frac
 
     z = np.zeros(len(classes))
     for i in range(len(classes)):
@@ -604,9 +608,9 @@ def test_class_rates_equal_the_direct_loops(skew):
         assert len(cl) > 3
         cs = H.jump_class_rates(ev, 40, 8.0, classes=cl, site_frac=frac, cell=cell, site_kind=sk)
         key = {(int(c), int(a), int(b)): i for i, (c, (a, b)) in enumerate(zip(cl.cluster, cl.kinds))}
-        ka, kb = H._kinds(ev, sk)
+        ka, kb = _kinds(ev, sk)
         lab = [key.get((int(c), int(a), int(b)), -1)
-               for c, a, b in zip(cl.length_cluster(np.linalg.norm(H._disp(ev), axis=1)), ka, kb)]
+               for c, a, b in zip(cl.length_cluster(np.linalg.norm(_disp(ev), axis=1)), ka, kb)]
         np.testing.assert_array_equal(cs.label, lab)
         origins = [np.unique(ev["from_site"][cs.label == i]).tolist() for i in range(len(cl))]
         want = _multiplicity_loop(cl, frac, cell, sk, origins)
@@ -615,7 +619,7 @@ def test_class_rates_equal_the_direct_loops(skew):
         np.testing.assert_array_equal(cs.n_participating,
                                       [len(np.unique(ev["atom_id"][cs.label == i])) for i in range(len(cl))])
     js = H.jump_rates(ev, 40, 8.0)
-    _, inv = H._jump_types(ev)
+    _, inv = _jump_types(ev)
     np.testing.assert_array_equal(js.n_participating,
                                   [len(np.unique(ev["atom_id"][inv == i])) for i in range(len(js.pairs))])
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import ionsitu
-from ionsitu import hops as H
+from ionsitu.analysis import hops as H
 from lammps_helpers import BIN
 
 IONSITU = str(BIN / "ionsitu")

@@ -1,11 +1,14 @@
-"""Tests of ionsitu.sites: site finding, free energy and barriers, structures, site files."""
+"""Tests of ionsitu.analysis.sites and ionsitu.io.sites: site finding, free energy and barriers, structures, site files."""
 
 import numpy as np
 import pytest
 
-from ionsitu import sites as S
+from ionsitu.analysis import sites as S
+from ionsitu.io import sites as SF
+from ionsitu.io.cell import lammps_cell
+from ionsitu.units import KB_EV
 
-KB = S.KB_EV
+KB = KB_EV
 
 
 def periodic_gaussians(shape, centres, amps, sigma):
@@ -20,7 +23,7 @@ def periodic_gaussians(shape, centres, amps, sigma):
     return rho.reshape(shape)
 
 
-TRI_CELL = S.lammps_cell(12.0, 11.0, 10.0, yz=1.0, xz=-1.5, xy=2.0)
+TRI_CELL = lammps_cell(12.0, 11.0, 10.0, yz=1.0, xz=-1.5, xy=2.0)
 
 
 def test_known_maxima_are_found_exactly():
@@ -128,14 +131,14 @@ def test_free_energy_and_bad_input():
 
 def test_site_file_round_trip_and_format(tmp_path):
     frac = np.array([[0.1, 0.2, 0.3], [0.9, 0.95, 0.0], [0.5, 0.5, 0.5]])
-    s = S.sites_from_array(frac, TRI_CELL, origin=(1.0, 2.0, 3.0), fractional=True, units="metal")
+    s = SF.sites_from_array(frac, TRI_CELL, origin=(1.0, 2.0, 3.0), fractional=True, units="metal")
     s.occupancy = np.array([0.5, 0.25, np.nan])
-    p = S.write_sites(tmp_path / "sites.txt", s, meta={"T": 600}, extra={"label": [1, 2, 3]})
+    p = SF.write_sites(tmp_path / "sites.txt", s, meta={"T": 600}, extra={"label": [1, 2, 3]})
     text = p.read_text().splitlines()
     assert text[0] == "# ionsitu-sites 1"
     assert "nsites 3" in text
     assert any(line.startswith("columns index sx sy sz x y z occupancy density volume label") for line in text)
-    r = S.read_sites(p)
+    r = SF.read_sites(p)
     np.testing.assert_allclose(r.frac, s.frac, atol=1e-12)
     np.testing.assert_allclose(r.cart, s.cart, atol=1e-10)
     np.testing.assert_allclose(r.cell, TRI_CELL)
@@ -146,7 +149,7 @@ def test_site_file_round_trip_and_format(tmp_path):
     # a found site set round-trips too
     counts = periodic_gaussians((20, 20, 20), [(3, 4, 5), (13, 14, 15)], [1.0, 0.8], 1.2)
     found = S.find_sites(counts, TRI_CELL).sites
-    r2 = S.read_sites(S.write_sites(tmp_path / "found.txt", found))
+    r2 = SF.read_sites(SF.write_sites(tmp_path / "found.txt", found))
     np.testing.assert_allclose(r2.frac, found.frac, atol=1e-11)
     np.testing.assert_allclose(r2.volume, found.volume, rtol=1e-11)
     # malformed files name the line
@@ -154,28 +157,28 @@ def test_site_file_round_trip_and_format(tmp_path):
     good = p.read_text()
     bad.write_text(good.replace("# ionsitu-sites 1", "# ionsitu-sites 2"))
     with pytest.raises(ValueError, match="version"):
-        S.read_sites(bad)
+        SF.read_sites(bad)
     bad.write_text(good.replace("nsites 3", "nsites 4"))
     with pytest.raises(ValueError, match="found 3 data rows, nsites = 4"):
-        S.read_sites(bad)
+        SF.read_sites(bad)
     bad.write_text(good.replace("units metal", "unit metal"))
     with pytest.raises(ValueError, match=r"bad.txt:3: unknown keyword 'unit'"):
-        S.read_sites(bad)
+        SF.read_sites(bad)
     bad.write_text(good.replace("\n1 ", "\n7 "))
     with pytest.raises(ValueError, match="site index '7', expected 1"):
-        S.read_sites(bad)
+        SF.read_sites(bad)
 
 
 def test_sites_from_array_and_structure(tmp_path):
     rng = np.random.default_rng(1)
     frac = rng.random((6, 3))
     cart = frac @ TRI_CELL + np.array([0.0, 0.0, 0.0])
-    s = S.sites_from_array(cart + 3 * TRI_CELL[0], TRI_CELL)  # another periodic image
+    s = SF.sites_from_array(cart + 3 * TRI_CELL[0], TRI_CELL)  # another periodic image
     np.testing.assert_allclose(s.frac, frac, atol=1e-12)
     d = s.distance_matrix()
     assert d.shape == (6, 6) and np.allclose(np.diag(d), 0)
     with pytest.raises(ValueError, match=r"shape \(n, 3\)"):
-        S.sites_from_array(np.zeros((3, 2)), TRI_CELL)
+        SF.sites_from_array(np.zeros((3, 2)), TRI_CELL)
 
     ase = pytest.importorskip("ase")
     import ase.io
@@ -184,10 +187,10 @@ def test_sites_from_array_and_structure(tmp_path):
                       cell=TRI_CELL, pbc=True)
     path = tmp_path / "s.extxyz"
     ase.io.write(path, atoms)
-    li = S.sites_from_structure(path, "Li", units="metal")
+    li = SF.sites_from_structure(path, "Li", units="metal")
     assert li.n == 2
     np.testing.assert_allclose(li.frac, [[0, 0, 0], [0.5, 0.5, 0.5]], atol=1e-8)
-    both = S.sites_from_structure(atoms, ["Li", "Cl"])
+    both = SF.sites_from_structure(atoms, ["Li", "Cl"])
     assert both.n == 4
     with pytest.raises(ValueError, match="no atoms of species"):
-        S.sites_from_structure(atoms, "Na")
+        SF.sites_from_structure(atoms, "Na")

@@ -1,4 +1,4 @@
-"""ionsitu.trajectory: dump and ASE readers, unwrapping, species/drift selection, errors.
+"""ionsitu.io.trajectory: dump and ASE readers, unwrapping, species/drift selection, errors.
 
 Every MSD is checked against ionsitu.core.msd_from_frames on the known unwrapped
 positions (the `xu yu zu` dump written at full precision by the same LAMMPS run).

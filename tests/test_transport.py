@@ -1,4 +1,4 @@
-"""ionsitu.transport: diffusion, uncertainty, Haven ratio, conductivity (seeded, synthetic).
+"""ionsitu.analysis.transport: diffusion, uncertainty, Haven ratio, conductivity (seeded, synthetic).
 
 Run:  PYTHONPATH=python pytest tests/test_transport.py
 """
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import ionsitu.analysis.transport as tr
-from ionsitu.msd_file import MSDResult
+from ionsitu.io.msd import MSDResult
 from msd_reference import lag_structure, random_walk, reference_msd
 
 # Synthetic runs in metal units: dt = 1 fs, a sample every 10 steps (tau = 0.01 ps)

@@ -1,30 +1,33 @@
 """ionsitu: in-situ ion-transport analysis for LAMMPS.
 
+Layout: :mod:`ionsitu.core` (binding of the C++ accumulators: arrays in, arrays out),
+:mod:`ionsitu.units` (the unit vocabulary), :mod:`ionsitu.io` (every file format),
+:mod:`ionsitu.analysis` (transport, Arrhenius, sites, hops), :mod:`ionsitu.campaign`,
+:mod:`ionsitu.report` and :mod:`ionsitu.cli`. ``ionsitu.transport``, ``ionsitu.arrhenius``,
+``ionsitu.sites``, ``ionsitu.hops``, ``ionsitu.trajectory`` and ``ionsitu.plots`` are short names
+of :mod:`ionsitu.analysis.transport`, ... (attributes, loaded on first use).
+
 Importing ionsitu (which the lammps module does through its plugin entry point) loads
 libmpi so that ``lammps.lammps()`` works without importing mpi4py first.
 """
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 
 from ._libs import preload_mpi
-from .msd_file import MSDResult, read_msd
+from ._version import __version__
+from .io.msd import MSDResult, read_msd
 
 preload_mpi()
-
-try:
-    __version__ = version("ionsitu")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0+unknown"
 
 __all__ = ["MSDResult", "read_msd", "lammps_instance", "Campaign", "__version__"]
 
 # Submodules load on first use: `import lammps` imports this package (plugin entry point),
 # so it must stay light.
-_SUBMODULES = {"core": ".core", "units": ".units", "transport": ".analysis.transport",
-               "arrhenius": ".arrhenius", "sites": ".sites", "hops": ".hops", "trajectory": ".io.trajectory",
-               "deepmd": ".deepmd", "campaign": ".campaign", "report": ".report", "plots": ".plots",
-               "analysis": ".analysis", "io": ".io"}
+_SUBMODULES = {"core": ".core", "units": ".units", "analysis": ".analysis", "io": ".io", "cli": ".cli",
+               "campaign": ".campaign", "report": ".report", "deepmd": ".deepmd",
+               # short names of the analysis and I/O modules (ionsitu.transport.analyse(...))
+               "transport": ".analysis.transport", "arrhenius": ".analysis.arrhenius", "sites": ".analysis.sites",
+               "hops": ".analysis.hops", "trajectory": ".io.trajectory", "plots": ".report.plots"}
 
 
 def __getattr__(name):

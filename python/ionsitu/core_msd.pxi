@@ -9,7 +9,7 @@ from libcpp cimport bool as cbool
 from libcpp.string cimport string
 from libcpp.vector cimport vector
 
-from ionsitu.msd_file import from_table, parse_msd_text
+from ionsitu.io.msd import from_table, parse_msd_text
 
 cnp.import_array()
 
@@ -67,7 +67,7 @@ cdef class MSDCorrelator:
     units : LAMMPS units style, recorded in the results.
 
     Feed frames with :meth:`add_frame`; :meth:`result` returns an
-    :class:`ionsitu.msd_file.MSDResult` with exactly the fix's columns.
+    :class:`ionsitu.io.msd.MSDResult` with exactly the fix's columns.
     """
 
     cdef MsdCorrelator *c
@@ -181,7 +181,7 @@ cdef class MSDCorrelator:
         }
 
     def result(self):
-        """The accumulated results as an :class:`ionsitu.msd_file.MSDResult`."""
+        """The accumulated results as an :class:`ionsitu.io.msd.MSDResult`."""
         names, table = self._table()
         return from_table(self.meta(), names, table)
 

@@ -2,7 +2,11 @@
 # (src/core/hop_detector.h): the code fix occupancy/grid and fix hop/events run, on numpy
 # arrays.  Boxes are given as LAMMPS boxes: origin lo (3,) and h = (xprd, yprd, zprd, yz,
 # xz, xy), or as a lower-triangular (3, 3) cell whose rows are a, b, c (LAMMPS convention:
-# a = (xprd, 0, 0), b = (xy, yprd, 0), c = (xz, yz, zprd)) plus an origin.
+# a = (xprd, 0, 0), b = (xy, yprd, 0), c = (xz, yz, zprd)) plus an origin (ionsitu.io.cell).
+
+from ionsitu.io.cell import lammps_box, lammps_cell
+from ionsitu.io.events import events_from_core
+from ionsitu.units import length_to_bohr
 
 cdef extern from "box_geometry.h" namespace "ionsitu":
     cdef cppclass Box:
@@ -76,37 +80,7 @@ cdef extern from "hop_detector.h" namespace "ionsitu":
     SiteFile read_site_file(const string &) except +
 
 
-_BOHR_ANGSTROM = 0.529177210903
-#: cube-file length factors (unit of the run -> bohr), as fix occupancy/grid uses them
-LENGTH_TO_BOHR = {"metal": 1 / _BOHR_ANGSTROM, "real": 1 / _BOHR_ANGSTROM, "electron": 1.0,
-                  "si": 1e10 / _BOHR_ANGSTROM, "cgs": 1e8 / _BOHR_ANGSTROM,
-                  "micro": 1e4 / _BOHR_ANGSTROM, "nano": 10 / _BOHR_ANGSTROM, "lj": 1.0}
-
 _NORMS = {"probability": Norm.Probability, "density": Norm.NumberDensity, "counts": Norm.Counts}
-
-
-def lammps_box(cell=None, origin=(0.0, 0.0, 0.0), h=None):
-    """(lo (3,), h (6,)) of a LAMMPS box from a lower-triangular cell (rows a, b, c) or h.
-
-    ``h`` = (xprd, yprd, zprd, yz, xz, xy) takes precedence over ``cell``.  A cell with
-    non-zero upper entries is refused (rotate it to LAMMPS's convention first).
-    """
-    lo = np.asarray(origin, dtype=np.float64).reshape(3)
-    if h is not None:
-        hh = np.asarray(h, dtype=np.float64).reshape(6)
-    else:
-        c = np.asarray(cell, dtype=np.float64)
-        if c.shape == (3,):
-            c = np.diag(c)
-        if c.shape != (3, 3):
-            raise ValueError(f"cell must be (3, 3) rows a, b, c or (3,) lengths, got shape {c.shape}")
-        if c[0, 1] != 0 or c[0, 2] != 0 or c[1, 2] != 0:
-            raise ValueError("cell must be lower-triangular (LAMMPS convention a = (xprd,0,0), "
-                             f"b = (xy,yprd,0), c = (xz,yz,zprd)); got {c.tolist()}")
-        hh = np.array([c[0, 0], c[1, 1], c[2, 2], c[2, 1], c[2, 0], c[1, 0]])
-    if not (hh[0] > 0 and hh[1] > 0 and hh[2] > 0):
-        raise ValueError(f"box lengths must be > 0, got {hh[:3].tolist()}")
-    return lo, hh
 
 
 cdef Box _box(lo, h):
@@ -157,7 +131,7 @@ cdef class OccupancyGrid:
     def cell(self):
         """Mean cell over the frames, (3, 3) rows a, b, c."""
         cdef Box b = self.c.mean_box()
-        return np.array([[b.h[0], 0, 0], [b.h[5], b.h[1], 0], [b.h[4], b.h[3], b.h[2]]], dtype=np.float64)
+        return lammps_cell(*[b.h[k] for k in range(6)])
 
     @property
     def origin(self):
@@ -200,7 +174,7 @@ cdef class OccupancyGrid:
         (a LAMMPS unit style, or a number: the factor to bohr)."""
         if norm not in _NORMS:
             raise ValueError(f"norm must be one of {sorted(_NORMS)}, got {norm!r}")
-        f = float(units) if not isinstance(units, str) else LENGTH_TO_BOHR[units]
+        f = float(units) if not isinstance(units, str) else length_to_bohr(units)
         self.c.write_cube(str(path).encode(), type, _NORMS[norm], f, NULL, str(comment).encode())
 
     def serialize(self):
@@ -226,16 +200,6 @@ def occupancy_from_frames(frames, cells=None, origins=None, hs=None, shape=(20, 
     return g
 
 
-def read_occupancy(path):
-    """Read the ``.npz`` of fix occupancy/grid: dict with counts (ntypes, nx, ny, nz), cell
-    (3, 3) mean cell, origin (3,), nframes, types (atom types; [0] = whole group), meta (dict)."""
-    with np.load(str(path), allow_pickle=False) as z:
-        out = {k: z[k] for k in z.files}
-    out["meta"] = json.loads(str(out["meta"]))
-    out["nframes"] = float(out["nframes"])
-    return out
-
-
 def read_site_file_core(path):
     """The C++ site-file reader (the one fix hop/events uses): dict with units, cell (3, 3),
     origin (3,), frac (n, 3), cart (n, 3).  Raises RuntimeError naming file and line."""
@@ -252,7 +216,7 @@ cdef class HopDetector:
     Build with :meth:`site_based` (sites: fractional (n, 3) array, or a site-file path) or
     :meth:`site_free`; feed frames with :meth:`add_frame` (positions of the tracked ions,
     Cartesian, any image; ``ids`` = atom tags, matched to per-ion state by id); read
-    :meth:`events` (an :data:`ionsitu.hops.EVENT_DTYPE` table sorted by (step, atom_id)).
+    :meth:`events` (an :data:`ionsitu.io.events.EVENT_DTYPE` table sorted by (step, atom_id)).
     """
 
     cdef CppHopDetector c
@@ -362,9 +326,8 @@ cdef class HopDetector:
         return np.array(serialize_events(ev), dtype=np.float64).reshape(-1, 16)
 
     def events(self, double timestep=1.0):
-        """Event table (ionsitu.hops.EVENT_DTYPE), sorted by (step, atom_id); ``timestep``:
+        """Event table (ionsitu.io.events.EVENT_DTYPE), sorted by (step, atom_id); ``timestep``:
         MD time step, for the time, residence and duration columns."""
-        from ionsitu.hops import events_from_core
         return events_from_core(self.core_events(), timestep)
 
     def serialize(self):

@@ -12,9 +12,15 @@ Output units of the transport analysis:
 - ionic conductivity: S/cm
 - temperatures: K (the caller gives T in K for every style but ``lj``)
 
-The ``lj`` style is reduced: nothing is converted, diffusion stays in sigma^2/tau,
-conductivity in reduced units q^2/(sigma tau epsilon) (k_B = 1, T reduced), and every
-result says so through :func:`diffusion_unit` / :func:`conductivity_unit`.
+The ``lj`` style is reduced: nothing is converted, diffusion stays in sigma_LJ^2/tau_LJ,
+conductivity in reduced units q_LJ^2/(sigma_LJ tau_LJ epsilon_LJ) (k_B = 1, T reduced), and
+every result says so through :func:`diffusion_unit` / :func:`conductivity_unit`. The LJ
+length is always written ``sigma_LJ`` so that it is never confused with a conductivity.
+
+Unit strings are data: :func:`labels` gives, for a style, the machine-readable unit of every
+quantity ionsitu reports (the strings the JSON outputs carry in their ``*_unit`` keys) and
+:func:`arrhenius_prefactor_unit` the unit of an Arrhenius prefactor; plots and tables take
+their labels from there, nowhere else.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ STATCOULOMB = 0.1 / _c.c
 
 #: centimetre in metres
 CM = 1e-2
+#: bohr in metres: the CODATA 2018 value src/core writes cube files with (fix occupancy/grid)
+BOHR_M = 0.529177210903e-10
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,11 @@ class UnitStyle:
     charge_C: float
     reduced: bool = False
     description: str = ""
+    #: unit symbols of the style (machine-readable, ASCII)
+    length: str = ""
+    time: str = ""
+    energy: str = ""
+    charge: str = ""
 
     @property
     def kB(self) -> float:
@@ -64,22 +77,29 @@ UNIT_STYLES: dict[str, UnitStyle] = {
     s.name: s
     for s in (
         UnitStyle("metal", _c.angstrom, _c.pico, _c.eV, _c.e,
-                  description="Angstrom, ps, eV, charge e"),
+                  description="Angstrom, ps, eV, charge e", length="Angstrom", time="ps", energy="eV",
+                  charge="e"),
         UnitStyle("real", _c.angstrom, _c.femto, _c.kilo * _c.calorie / _c.N_A, _c.e,
-                  description="Angstrom, fs, kcal/mol, charge e"),
+                  description="Angstrom, fs, kcal/mol, charge e", length="Angstrom", time="fs",
+                  energy="kcal/mol", charge="e"),
         UnitStyle("si", 1.0, 1.0, 1.0, 1.0,
-                  description="m, s, J, C"),
+                  description="m, s, J, C", length="m", time="s", energy="J", charge="C"),
         UnitStyle("cgs", _c.centi, 1.0, 1e-7, STATCOULOMB,
-                  description="cm, s, erg, statcoulomb (esu)"),
+                  description="cm, s, erg, statcoulomb (esu)", length="cm", time="s", energy="erg",
+                  charge="statC"),
         UnitStyle("electron", _c.physical_constants["Bohr radius"][0], _c.femto,
                   _c.physical_constants["Hartree energy"][0], _c.e,
-                  description="Bohr, fs, Hartree, charge e"),
+                  description="Bohr, fs, Hartree, charge e", length="Bohr", time="fs", energy="Hartree",
+                  charge="e"),
         UnitStyle("micro", _c.micro, _c.micro, 1e-15, 1e-12,
-                  description="micrometre, microsecond, picogram um^2/us^2 (1e-15 J), picocoulomb"),
+                  description="micrometre, microsecond, picogram um^2/us^2 (1e-15 J), picocoulomb",
+                  length="um", time="us", energy="pg um^2/us^2", charge="pC"),
         UnitStyle("nano", _c.nano, _c.nano, 1e-21, _c.e,
-                  description="nm, ns, attogram nm^2/ns^2 (1e-21 J), charge e"),
+                  description="nm, ns, attogram nm^2/ns^2 (1e-21 J), charge e", length="nm", time="ns",
+                  energy="ag nm^2/ns^2", charge="e"),
         UnitStyle("lj", 1.0, 1.0, 1.0, 1.0, reduced=True,
-                  description="reduced LJ units: sigma, tau, epsilon, k_B = 1; no conversion"),
+                  description="reduced LJ units: sigma_LJ, tau_LJ, epsilon_LJ, k_B = 1; no conversion",
+                  length="sigma_LJ", time="tau_LJ", energy="epsilon_LJ", charge="q_LJ"),
     )
 }
 
@@ -112,7 +132,8 @@ def diffusion_factor(style: str | UnitStyle) -> float:
 
 
 def diffusion_unit(style: str | UnitStyle) -> str:
-    return "sigma^2/tau (lj reduced units)" if get_style(style).reduced else "cm^2/s"
+    """Unit of the diffusion coefficients ionsitu reports: cm^2/s (lj: reduced, unconverted)."""
+    return "sigma_LJ^2/tau_LJ (lj reduced units)" if get_style(style).reduced else "cm^2/s"
 
 
 def to_cm2_per_s(D, style: str | UnitStyle):
@@ -124,7 +145,9 @@ def to_cm2_per_s(D, style: str | UnitStyle):
 
 
 def conductivity_unit(style: str | UnitStyle) -> str:
-    return "q^2/(sigma tau epsilon) (lj reduced units)" if get_style(style).reduced else "S/cm"
+    """Unit of the conductivities ionsitu reports: S/cm (lj: reduced, unconverted)."""
+    return ("q_LJ^2/(sigma_LJ tau_LJ epsilon_LJ) (lj reduced units)" if get_style(style).reduced
+            else "S/cm")
 
 
 def conductivity_factor(style: str | UnitStyle, volume: float, T: float) -> float:
@@ -161,4 +184,56 @@ def concentration(style: str | UnitStyle, natoms: int, volume: float) -> float:
 
 
 def concentration_unit(style: str | UnitStyle) -> str:
-    return "sigma^-3 (lj reduced units)" if get_style(style).reduced else "cm^-3"
+    return "sigma_LJ^-3 (lj reduced units)" if get_style(style).reduced else "cm^-3"
+
+
+def temperature_unit(style: str | UnitStyle) -> str:
+    """K, or ``reduced (k_B = 1)`` for lj."""
+    return "reduced (k_B = 1)" if get_style(style).reduced else "K"
+
+
+def activation_energy_unit(style: str | UnitStyle) -> str:
+    """Unit of the activation energies ionsitu reports: eV (kB in eV/K), epsilon_LJ for lj."""
+    return "epsilon_LJ (reduced)" if get_style(style).reduced else "eV"
+
+
+def boltzmann(style: str | UnitStyle) -> float:
+    """k_B in the unit of :func:`activation_energy_unit` per temperature unit (1 for lj)."""
+    return 1.0 if get_style(style).reduced else KB_EV
+
+
+def length_to_bohr(style: str | UnitStyle) -> float:
+    """Factor from the style's length unit to bohr (cube files); 1 for lj (unconverted)."""
+    s = get_style(style)
+    return 1.0 if s.reduced else s.length_m / BOHR_M
+
+
+def labels(style: str | UnitStyle) -> dict:
+    """Machine-readable unit strings of every quantity ionsitu reports in this style.
+
+    Keys: length, time, energy, charge (the run's own units), temperature, D, conductivity,
+    concentration, Ea, rate (1/time of the run), D_run (length^2/time of the run, e.g. the
+    jump diffusivity before conversion). lj units are written sigma_LJ, tau_LJ, epsilon_LJ.
+    """
+    s = get_style(style)
+    return {"style": s.name, "length": s.length, "time": s.time, "energy": s.energy, "charge": s.charge,
+            "temperature": temperature_unit(s), "D": diffusion_unit(s), "conductivity": conductivity_unit(s),
+            "concentration": concentration_unit(s), "Ea": activation_energy_unit(s), "rate": f"1/{s.time}",
+            "D_run": f"{s.length}^2/{s.time}"}
+
+
+def arrhenius_prefactor_unit(kind: str, style: str | UnitStyle) -> str:
+    """Unit of the prefactor of an Arrhenius fit of ``kind`` (see :mod:`ionsitu.analysis.arrhenius`):
+    D -> unit of D, sigma (sigma T) -> conductivity unit x temperature unit, sigma_plain ->
+    conductivity unit, rate -> 1/time of the run."""
+    s = get_style(style)
+    lab = labels(s)
+    if kind == "D":
+        return lab["D"]
+    if kind == "sigma":
+        return ("q_LJ^2/(sigma_LJ tau_LJ epsilon_LJ) x T (lj reduced units)" if s.reduced else "S K/cm")
+    if kind == "sigma_plain":
+        return lab["conductivity"]
+    if kind == "rate":
+        return lab["rate"]
+    raise ValueError(f"unknown Arrhenius kind {kind!r}; known: D, sigma, sigma_plain, rate")

@@ -471,7 +471,7 @@ def trajectory_format(path, format: str | None = None) -> tuple[str, str]:
     its extension (:data:`EXTENSIONS`) or name (XDATCAR, OUTCAR, vasprun.xml). An ionsitu MSD
     file or an unknown extension is a ValueError saying what to do.
     """
-    from ..msd_file import FORMAT_TAG
+    from .msd import FORMAT_TAG
 
     p = Path(path)
     if format is not None:

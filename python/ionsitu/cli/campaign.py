@@ -53,7 +53,7 @@ def add_arguments(parser):
 def _load(path, check_lammps, comm=None, check_output=False):
     """Campaign or None (errors printed on rank 0); the checks run on rank 0 only and
     every rank learns their verdict (an exception there is a verdict too)."""
-    from .campaign import Campaign, ConfigError, on_all, on_root
+    from ..campaign import Campaign, ConfigError, on_all, on_root
 
     rank = 0 if comm is None else comm.Get_rank()
     try:
@@ -81,7 +81,7 @@ def _from_toml(path, Campaign, ConfigError):
 
 
 def _status(args) -> int:
-    from .campaign import CampaignLock, _holder_text, liveness, read_status
+    from ..campaign import CampaignLock, _holder_text, liveness, read_status
 
     camp = _load(args.config, False)
     if camp is None:
@@ -102,7 +102,7 @@ def _status(args) -> int:
 
 def run(args) -> int:
     if args.action == "keys":
-        from .campaign import schema_text
+        from ..campaign import schema_text
 
         print(schema_text(), end="")
         return EXIT_OK
@@ -118,7 +118,7 @@ def run(args) -> int:
         camp = _load(args.config, False)
         if camp is None:
             return EXIT_CONFIG
-        from . import report
+        from .. import report
 
         data = report.build(camp)
         paths = report.write(camp, data, args.out)
@@ -133,7 +133,7 @@ def run(args) -> int:
 def _run(args) -> int:
     from mpi4py import MPI
 
-    from .campaign import CampaignError, StopRequest, on_all
+    from ..campaign import CampaignError, StopRequest, on_all
 
     world = MPI.COMM_WORLD
     rank = world.Get_rank()

@@ -1,4 +1,4 @@
-"""Arrhenius fits of diffusion coefficients and conductivities (METHODS.md section 8).
+"""Arrhenius fits of diffusion coefficients, conductivities and rates.
 
 Conventions (stated in every result's ``convention``):
 
@@ -11,6 +11,12 @@ Conventions (stated in every result's ``convention``):
   Offered only explicitly: from the same data it gives a *smaller* Ea, by about kB T
   at the centre of the temperature range (d ln T / d(1/T) = -T), so it must not be
   mixed with the sigma*T convention. Prefactor sigma0 in S/cm.
+- ``kind="rate"``: a rate (e.g. hops per ion per time) k(T) = k0 exp(-Ea / kB T); fit ln k
+  against 1/T. Prefactor k0 in 1/time of the run.
+
+Prefactor units come from :func:`ionsitu.units.arrhenius_prefactor_unit` for the LAMMPS unit
+style given as ``units`` (default: ``metal``-like physical units, or ``lj`` when ``kB`` is not
+k_B in eV/K).
 
 Energies are in eV (``kB`` = Boltzmann in eV/K); pass ``kB=1`` for reduced (LJ)
 temperatures, then Ea is in epsilon.
@@ -29,18 +35,20 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import optimize, stats
 
-from .units import KB_EV
+from .. import units as _units
+from ..units import KB_EV
 
 __all__ = ["ArrheniusFit", "TwoRegimeFit", "Extrapolation", "fit", "fit_two_regime",
            "sigma_from_ea", "resolved_points", "KINDS"]
 
-KINDS = {
-    "D": ("ln D vs 1/T: D = D0 exp(-Ea/kB T)", "cm^2/s"),
-    "sigma": ("ln(sigma T) vs 1/T: sigma T = A exp(-Ea/kB T) (sigma ~ D/T; Ea equals that of D_sigma)",
-              "S K/cm"),
-    "sigma_plain": ("ln sigma vs 1/T: sigma = sigma0 exp(-Ea/kB T) (plain; gives Ea smaller by ~kB T "
-                    "than the sigma T convention)", "S/cm"),
-}
+#: kind -> (convention, prefactor unit in metal units); other styles: ionsitu.units.arrhenius_prefactor_unit
+KINDS = {k: (conv, _units.arrhenius_prefactor_unit(k, "metal")) for k, conv in (
+    ("D", "ln D vs 1/T: D = D0 exp(-Ea/kB T)"),
+    ("sigma", "ln(sigma T) vs 1/T: sigma T = A exp(-Ea/kB T) (sigma ~ D/T; Ea equals that of D_sigma)"),
+    ("sigma_plain", "ln sigma vs 1/T: sigma = sigma0 exp(-Ea/kB T) (plain; gives Ea smaller by ~kB T "
+                    "than the sigma T convention)"),
+    ("rate", "ln k vs 1/T: k = k0 exp(-Ea/kB T) (a rate, e.g. hops per ion per time)"),
+)}
 
 
 @dataclass
@@ -247,14 +255,17 @@ def resolved_points(T, y, y_err, resolved):
     return T[ok], y[ok], e[ok], T[~ok]
 
 
-def fit(T, y, kind: str = "D", y_err=None, *, kB: float = KB_EV) -> ArrheniusFit:
-    """Arrhenius fit of ``y`` (D or sigma) against temperature ``T`` (K).
+def fit(T, y, kind: str = "D", y_err=None, *, kB: float = KB_EV, units: str | None = None) -> ArrheniusFit:
+    """Arrhenius fit of ``y`` (D, sigma or a rate) against temperature ``T`` (K).
 
     ``kind``: "D" (ln D vs 1/T), "sigma" (ln(sigma T) vs 1/T, because sigma ~ D/T, so
-    its Ea is that of the diffusivity) or "sigma_plain" (ln sigma vs 1/T, explicit
-    only; gives an Ea smaller by about kB T). ``y_err``: 1-sigma errors of y (weighted
-    fit). Returns :class:`ArrheniusFit` with Ea (eV), prefactor (D0 in cm^2/s, A in
-    S K/cm or sigma0 in S/cm), their errors, R^2, covariance and ``extrapolate``.
+    its Ea is that of the diffusivity), "sigma_plain" (ln sigma vs 1/T, explicit
+    only; gives an Ea smaller by about kB T) or "rate" (ln k vs 1/T). ``y_err``: 1-sigma
+    errors of y (weighted fit). ``units``: the LAMMPS unit style of ``y`` (for the prefactor
+    unit; default metal-like physical units, lj when ``kB`` != k_B in eV/K). Returns
+    :class:`ArrheniusFit` with Ea (eV; epsilon_LJ for lj), prefactor (D0 in cm^2/s, A in
+    S K/cm, sigma0 in S/cm or k0 in 1/time; reduced for lj), their errors, R^2, covariance
+    and ``extrapolate``.
     """
     T, y, y_err = _check(T, y, y_err, kind, 2)
     n = len(T)
@@ -286,9 +297,8 @@ def fit(T, y, kind: str = "D", y_err=None, *, kB: float = KB_EV) -> ArrheniusFit
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")
     lnP, Ea = params
     lnP_err, Ea_err = np.sqrt(np.diag(cov))
-    conv, unit = KINDS[kind]
-    if kB != KB_EV:
-        unit = unit + f" (Ea in units of kB={kB:g} x T)"
+    conv = KINDS[kind][0]
+    unit = _units.arrhenius_prefactor_unit(kind, units if units is not None else ("metal" if kB == KB_EV else "lj"))
     return ArrheniusFit(
         kind=kind, convention=conv, Ea=float(Ea), Ea_err=float(Ea_err),
         prefactor=float(np.exp(lnP)), prefactor_err=float(np.exp(lnP) * lnP_err),

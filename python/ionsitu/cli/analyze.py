@@ -40,8 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._json import json_safe
-from .io.trajectory import describe_drift
+from ..io.jsonsafe import json_safe
+from ..io.trajectory import describe_drift
 
 TIME_UNITS = {"metal": "ps", "real": "fs", "si": "s", "cgs": "s", "electron": "fs", "micro": "us",
               "nano": "ns", "lj": "tau"}
@@ -162,8 +162,8 @@ def _name_T(path: Path) -> float | None:
 
 def collect_inputs(inputs) -> list[StatePoint]:
     """State points (temperature from names, or None) from files and folders."""
-    from .msd_file import read_msd
-    from .io.trajectory import is_lammps_dump
+    from ..io.msd import read_msd
+    from ..io.trajectory import is_lammps_dump
 
     points = []
     for inp in inputs:
@@ -194,7 +194,7 @@ def collect_inputs(inputs) -> list[StatePoint]:
 
 
 def trajectory_points(args) -> list[StatePoint]:
-    from .io.trajectory import msd_from_trajectory
+    from ..io.trajectory import msd_from_trajectory
 
     if not args.trajectory:
         return []
@@ -318,7 +318,7 @@ def format_report(sp: StatePoint, rep, units: str) -> str:
 
 def arrhenius_fits(points, reports, units, extrapolate_T):
     """Arrhenius fits of D*, D_sigma (ln D) and sigma (ln sigma T); None below 2 temperatures."""
-    from . import arrhenius
+    from ..analysis import arrhenius
 
     if len(points) < 2:
         return None
@@ -411,8 +411,8 @@ def _fit_json(e, extrapolate_T):
 # --------------------------------------------------------------------------------------
 def run(args) -> int:
     import ionsitu
-    from .analysis import transport
-    from .arrhenius import KINDS
+    from ..analysis import transport
+    from ..analysis.arrhenius import KINDS
 
     try:
         points = collect_inputs(args.inputs) + trajectory_points(args)
@@ -444,7 +444,7 @@ def run(args) -> int:
 
     written = []
     if args.plots:
-        from . import plots
+        from ..report import plots
 
         out = Path(args.plots)
         tu, lu = TIME_UNITS.get(units, ""), LENGTH_UNITS.get(units, "")

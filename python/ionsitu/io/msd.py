@@ -146,7 +146,7 @@ _NONNEG = ("msd", "msd4", "coll", "charge")
 
 
 def _check_meta(meta, src: str) -> None:
-    from .units import UNIT_STYLES
+    from ..units import UNIT_STYLES
 
     if not isinstance(meta, dict):
         raise ValueError(f"{src}: the '# meta' line must hold a JSON object, got {type(meta).__name__}")

@@ -8,7 +8,11 @@
 
 Figures are built with :class:`matplotlib.figure.Figure` and the Agg canvas directly,
 so no pyplot state or interactive backend is involved, and with fixed margins (no layout
-engine: each figure is measured and drawn once).
+engine: each figure is measured and drawn once). Axis labels take their units from
+:func:`ionsitu.units.labels`.
+
+- :func:`campaign_plots`: every figure of the campaign report (MSD per temperature, Arrhenius,
+  hop rate, occupancy slices: :func:`plot_hop_rate`, :func:`plot_occupancy`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_msd", "plot_arrhenius"]
+from .. import units as _units
+
+__all__ = ["plot_msd", "plot_arrhenius", "campaign_plots", "plot_hop_rate", "plot_occupancy"]
+
+
+def _energy_label(style) -> str:
+    """Short energy unit of activation energies in figure labels: eV, or the LJ energy unit."""
+    st = _units.get_style(style)
+    return st.energy if st.reduced else _units.activation_energy_unit(st)
 
 COLORS = {"tracer": "tab:blue", "collective": "tab:red", "conductivity": "tab:green"}
 
@@ -149,13 +161,122 @@ def plot_arrhenius(series, path, *, extrapolate_T: float | None = 300.0, reduced
                         label=f"T = {extrapolate_T:g}{'' if reduced else ' K'}: {ex.value:.2g} [{ex.lo:.2g}, {ex.hi:.2g}]")
     for i, ax in enumerate(axes):
         ax.set_yscale("log")
-        ax.set_ylabel("D (cm²/s)" if panels[i] == 0 and not reduced else ("D" if panels[i] == 0 else
-                      ("σ (S/cm)" if not reduced else "σ (reduced)")))
+        ax.set_ylabel("D (cm²/s)" if panels[i] == 0 and not reduced else ("D (reduced)" if panels[i] == 0 else
+                      ("σ (S/cm)" if not reduced else "conductivity (reduced)")))
         ax.legend(fontsize=7, loc="best")
         ax.grid(alpha=0.3, which="both", lw=0.5)
     axes[-1].set_xlabel("1/T (reduced)" if reduced else "1000/T (1/K)")
     if title:
         axes[0].set_title(title, fontsize=10)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return Path(path)
+
+
+def campaign_plots(camp, data, out: Path) -> dict[str, Path]:
+    """PNG files of the campaign report; {} with a warning when plotting is not possible."""
+    inputs = data.get("_plot_inputs") or {}
+    paths = {}
+    try:
+        import matplotlib  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - matplotlib missing: the report still has its tables
+        data.setdefault("warnings", []).append(f"no plots: {exc}")
+        return paths
+    style = _units.get_style(camp.units)
+    lab = _units.labels(style)
+    tunit, lunit, eunit = lab["time"], lab["length"], _energy_label(style)
+    pdir = out / "plots"
+    for T, (results, rep) in (inputs.get("curves") or {}).items():
+        try:
+            p = pdir / f"msd_T{T:g}.png"
+            plot_msd(results, rep, p, title=f"{camp.conf['campaign']['name']}: T = {T:g}, "
+                           f"{len(results)} replica(s)", time_unit=tunit, length_unit=lunit)
+            paths[f"msd_T{T:g}"] = p
+        except Exception as exc:  # noqa: BLE001
+            data.setdefault("warnings", []).append(f"MSD plot at T={T:g} failed: {exc}")
+    series = inputs.get("series") or []
+    if series:
+        try:
+            p = pdir / "arrhenius.png"
+            plot_arrhenius(series, p, extrapolate_T=camp.conf["report"].get("extrapolate_to"),
+                                 reduced=style.reduced, energy_unit=eunit,
+                                 level=camp.conf["report"]["confidence"],
+                                 title=camp.conf["campaign"]["name"])
+            paths["arrhenius"] = p
+        except Exception as exc:  # noqa: BLE001
+            data.setdefault("warnings", []).append(f"Arrhenius plot failed: {exc}")
+    hop_series = inputs.get("hop_series") or []
+    if hop_series:
+        try:
+            p = pdir / "arrhenius_hops.png"
+            plot_hop_rate(hop_series, p, reduced=style.reduced, energy_unit=eunit,
+                          time_unit=tunit, title=f"{camp.conf['campaign']['name']}: hop rate per ion")
+            paths["arrhenius_hops"] = p
+        except Exception as exc:  # noqa: BLE001
+            data.setdefault("warnings", []).append(f"hop-rate Arrhenius plot failed: {exc}")
+    if inputs.get("occupancy"):
+        try:
+            p = pdir / "occupancy.png"
+            plot_occupancy(inputs["occupancy"], p, title=f"{camp.conf['campaign']['name']}: occupancy density",
+                           length_unit=lunit)
+            paths["occupancy"] = p
+        except Exception as exc:  # noqa: BLE001
+            data.setdefault("warnings", []).append(f"occupancy plot failed: {exc}")
+    return paths
+
+
+
+
+def plot_occupancy(grids: dict, path, *, title: str = "", length_unit: str = ""):
+    """Per temperature (rows): max-projection of the density along c, and the ab plane through
+    the densest voxel (log colour scale, densities relative to the maximum)."""
+    from matplotlib.colors import LogNorm
+
+    Ts = sorted(grids)
+    fig, axes = figure((7.0, 3.2 * len(Ts) + 0.4), len(Ts), 2, margins=(0.6, 1.1, 0.6, 0.45), hspace=0.35,
+                       wspace=0.3)
+    for row, T in zip(axes, Ts):
+        g = grids[T]
+        rho = g["counts"] / g["counts"].max()
+        k0 = int(np.unravel_index(np.argmax(rho), rho.shape)[2])
+        a, b = np.linalg.norm(g["cell"][0]), np.linalg.norm(g["cell"][1])
+        for ax, img, what in ((row[0], rho.max(axis=2), "max over c"), (row[1], rho[:, :, k0],
+                              f"plane c = {(k0 + 0.5) / rho.shape[2]:.3f} (densest voxel)")):
+            im = ax.imshow(np.clip(img.T, 1e-4, None), origin="lower", extent=(0, a, 0, b), cmap="viridis",
+                           norm=LogNorm(vmin=1e-4, vmax=1.0), aspect="equal")
+            ax.set_title(f"T = {T:g}: {what}", fontsize=9)
+            ax.set_xlabel(f"a ({length_unit})" if length_unit else "a")
+            ax.set_ylabel(f"b ({length_unit})" if length_unit else "b")
+    cb = fig.colorbar(im, ax=axes, label="density / max", shrink=0.6, fraction=0.05)  # one scale for all
+    cb.minorticks_off()
+    if title:
+        fig.suptitle(title, fontsize=10)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    return Path(path)
+
+
+def plot_hop_rate(series, path, *, reduced: bool, energy_unit: str, time_unit: str, title: str = ""):
+    """Arrhenius plot of the hop rate per ion (points ± replica error, fitted line)."""
+
+    fig, ((ax,),) = figure((6.4, 3.8))
+    scale = 1.0 if reduced else 1000.0
+    for s in series:
+        T, y = np.asarray(s["T"], float), np.asarray(s["y"], float)
+        ax.errorbar(scale / T, y, yerr=s.get("y_err"), fmt="o", color=s.get("color"), capsize=3,
+                    label=f"{s['label']} (1/{time_unit})")
+        f = s.get("fit")
+        if f is not None:
+            Tg = 1.0 / np.linspace(1 / T.max() * 0.98, 1 / T.min() * 1.02, 100)
+            ax.plot(scale / Tg, f.prefactor * np.exp(-f.Ea / (f.kB * Tg)), "-", color=s.get("color"),
+                    label=f"fit: Ea = {f.Ea:.3g} ± {f.Ea_err:.2g} {energy_unit}")
+    ax.set_yscale("log")
+    ax.set_xlabel("1/T (reduced)" if reduced else "1000/T (1/K)")
+    ax.set_ylabel(f"hops per ion per {time_unit}")
+    ax.grid(alpha=0.3, which="both", lw=0.5)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     return Path(path)

@@ -1,22 +1,6 @@
-"""The ``ionsitu`` command line.
-
-Each subcommand lives in its own module with ``add_arguments(parser)`` and ``run(args) ->
-int``; they are imported only when used.
-"""
+"""``ionsitu info``: versions of ionsitu, LAMMPS, MPI and the fix styles LAMMPS sees."""
 
 from __future__ import annotations
-
-import argparse
-import importlib
-import sys
-
-# subcommand -> (module, one-line help)
-COMMANDS = {
-    "info": ("ionsitu.cli", "versions of ionsitu, LAMMPS, MPI and the fix styles LAMMPS sees"),
-    "analyze": ("ionsitu.analyze_cli", "D*, D_sigma, Haven ratio, conductivity from MSD files or run folders"),
-    "hops": ("ionsitu.hops_cli", "hop statistics of a run folder"),
-    "campaign": ("ionsitu.campaign_cli", "run or report a temperature x replica campaign"),
-}
 
 
 def add_arguments(parser):  # `ionsitu info` takes no arguments
@@ -65,22 +49,3 @@ def run(args) -> int:
     print(f"ionsitu fix styles seen by LAMMPS: {', '.join(ours) if ours else 'NONE'}")
     lmp.close()
     return 0 if ours else 1
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="ionsitu", description="In-situ ion-transport analysis for LAMMPS")
-    sub = parser.add_subparsers(dest="command", required=True)
-    argv = sys.argv[1:] if argv is None else argv
-    for name, (module, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text)
-        # only the chosen subcommand's module is imported (some need LAMMPS or MPI)
-        if argv and argv[0] == name:
-            mod = importlib.import_module(module)
-            mod.add_arguments(p)
-            p.set_defaults(func=mod.run)
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

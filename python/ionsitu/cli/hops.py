@@ -1,7 +1,8 @@
 """``ionsitu hops <run dir or event file>``: hop statistics of the event logs of fix hop/events.
 
 Reads every event log (format ``# ionsitu-hops 1``, see docs/fixes_occupancy_hops.md) in a
-run folder, or one given file, and reports via :mod:`ionsitu.hops`: hops, jump rates per
+run folder, or one given file, and reports :func:`ionsitu.analysis.hops.hop_summary` (the same
+function and defaults as the campaign report): hops, jump rates per
 jump type, residence times, the jump diffusivity D_j, effective activation energies per
 jump type (mean ± sd), backjump fraction, correlated-hop fraction with its chance level
 (each ion's hop train shifted in time at random, ``--corr-random`` times, seeded by
@@ -18,22 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ionsitu.hops import EVENT_LOG_COLUMNS as COLUMNS  # noqa: F401 - re-exported
-from ionsitu.hops import EVENT_LOG_MAGIC as MAGIC
-from ionsitu.hops import is_event_file, read_events  # noqa: F401 - the reader lives in ionsitu.hops
+from ..io.events import EVENT_LOG_COLUMNS as COLUMNS  # noqa: F401 - re-exported
+from ..io.events import EVENT_LOG_MAGIC as MAGIC
+from ..io.events import is_event_file, read_events  # noqa: F401 - the reader lives in ionsitu.io.events
 
 
 # --------------------------------------------------------------------------- analysis
-
-
-def _defaults(units):
-    """(attempt frequency 1e13 Hz in 1/time of the style or None, correlated-hop cutoff, length unit)."""
-    from ionsitu.units import get_style
-
-    st = get_style(units)
-    if st.reduced:
-        return None, 3.0, "sigma"
-    return 1e13 * st.time_s, 10e-10 / st.length_m, {"metal": "A", "real": "A"}.get(st.name, f"{st.name} length")
 
 
 def _num(v):
@@ -42,13 +33,10 @@ def _num(v):
     return v if np.isfinite(v) else None
 
 
-def correlated_summary(events, meta, window, cutoff, cell, n_random=30, seed=0) -> dict:
-    """The 'correlated' entry of the summary: observed fraction of collective hops, its chance
-    level (circular time shifts of each ion's hop train), excess and z, and the histogram of
-    ions per event observed vs chance."""
-    from ionsitu import hops
-
-    ch = hops.correlated_hops_of_log(events, meta, window, cutoff, cell, n_random=n_random, seed=seed)
+def correlated_summary(ch, window, cutoff) -> dict:
+    """The 'correlated' entry of the summary from :class:`ionsitu.analysis.hops.CorrelatedHops`:
+    observed fraction of collective hops, its chance level (circular time shifts of each ion's
+    hop train), excess and z, and the histogram of ions per event observed vs chance."""
     out = {"fraction_collective": ch.fraction_collective, "time_window": window, "cutoff": cutoff,
            "ions_per_event": {int(n): int(c) for n, c in zip(ch.n_values, ch.n_counts)}}
     c = ch.chance
@@ -71,43 +59,43 @@ def correlated_summary(events, meta, window, cutoff, cell, n_random=30, seed=0) 
 
 def summarize(events, meta, temperature=None, attempt_frequency=None, corr_window=None, corr_cutoff=None,
               site_frac=None, rel_tol=0.05, corr_random=30, corr_seed=0):
-    """Summary dict of one event log (see the module docstring). Jump classes: hop lengths
-    clustered within ``rel_tol`` (relative), multiplicities from ``site_frac`` when given.
-    Correlated hops with their chance level from ``corr_random`` shuffles (seed ``corr_seed``)."""
-    from ionsitu import hops
-    from ionsitu.units import diffusion_factor, get_style
+    """Summary dict of one event log: :func:`ionsitu.analysis.hops.hop_summary` (the function the
+    campaign report pools, with the same defaults) formatted for the terminal and JSON. Jump
+    classes: hop lengths clustered within ``rel_tol`` (relative), multiplicities from
+    ``site_frac`` when given. Correlated hops with their chance level from ``corr_random``
+    shuffles (seed ``corr_seed``)."""
+    from ionsitu import units as _units
+    from ionsitu.analysis import hops
 
     units = meta.get("units", "lj")
-    style = get_style(units)
-    n_ions = int(meta["natoms"])
-    total_time = hops.observed_time(meta)
-    nu_default, cutoff_default, length_unit = _defaults(units)
-    nu = attempt_frequency if attempt_frequency is not None else nu_default
+    lab = _units.labels(units)
+    s = hops.hop_summary(events, meta, temperature=temperature, attempt_frequency=attempt_frequency,
+                         rel_tol=rel_tol, site_frac=site_frac, corr_window=corr_window, corr_cutoff=corr_cutoff,
+                         corr_random=corr_random, corr_seed=corr_seed)
     out = {
         "file_meta": {k: meta.get(k) for k in ("fix_id", "group", "mode", "site_file", "nsites", "r_in", "r_out",
                                                "threshold", "window", "residence", "nevery", "dt", "units")},
-        "n_ions": n_ions, "total_time": total_time, "units": units,
-        "n_hops": int(len(events)), "n_ions_hopped": int(len(np.unique(events["atom_id"]))),
+        "n_ions": s.n_ions, "total_time": s.time, "units": units,
+        "n_hops": s.n_hops, "n_ions_hopped": s.n_ions_hopped,
         "conventions": "rates per ion per time (1/time of the run's units); D_j = sum|dr|^2/(6 N t); "
-                       "E_a,i = -kB T ln(J_i/(t N_i nu*)), N_i = ions that made a type-i jump",
+                       "E_a,c = -kB T ln(J_c/(t N_c z_c nu*)) per jump class (N_c ions taking part), "
+                       "E_a,i = -kB T ln(J_i/(t N nu*)) per ordered site pair (N = all ions); the same "
+                       "function and defaults as the campaign report (ionsitu.analysis.hops.hop_summary)",
+        "unit_labels": lab,
     }
-    if total_time <= 0 or len(events) == 0:
+    if s.time <= 0 or s.n_hops == 0:
         out["note"] = "no hops (or no time) observed: nothing else to report"
         return out
-    site_mode = meta.get("mode") == "sites"
-    out["hops_per_ion_per_time"] = len(events) / (n_ions * total_time)
-
-    if site_mode:
-        js = hops.jump_rates(events, n_ions, total_time, directed=True)
+    out["hops_per_ion_per_time"] = s.hop_rate
+    if s.jump_types is not None:
+        js = s.jump_types
         order = np.argsort(-js.count, kind="stable")
         out["n_jump_types"] = int(len(js.pairs))
         out["jump_types"] = [
             {"from": int(js.pairs[i, 0]), "to": int(js.pairs[i, 1]), "count": int(js.count[i]),
              "rate": float(js.rate[i]), "mean_length": float(js.mean_length[i]),
              "n_ions": int(js.n_participating[i])} for i in order]
-    cell0 = np.array(meta["cell"], dtype=float).reshape(3, 3) if meta.get("cell") else None
-    cs = hops.jump_class_rates(events, n_ions, total_time, rel_tol=rel_tol,
-                               site_frac=site_frac if site_mode else None, cell=cell0)
+    cs = s.classes
     out["jump_classes"] = [
         {"class": i, "length": float(cs.classes.length[i]), "count": int(cs.count[i]), "rate": float(cs.rate[i]),
          "n_ions": int(cs.n_participating[i]), "multiplicity": float(cs.multiplicity[i]),
@@ -117,55 +105,54 @@ def summarize(events, meta, temperature=None, attempt_frequency=None, corr_windo
                                      f"multiplicity z from the {cs.multiplicity_source}; rate_per_direction = "
                                      "J/(t N_c z); D = class share of D_j")
     lengths = np.sqrt(events["dx"] ** 2 + events["dy"] ** 2 + events["dz"] ** 2)
-    out["hop_length"] = {"mean": float(lengths.mean()), "std": float(lengths.std()), "unit": length_unit}
+    out["hop_length"] = {"mean": float(lengths.mean()), "std": float(lengths.std()), "unit": lab["length"]}
 
-    res = events["residence"][~events["censored"]]
-    out["residence"] = {"n": int(len(res)), "n_censored_left_out": int(events["censored"].sum()),
+    res = s.residence
+    out["residence"] = {"n": int(len(res)), "n_censored_left_out": s.n_censored,
                         "mean": float(res.mean()) if len(res) else None,
                         "std": float(res.std(ddof=1)) if len(res) > 1 else None}
-    dj = hops.jump_diffusivity(events, n_ions, total_time)
-    out["D_j"] = {"D": dj.D, "D_xyz": dj.D_xyz.tolist(), "unit": "length^2/time of the run"}
-    if not style.reduced:
-        out["D_j"]["D_cm2_per_s"] = dj.D * diffusion_factor(style)
+    dj = s.diffusivity
+    out["D_j"] = {"D": dj.D, "D_xyz": dj.D_xyz.tolist(), "unit": lab["D_run"]}
+    if not _units.is_reduced(units):
+        out["D_j"]["D_cm2_per_s"] = float(_units.to_cm2_per_s(dj.D, units))
 
-    if not site_mode:
-        out["activation_energy"] = {"skipped": "site-free events have no jump types"}
-    elif temperature is None:
-        out["activation_energy"] = {"skipped": "give --temperature"}
-    elif nu is None:
-        out["activation_energy"] = {"skipped": "give --attempt-frequency (no default in lj units)"}
+    if s.Ea_class is None and s.Ea_pair is None:
+        reason = s.Ea_skipped or s.Ea_pair_skipped
+        if reason == "no temperature given":
+            reason = "give --temperature"
+        elif s.attempt_frequency is None and s.site_mode and temperature is not None:
+            reason = "give --attempt-frequency (no default in lj units)"
+        out["activation_energy"] = {"skipped": reason}
     else:
-        try:
-            ea = hops.activation_energies(events, total_time, temperature, nu, kB=style.kB)
-            eac = hops.activation_energies(events, total_time, temperature, nu, kB=style.kB, by="class",
-                                           classes=cs.classes, site_frac=site_frac, cell=cell0)
-            out["activation_energy"] = {
-                "per_class": [{"class": int(p[0]), "length": float(cs.classes.length[p[0]]), "Ea": float(e)}
-                              for p, e in zip(eac.pairs, eac.Ea)],
-                "class_mean": eac.mean, "class_std": eac.std,
-                "mean": ea.mean, "std": ea.std, "min": ea.min, "max": ea.max, "n_types": int(len(ea.Ea)),
-                "attempt_frequency": nu, "temperature": temperature,
-                "unit": "kB T units: " + ("epsilon" if style.reduced else {"metal": "eV", "real": "kcal/mol"}.get(
-                    style.name, f"{style.name} energy")),
-                "mean_abs_forward_backward_asymmetry": float(np.abs(ea.asymmetry).mean()) if len(ea.asymmetry) else None,
-                "per_type": [{"from": int(p[0]), "to": int(p[1]), "Ea": float(e)} for p, e in zip(ea.pairs, ea.Ea)],
-            }
-        except ValueError as err:
-            out["activation_energy"] = {"skipped": str(err)}
+        ea, eac = s.Ea_pair, s.Ea_class
+        a = {"attempt_frequency": s.attempt_frequency, "attempt_frequency_source": s.attempt_frequency_source,
+             "temperature": temperature, "unit": _units.activation_energy_unit(units)}
+        if eac is not None:
+            a.update(per_class=[{"class": int(p[0]), "length": float(cs.classes.length[p[0]]), "Ea": float(e)}
+                                for p, e in zip(eac.pairs, eac.Ea)], class_mean=eac.mean, class_std=eac.std)
+        else:
+            a["class_skipped"] = s.Ea_skipped
+        if ea is not None:
+            a.update(mean=ea.mean, std=ea.std, min=ea.min, max=ea.max, n_types=int(len(ea.Ea)),
+                     mean_abs_forward_backward_asymmetry=float(np.abs(ea.asymmetry).mean()) if len(ea.asymmetry)
+                     else None,
+                     per_type=[{"from": int(p[0]), "to": int(p[1]), "Ea": float(e)} for p, e in zip(ea.pairs, ea.Ea)])
+        else:
+            a["pair_skipped"] = s.Ea_pair_skipped
+        out["activation_energy"] = a
 
-    try:
-        tol = None if site_mode else 0.5 * float(meta.get("threshold") or 1.0)
-        bj = hops.backjump_fraction(events, tol=tol)
+    if s.backjumps is not None:
+        bj = s.backjumps
         out["backjumps"] = {"fraction": bj.fraction, "n_backjumps": bj.n_backjumps, "n_considered": bj.n_considered}
-    except ValueError as err:
-        out["backjumps"] = {"skipped": str(err)}
+    else:
+        out["backjumps"] = {"skipped": s.backjump_skipped}
 
-    window = corr_window if corr_window is not None else (1.0 / nu if nu else 5 * int(meta["nevery"]) * float(meta["dt"]))
-    cutoff = corr_cutoff if corr_cutoff is not None else cutoff_default
+    out["correlated"] = correlated_summary(s.correlated, s.corr_window, s.corr_cutoff)
+    out["correlated"]["time_window_source"] = s.corr_window_source
+    out["correlated"]["cutoff_source"] = s.corr_cutoff_source
+
     cell = np.array(meta["cell"], dtype=float).reshape(3, 3) if meta.get("cell") else None
-    out["correlated"] = correlated_summary(events, meta, window, cutoff, cell, n_random=corr_random, seed=corr_seed)
-
-    if site_mode and site_frac is not None and cell is not None:
+    if s.site_mode and site_frac is not None and cell is not None:
         try:
             con = hops.network_connectivity(events, len(site_frac), site_frac=site_frac, cell=cell)
             out["network"] = {"n_sites": int(len(site_frac)), "largest_component_fraction": con.largest_fraction,
@@ -238,10 +225,18 @@ def _print(name, s):
     if "skipped" in ea:
         p(f"  E_a: skipped ({ea['skipped']})")
     else:
-        p(f"  E_a {ea['mean']:.4g} ± {ea['std']:.3g} (range {ea['min']:.4g}..{ea['max']:.4g}, {ea['n_types']} jump "
-          f"types; nu* {ea['attempt_frequency']:.4g} /time, T {ea['temperature']}; {ea['unit']})")
-        p("  E_a per jump class: " + ", ".join(f"class {c['class']} (|dr| {c['length']:.4g}) {c['Ea']:.4g}"
-                                              for c in ea["per_class"]))
+        nu = (f"nu* {ea['attempt_frequency']:.4g} /time ({ea['attempt_frequency_source']}), T {ea['temperature']}; "
+              f"{ea['unit']}")
+        if "mean" in ea:
+            p(f"  E_a {ea['mean']:.4g} ± {ea['std']:.3g} (range {ea['min']:.4g}..{ea['max']:.4g}, {ea['n_types']} "
+              f"jump types; {nu})")
+        else:
+            p(f"  E_a per site pair: skipped ({ea['pair_skipped']}); {nu}")
+        if "per_class" in ea:
+            p("  E_a per jump class: " + ", ".join(f"class {c['class']} (|dr| {c['length']:.4g}) {c['Ea']:.4g}"
+                                                  for c in ea["per_class"]))
+        else:
+            p(f"  E_a per jump class: skipped ({ea['class_skipped']})")
     bj = s["backjumps"]
     p(f"  backjump fraction {bj['fraction']:.3f} ({bj['n_backjumps']}/{bj['n_considered']})" if "fraction" in bj
       else f"  backjumps: skipped ({bj['skipped']})")
@@ -288,8 +283,11 @@ def add_arguments(parser):
     parser.add_argument("--sites", help="site file (default: the one named in the log, if found) for the jump network")
     parser.add_argument("--temperature", type=float, help="temperature (K; reduced in lj units) for E_a")
     parser.add_argument("--attempt-frequency", type=float,
-                        help="attempt frequency nu* in 1/time of the run (default 1e13 Hz converted; none in lj)")
-    parser.add_argument("--corr-window", type=float, help="correlated hops: time window (default 1/nu*)")
+                        help="attempt frequency nu* in 1/time of the run (default 1e13 Hz converted to the run's "
+                             "time unit, as in the campaign report; none in lj)")
+    parser.add_argument("--corr-window", type=float,
+                        help="correlated hops: time window (default 1/nu* when --attempt-frequency is given, else "
+                             "5 samples of the fix)")
     parser.add_argument("--corr-cutoff", type=float, help="correlated hops: distance cutoff (default 10 A; 3 sigma in lj)")
     parser.add_argument("--corr-random", type=int, default=30,
                         help="correlated hops: shuffles for the chance level (each ion's hops shifted in time at "
@@ -325,7 +323,7 @@ def run(args) -> int:
             sp = Path(site_path)
             sp = sp if sp.is_absolute() or sp.exists() else f.parent / sp
             if Path(sp).exists():
-                from ionsitu.sites import read_sites
+                from ionsitu.io.sites import read_sites
 
                 site_frac = read_sites(sp).frac
                 if not np.isfinite(site_frac).all():

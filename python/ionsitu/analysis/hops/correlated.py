@@ -1,0 +1,555 @@
+"""Correlated (concerted) hops: distance/time window with its chance level, correlation matrix.
+
+The window is inclusive (|Δt| <= window; on a sampling grid compared in whole samples). The
+window method's fraction of collective hops comes with its chance level (:func:`correlated_hops`:
+each ion's hop train circularly shifted in time at random, seeded): report observed, chance and
+excess together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...io.events import _check_events, _disp, _positive
+from ...io.cell import min_image_frac as _min_image_frac
+
+
+def _site_pairs(sf, cell, origins, r_max):
+    """Site pairs (s, t, d) with s in ``origins``, t != s and minimum-image distance d <=
+    ``r_max``: candidates from a k-d tree over the periodic images of the sites that can lie
+    within ``r_max`` of the cell, d then exactly as :func:`_min_image_frac` gives it."""
+    from scipy.spatial import cKDTree
+
+    origins = np.asarray(origins, dtype=np.int64)
+    w = sf - np.floor(sf)
+    width = abs(np.linalg.det(cell)) / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+    r = r_max * (1 + 1e-9) + 1e-12                    # candidates only: the exact test comes last
+    k = np.ceil(r / width).astype(int)
+    shifts = np.stack(np.meshgrid(*[np.arange(-n, n + 1) for n in k], indexing="ij"), -1).reshape(-1, 3)
+    images = ((w[None, :, :] + shifts[:, None, :]) @ cell).reshape(-1, 3)
+    near = cKDTree(w[origins] @ cell).sparse_distance_matrix(cKDTree(images), r, output_type="ndarray")
+    n = len(sf)
+    key = np.unique(origins[near["i"]] * n + near["j"] % n)  # a site may be near through several images
+    s, t = key // n, key % n
+    s, t = s[s != t], t[s != t]
+    d = np.linalg.norm(_min_image_frac(sf[t] - sf[s], cell), axis=1)
+    keep = d <= r_max
+    return s[keep], t[keep], d[keep]
+
+
+@dataclass
+class ExpFit:
+    """f(n) = A exp(-b n): A, b and their standard errors; n, f the fitted points."""
+
+    A: float
+    b: float
+    A_err: float
+    b_err: float
+    n: np.ndarray
+    f: np.ndarray
+
+
+def fit_exponential_decay(n, f, sigma=None) -> ExpFit:
+    """Least-squares fit of f(n) = A exp(-b n) (scipy curve_fit, start from a log-linear fit).
+
+    Points with f <= 0 are dropped; at least 2 points are needed.
+    """
+    from scipy.optimize import curve_fit
+
+    n = np.asarray(n, dtype=float).ravel()
+    f = np.asarray(f, dtype=float).ravel()
+    if n.shape != f.shape:
+        raise ValueError(f"n and f differ in length: {n.shape} vs {f.shape}")
+    m = f > 0
+    if m.sum() < 2:
+        raise ValueError(f"need at least 2 points with f > 0 to fit A exp(-b n), got {int(m.sum())}")
+    slope, icpt = np.polyfit(n[m], np.log(f[m]), 1)
+    p0 = (float(np.exp(icpt)), float(-slope))
+    if m.sum() == 2:
+        return ExpFit(A=p0[0], b=p0[1], A_err=np.nan, b_err=np.nan, n=n[m], f=f[m])
+    s = None if sigma is None else np.asarray(sigma, dtype=float).ravel()[m]
+    popt, pcov = curve_fit(lambda x, A, b: A * np.exp(-b * x), n[m], f[m], p0=p0, sigma=s, maxfev=10000)
+    err = np.sqrt(np.diag(pcov)) if np.all(np.isfinite(pcov)) else np.full(2, np.nan)
+    return ExpFit(A=float(popt[0]), b=float(popt[1]), A_err=float(err[0]), b_err=float(err[1]), n=n[m], f=f[m])
+
+
+def _hist_n(sizes, n_min):
+    sizes = np.asarray(sizes, dtype=np.int64)
+    if len(sizes) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), None
+    n_vals = np.arange(1, sizes.max() + 1)
+    counts = np.bincount(sizes, minlength=sizes.max() + 1)[1:]
+    fit = None
+    m = (n_vals >= n_min) & (counts > 0)
+    if m.sum() >= 2:
+        fit = fit_exponential_decay(n_vals[m], counts[m] / counts.sum())
+    return n_vals, counts, fit
+
+
+@dataclass
+class ChanceReference:
+    """Chance level of the distance/time-window method (see :func:`correlated_hops`).
+
+    The same hops with each ion's hop train circularly shifted in time by an independent
+    random offset, ``n_random`` times (seed ``seed``). ``time_span`` (t_start, t_end) and
+    ``time_quantum`` (0: continuous shifts) as used; ``period`` the circular period.
+
+    fractions (R,): fraction of collective hops of each shuffled realisation;
+    fraction_mean, fraction_sd (ddof=1): the chance level and its spread over realisations;
+    excess = observed - fraction_mean; z = excess / fraction_sd (NaN if the sd is 0);
+    p_value = (1 + #{fractions >= observed}) / (R + 1), one-sided.
+    n_values (1, 2, ... n_max over observed and shuffled): ions per event; n_counts_observed,
+    n_counts_mean, n_counts_sd (ddof=1), n_counts_z = (observed - mean) / sd (NaN where sd = 0):
+    the histogram of ions per event (number of groups with n ions), observed vs chance."""
+
+    n_random: int
+    seed: int | None
+    time_span: tuple
+    time_quantum: float
+    period: float
+    fractions: np.ndarray
+    fraction_mean: float
+    fraction_sd: float
+    excess: float
+    z: float
+    p_value: float
+    n_values: np.ndarray
+    n_counts_observed: np.ndarray
+    n_counts_mean: np.ndarray
+    n_counts_sd: np.ndarray
+    n_counts_z: np.ndarray
+
+
+@dataclass
+class CorrelatedHops:
+    """Hops grouped into collective events (distance/time-window method).
+
+    group (n_events,) event label per hop; group_ions (g,) distinct ions per group;
+    group_hops (g,) hops per group; fraction_collective: fraction of hops in groups with >= 2
+    ions; n_values, n_counts: histogram of ions per group (n = 1, 2, ...); fit: A e^(-b n) of
+    n_counts / n_counts.sum() over n >= n_min (None if < 2 points); chance: the randomised
+    reference (:class:`ChanceReference`, None with ``n_random=0``)."""
+
+    group: np.ndarray
+    group_ions: np.ndarray
+    group_hops: np.ndarray
+    fraction_collective: float
+    n_values: np.ndarray
+    n_counts: np.ndarray
+    fit: ExpFit | None
+    chance: ChanceReference | None = None
+
+    @property
+    def chance_fraction(self) -> float:
+        """Mean collective fraction of the shuffled realisations (NaN without a reference)."""
+        return np.nan if self.chance is None else self.chance.fraction_mean
+
+    @property
+    def excess_fraction(self) -> float:
+        """Observed minus chance collective fraction (NaN without a reference)."""
+        return np.nan if self.chance is None else self.chance.excess
+
+
+#: candidate pairs filtered per chunk (bounds the memory of the distance checks)
+
+
+_PAIR_CHUNK = 1 << 21
+
+
+def _close_pairs(tkey, frac, pos, ion, w, rc2, cell, orthogonal):
+    """Pairs (a, b) of hops, indices into the inputs, of different ions with |tkey_a - tkey_b|
+    <= w and distance <= sqrt(rc2) (minimum image when ``cell`` is given; ``frac`` the
+    fractional positions then, else ``pos``). Candidates: a k-d tree over (position, time
+    scaled to the cutoff) with the max-norm (orthogonal or no cell, w > 0), else the hops
+    sorted by time and searched within the window; both then filtered exactly alike."""
+    if w > 0 and (cell is None or orthogonal):
+        a, b = _candidates_kdtree(tkey, frac, pos, w, np.sqrt(rc2), cell)
+    else:
+        a, b = _candidates_window(tkey, w)
+    out_a, out_b = [], []
+    for lo in range(0, len(a), _PAIR_CHUNK):
+        i, j = a[lo:lo + _PAIR_CHUNK], b[lo:lo + _PAIR_CHUNK]
+        keep = (ion[i] != ion[j]) & (np.abs(tkey[j] - tkey[i]) <= w)
+        i, j = i[keep], j[keep]
+        if cell is None:
+            d = pos[j] - pos[i]
+            close = np.einsum("ij,ij->i", d, d) <= rc2
+        else:
+            ds = frac[j] - frac[i]
+            ds -= np.floor(ds + 0.5)
+            d = ds @ cell
+            close = np.einsum("ij,ij->i", d, d) <= rc2
+            if not orthogonal and not close.all():  # skewed cell: another image may be closer
+                far = np.flatnonzero(~close)
+                dm = _min_image_frac(ds[far], cell)
+                close[far] = np.einsum("ij,ij->i", dm, dm) <= rc2
+        out_a.append(i[close])
+        out_b.append(j[close])
+    if not out_a:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(out_a), np.concatenate(out_b)
+
+
+def _candidates_kdtree(tkey, frac, pos, w, rc, cell):
+    """Pairs within the cube |dx|, |dy|, |dz| <= rc and |dt| <= w (slightly widened; the
+    caller filters exactly): scipy cKDTree, max-norm, periodic in space with an orthogonal cell."""
+    from scipy.spatial import cKDTree
+
+    t = np.asarray(tkey, dtype=float)
+    scale = rc / w
+    tt = (t - t.min()) * scale
+    r = rc * (1 + 1e-6)
+    if cell is None:
+        X = np.column_stack([pos, tt])
+        box = None
+    else:
+        L = np.diag(cell).astype(float)
+        X = np.column_stack([np.mod(frac, 1.0) * L, tt])
+        X[:, :3] = np.where(X[:, :3] >= L, 0.0, X[:, :3])  # mod can round up to L
+        box = np.append(L, tt.max() + 4 * r + 1.0)  # time: a period longer than the span, no wrap
+        if 2 * rc >= L.min():  # cutoff beyond half the box: every spatial pair is a candidate
+            return _candidates_window(tkey, w)
+    pairs = cKDTree(X, boxsize=box).query_pairs(r, p=np.inf, output_type="ndarray")
+    return pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
+
+
+def _candidates_window(tkey, w):
+    """All pairs within the time window (hops sorted by time, searched within the window)."""
+    n = len(tkey)
+    order = np.argsort(tkey, kind="stable")
+    t = tkey[order]
+    hi = np.searchsorted(t, t + w, side="right")
+    cnt = hi - np.arange(n) - 1
+    tot = int(cnt.sum())
+    i = np.repeat(np.arange(n), cnt)
+    j = i + 1 + (np.arange(tot) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+    return order[i], order[j]
+
+
+def _groups(n, a, b, ion, n_ions):
+    """Connected components of the pair graph -> (group (n,), group_ions, group_hops); groups
+    numbered by their first member (index order of the input)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    g = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
+    ng, group = connected_components(g, directed=False)
+    group = group.astype(np.int64)
+    group_hops = np.bincount(group, minlength=ng)
+    key = np.unique(group * n_ions + ion)
+    group_ions = np.bincount(key // n_ions, minlength=ng).astype(np.int64)
+    return group, group_ions, group_hops
+
+
+def _time_grid(ev, time_span, time_quantum):
+    """(times as the window search keys, window scale, t_start, t_end, quantum, slot info).
+
+    Quantised times (every hop on a grid of spacing q, from ``time_quantum`` or the events'
+    steps) become integer slot numbers so that the observed and the shifted times are
+    compared alike; continuous times stay as they are."""
+    t = ev["time"].astype(float)
+    if time_span is None:
+        t0, t1 = float(t.min()), float(t.max())
+    else:
+        t0, t1 = (float(x) for x in time_span)
+        if not (np.isfinite(t0) and np.isfinite(t1) and t1 >= t0):
+            raise ValueError(f"time_span must be (t_start, t_end) with t_end >= t_start, got {time_span}")
+        tol = 1e-9 * max(1.0, abs(t0), abs(t1))
+        if t.min() < t0 - tol or t.max() > t1 + tol:
+            raise ValueError(f"hops at times {t.min():g}..{t.max():g} outside time_span ({t0:g}, {t1:g})")
+    q = time_quantum
+    if q is None:
+        q = _detect_quantum(ev)
+    q = _positive("time_quantum", q, allow_zero=True)
+    if q > 0:
+        rel = (t - t.min()) / q
+        k = np.rint(rel)
+        if np.max(np.abs(rel - k)) > 1e-6:
+            raise ValueError(f"hop times are not on a grid of time_quantum {q:g}")
+        k = k.astype(np.int64)
+        k_lo = int(np.ceil((t0 - t.min()) / q - 1e-6))
+        k_hi = int(np.floor((t1 - t.min()) / q + 1e-6))
+        return k - k_lo, (t0, t1), q, k_hi - k_lo + 1
+    return t - t0, (t0, t1), 0.0, None
+
+
+def _detect_quantum(ev) -> float:
+    """Sampling grid of the hop times from their steps: gcd of the step differences x the
+    time step (when time = step x timestep holds), else 0 (continuous)."""
+    st = ev["step"]
+    t = ev["time"]
+    if len(ev) < 2 or st.min() == st.max():
+        return 0.0
+    i0, i1 = int(np.argmin(st)), int(np.argmax(st))
+    ts = (t[i1] - t[i0]) / float(st[i1] - st[i0])
+    if not ts > 0 or not np.allclose(t, t[i0] + (st - st[i0]) * ts, rtol=1e-9, atol=1e-9 * abs(ts)):
+        return 0.0
+    g = int(np.gcd.reduce(np.diff(np.unique(st))))
+    return g * ts
+
+
+def correlated_hops(events, time_window: float, cutoff: float, cell=None, position: str = "midpoint",
+                    n_min: int = 1, n_random: int = 30, seed: int | None = 0, time_span=None,
+                    time_quantum: float | None = None) -> CorrelatedHops:
+    """Correlated (concerted) hops by a distance and time window (METHODS section 4), with
+    their chance level.
+
+    Two hops of DIFFERENT ions are correlated when their arrival times differ by at most
+    ``time_window`` (time units) and their positions are at most ``cutoff`` apart (length;
+    minimum image if ``cell`` (3, 3) is given). Position of a hop: ``"midpoint"`` (origin +
+    Δr/2, the middle of the travelled vector), ``"from"`` or ``"to"``; needs the fx.. / tx..
+    fields. Correlated hops are grouped transitively (connected components). Returns the
+    groups, the fraction of hops that are collective, the histogram of ions per group and
+    its exponential fit over n >= n_min.
+
+    Chance reference (``chance``, :class:`ChanceReference`): uncorrelated ions also hop
+    within the window and cutoff of one another by coincidence, the more so the more hops
+    per time and volume; the observed fraction means nothing without it. The reference
+    keeps every hop (its ion, position, displacement) and each ion's hop train (number of
+    hops, their spacing in time) but shifts the train of every ion in time by an
+    independent random offset, circularly over the observed span ``time_span`` = (t_start,
+    t_end) (default: first to last hop; give the observation interval when known), so that
+    correlations between ions are destroyed and everything of each ion is kept. It is
+    repeated ``n_random`` times (generator seeded with ``seed``: the same seed gives the
+    same numbers) and reports the chance fraction (mean and sd over the realisations), the
+    excess = observed - chance, z = excess / sd, a one-sided p-value and the same for the
+    histogram of ions per event. Hop times on a sampling grid (``time_quantum`` q, default:
+    detected from the events' steps, 0 = continuous) are shifted by whole samples on a
+    circle of (t_end - t_start)/q + 1 samples, and the window is compared in samples, so a
+    pair exactly one window apart counts the same in the observed and the shifted data;
+    continuous times are shifted on a circle of length t_end - t_start. ``n_random=0``:
+    no reference. The window search sorts by time and examines only the hops within the
+    window (vectorised), for 10^4-10^5 hops.
+    """
+    ev = _check_events(events)
+    tw = _positive("time_window", time_window, allow_zero=True)
+    rc = _positive("cutoff", cutoff)
+    if position not in ("midpoint", "from", "to"):
+        raise ValueError(f"position must be 'midpoint', 'from' or 'to', got {position!r}")
+    if int(n_random) < 0:
+        raise ValueError(f"n_random must be >= 0, got {n_random}")
+    n_random = int(n_random)
+    n = len(ev)
+    if n == 0:
+        raise ValueError("no events")
+    fpos = np.stack([ev["fx"], ev["fy"], ev["fz"]], axis=1)
+    tpos = np.stack([ev["tx"], ev["ty"], ev["tz"]], axis=1)
+    pos = {"midpoint": fpos + 0.5 * _disp(ev), "from": fpos, "to": tpos}[position]
+    if not np.all(np.isfinite(pos)):
+        raise ValueError(f"events lack the positions needed for position={position!r} (NaN in fx/fy/fz or tx/ty/tz)")
+    c = frac = None
+    orthogonal = True
+    if cell is not None:
+        c = np.asarray(cell, dtype=float)
+        if c.shape != (3, 3):
+            raise ValueError(f"cell must be (3, 3) rows a, b, c; got shape {c.shape}")
+        frac = pos @ np.linalg.inv(c)
+        orthogonal = bool(np.all(c[~np.eye(3, dtype=bool)] == 0))
+    tkey, span, q, nslots = _time_grid(ev, time_span, time_quantum)
+    if q > 0:
+        w = int(np.floor(tw / q + 1e-9))
+    else:  # inclusive window, robust to rounding of the times (e.g. step * dt)
+        w = tw * (1 + 1e-9) + 8 * np.finfo(float).eps * float(np.abs(ev["time"]).max())
+    uid, ion = np.unique(ev["atom_id"], return_inverse=True)
+    ion = np.asarray(ion, dtype=np.int64).ravel()
+    m = len(uid)
+    rc2 = rc * rc
+
+    def analyse(keys):
+        a, b = _close_pairs(keys, frac, pos, ion, w, rc2, c, orthogonal)
+        return _groups(n, a, b, ion, m)
+
+    group, group_ions, group_hops = analyse(tkey)
+    fraction = float((group_ions[group] >= 2).mean())
+    n_values, n_counts, fit = _hist_n(group_ions, n_min)
+    res = CorrelatedHops(group=group, group_ions=group_ions, group_hops=group_hops, fraction_collective=fraction,
+                         n_values=n_values, n_counts=n_counts, fit=fit)
+    if n_random == 0:
+        return res
+    rng = np.random.default_rng(seed)
+    period = nslots * q if q > 0 else span[1] - span[0]
+    fr = np.empty(n_random)
+    hists = []
+    for r in range(n_random):
+        if q > 0:
+            keys = (tkey + rng.integers(0, nslots, size=m)[ion]) % nslots
+        else:
+            keys = np.mod(tkey + (rng.random(m) * period)[ion], period) if period > 0 else tkey
+        g, gi, _ = analyse(keys)
+        fr[r] = (gi[g] >= 2).mean()
+        hists.append(np.bincount(gi, minlength=2)[1:])
+    nmax = max(len(n_counts), max(len(h) for h in hists))
+    H = np.zeros((n_random, nmax))
+    for r, h in enumerate(hists):
+        H[r, :len(h)] = h
+    obs = np.zeros(nmax)
+    obs[:len(n_counts)] = n_counts
+    sd = float(fr.std(ddof=1)) if n_random > 1 else np.nan
+    hsd = H.std(axis=0, ddof=1) if n_random > 1 else np.full(nmax, np.nan)
+    mean = float(fr.mean())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hz = np.where(hsd > 0, (obs - H.mean(axis=0)) / np.where(hsd > 0, hsd, 1.0), np.nan)
+    res.chance = ChanceReference(
+        n_random=n_random, seed=seed, time_span=span, time_quantum=q, period=float(period), fractions=fr,
+        fraction_mean=mean, fraction_sd=sd, excess=fraction - mean,
+        z=(fraction - mean) / sd if sd > 0 else np.nan,
+        p_value=float((1 + np.sum(fr >= fraction - 1e-12)) / (n_random + 1)),
+        n_values=np.arange(1, nmax + 1), n_counts_observed=obs.astype(np.int64), n_counts_mean=H.mean(axis=0),
+        n_counts_sd=hsd, n_counts_z=hz)
+    return res
+
+
+def log_time_grid(meta) -> tuple[tuple[float, float], float]:
+    """Observation interval (step_first x dt, step_last x dt) and sampling interval nevery x dt
+    (time units) of an event log's meta (:func:`read_events`): the ``time_span`` and
+    ``time_quantum`` of the chance reference of :func:`correlated_hops`."""
+    dt = float(meta["dt"])
+    return (int(meta["step_first"]) * dt, int(meta["step_last"]) * dt), int(meta["nevery"]) * dt
+
+
+def correlated_hops_of_log(events, meta, time_window: float, cutoff: float, cell=None, n_random: int = 30,
+                           seed: int | None = 0, **kw) -> CorrelatedHops:
+    """:func:`correlated_hops` of the events of one event log, the chance reference over the
+    log's observation interval on its sampling grid (:func:`log_time_grid`; the steps' own
+    grid if the hops are not on it). ``cell``: default the log's (last) cell."""
+    if cell is None and meta.get("cell"):
+        cell = np.array(meta["cell"], dtype=float).reshape(3, 3)
+    span, q = log_time_grid(meta)
+    try:
+        return correlated_hops(events, time_window, cutoff, cell=cell, n_random=n_random, seed=seed, time_span=span,
+                               time_quantum=q, **kw)
+    except ValueError as err:
+        if "not on a grid" not in str(err):
+            raise
+        return correlated_hops(events, time_window, cutoff, cell=cell, n_random=n_random, seed=seed, time_span=span,
+                               **kw)
+
+
+@dataclass
+class CorrelationGroups:
+    """Correlation-matrix method. atom_ids (N,); matrix (N, N) Pearson correlation of the
+    smoothed hop series; threshold: the reference quantile; correlated (N, N) bool;
+    group (N,) label of each ion's connected group (-1: correlated with no one); sizes (g,)
+    ions per group (>= 2); n_values, n_counts: histogram of group sizes; fit over n >= n_min;
+    fwhm (time units) of the Gaussian smoothing."""
+
+    atom_ids: np.ndarray
+    matrix: np.ndarray
+    threshold: float
+    correlated: np.ndarray
+    group: np.ndarray
+    sizes: np.ndarray
+    n_values: np.ndarray
+    n_counts: np.ndarray
+    fit: ExpFit | None
+    fwhm: float
+
+
+def _hop_series(starts, ends, t0, dt, nT):
+    """Binary (nT,) series: 1 at grid points within any [start, end] interval (>= one point)."""
+    s = np.zeros(nT)
+    i0 = np.clip(np.floor((starts - t0) / dt + 1e-9).astype(np.int64), 0, nT - 1)
+    i1 = np.clip(np.floor((ends - t0) / dt + 1e-9).astype(np.int64), 0, nT - 1)
+    diff = np.zeros(nT + 1)
+    np.add.at(diff, i0, 1)
+    np.add.at(diff, np.maximum(i1, i0) + 1, -1)
+    s[:] = np.cumsum(diff)[:nT] > 0
+    return s
+
+
+def _corr(X):
+    Xc = X - X.mean(axis=1, keepdims=True)
+    nrm = np.sqrt(np.sum(Xc * Xc, axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        C = (Xc @ Xc.T) / np.outer(nrm, nrm)
+    C[~np.isfinite(C)] = 0.0
+    return C
+
+
+def correlation_matrix_method(events, atom_ids, t_start: float, t_end: float, dt: float,
+                              fwhm: float | None = None, n_random: int = 20, quantile: float = 0.99,
+                              seed: int = 0, n_min: int = 2) -> CorrelationGroups:
+    """Concerted hops by the correlation-matrix method (METHODS section 4).
+
+    Per ion (``atom_ids``, N) a binary series on the grid t_start, t_start+dt, ... < t_end
+    (time units): 1 while hopping (from the last sample on the origin, time - duration, to
+    the arrival time; at least one grid point per hop), 0 while vibrating. Each series is
+    smoothed with a Gaussian of full width at half maximum ``fwhm`` (default: the mean hop
+    duration, at least dt), and the N x N Pearson correlation matrix is formed. Reference:
+    ``n_random`` realisations with every ion's hops (same number, same durations) placed at
+    uniformly random times (seeded); ``threshold`` = the ``quantile`` of their off-diagonal
+    coefficients. Pairs above the threshold are correlated; connected groups give the
+    number of concerted ions n; the distribution of n is fitted by A e^(-b n) over n >= n_min.
+    """
+    from scipy.ndimage import gaussian_filter1d
+    from scipy.sparse.csgraph import connected_components
+
+    ev = _check_events(events)
+    ids = np.asarray(atom_ids, dtype=np.int64).ravel()
+    if len(ids) < 2:
+        raise ValueError(f"need at least 2 ions, got {len(ids)}")
+    if len(np.unique(ids)) != len(ids):
+        raise ValueError("atom_ids contains duplicates")
+    dt = _positive("dt", dt)
+    if not (np.isfinite(t_start) and np.isfinite(t_end) and t_end > t_start):
+        raise ValueError(f"need t_end > t_start, got t_start={t_start}, t_end={t_end}")
+    if not 0 < quantile < 1:
+        raise ValueError(f"quantile must be in (0, 1), got {quantile}")
+    if int(n_random) < 1:
+        raise ValueError(f"n_random must be >= 1, got {n_random}")
+    unknown = np.setdiff1d(np.unique(ev["atom_id"]), ids)
+    if len(unknown):
+        raise ValueError(f"events of atoms not in atom_ids: {unknown[:10].tolist()}")
+    nT = int(np.floor((t_end - t_start) / dt + 1e-9))
+    if nT < 3:
+        raise ValueError(f"grid too short: {nT} points from t_start={t_start}, t_end={t_end}, dt={dt}")
+    dur = np.nan_to_num(ev["duration"], nan=0.0)
+    if np.any(dur < 0):
+        raise ValueError(f"negative hop durations: {dur[dur < 0][:5]}")
+    if fwhm is None:
+        fwhm = max(float(dur.mean()) if len(dur) else dt, dt)
+    fwhm = _positive("fwhm", fwhm)
+    sigma = fwhm / (2 * np.sqrt(2 * np.log(2))) / dt
+    col = {int(a): j for j, a in enumerate(ids)}
+    per_ion = [[] for _ in ids]
+    for i, a in enumerate(ev["atom_id"].tolist()):
+        per_ion[col[a]].append(i)
+
+    def matrix(starts_of, ends_of):
+        X = np.zeros((len(ids), nT))
+        for j in range(len(ids)):
+            if len(starts_of[j]):
+                X[j] = gaussian_filter1d(_hop_series(starts_of[j], ends_of[j], t_start, dt, nT), sigma, mode="constant")
+        return _corr(X)
+
+    ends = [ev["time"][np.array(ix, dtype=np.int64)] for ix in per_ion]
+    starts = [e - dur[np.array(ix, dtype=np.int64)] for e, ix in zip(ends, per_ion)]
+    C = matrix(starts, ends)
+    rng = np.random.default_rng(seed)
+    ref = []
+    iu = np.triu_indices(len(ids), 1)
+    span = t_end - t_start
+    for _ in range(int(n_random)):
+        rs, re = [], []
+        for j in range(len(ids)):
+            d = dur[np.array(per_ion[j], dtype=np.int64)]
+            st = t_start + rng.random(len(d)) * np.maximum(span - d, 0.0)
+            rs.append(st)
+            re.append(st + d)
+        R = matrix(rs, re)
+        ref.append(R[iu])
+    thr = float(np.quantile(np.concatenate(ref), quantile))
+    corr = C > thr
+    np.fill_diagonal(corr, False)
+    ncomp, lab = connected_components(corr.astype(np.int8), directed=False)
+    sizes_all = np.bincount(lab, minlength=ncomp)
+    group = np.where(sizes_all[lab] >= 2, lab, -1)
+    # relabel groups 0..g-1
+    uniq = np.unique(group[group >= 0])
+    remap = {int(u): k for k, u in enumerate(uniq)}
+    group = np.array([remap.get(int(g), -1) for g in group], dtype=np.int64)
+    sizes = np.bincount(group[group >= 0], minlength=len(uniq)).astype(np.int64)
+    n_values, n_counts, fit = _hist_n(sizes, n_min)
+    return CorrelationGroups(atom_ids=ids, matrix=C, threshold=thr, correlated=corr, group=group, sizes=sizes,
+                             n_values=n_values, n_counts=n_counts, fit=fit, fwhm=float(fwhm))

@@ -1,0 +1,167 @@
+"""Every number of one hop-event log, computed once: the summary ``ionsitu hops`` prints and
+the campaign report pools over replicas.
+
+Defaults (the same for both, and for the Python API):
+
+- attempt frequency ν*: :func:`ionsitu.analysis.hops.activation.attempt_frequency` (given, else
+  1e13 Hz in the run's time unit; lj: no default);
+- E_a per jump class: -kB T ln(J_c/(t N_c z_c ν*)), N_c the ions taking part; per ordered site
+  pair: -kB T ln(J_i/(t N ν*)) with N = all ions (in a short run a pair is taken by ~1 ion);
+  kB in eV/K (E_a in eV) for every physical unit style, 1 for lj;
+- correlated hops (:func:`correlation_defaults`): window given, else 1/ν* when ν* is given,
+  else 5 samples of the fix; cutoff given, else 10 Å (3 sigma_LJ in lj); the chance level
+  from 30 shuffles seeded 0;
+- backjumps: site mode exact, site-free within half the fix's threshold;
+- residence times: uncensored, finite ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ... import units as _units
+from ...io.events import observed_time
+from .activation import ActivationEnergies, activation_energies
+from .activation import attempt_frequency as _attempt_frequency
+from .classes import JumpClasses, JumpClassStats, jump_class_rates, jump_classes
+from .correlated import CorrelatedHops, correlated_hops_of_log
+from .rates import BackjumpStats, JumpDiffusivity, JumpStats, backjump_fraction, jump_diffusivity, jump_rates
+
+__all__ = ["HopSummary", "hop_summary", "correlation_defaults", "CORR_RANDOM", "CORR_SEED"]
+
+#: chance reference of the correlated hops: shuffles per log and their seed
+CORR_RANDOM = 30
+CORR_SEED = 0
+
+
+def correlation_defaults(units, nevery: int, dt: float, corr_window: float | None = None,
+                         corr_cutoff: float | None = None, attempt_frequency: float | None = None):
+    """(window, window source, cutoff, cutoff source) of the correlated-hop analysis:
+    ``corr_window`` if given, else 1/``attempt_frequency`` if that is given (not a default),
+    else 5 samples of the fix (``5 nevery dt``); ``corr_cutoff`` if given, else 10 Å in the
+    run's length unit (3 sigma_LJ in lj)."""
+    st = _units.get_style(units)
+    if corr_window is not None:
+        window, wsrc = float(corr_window), "given"
+    elif attempt_frequency is not None:
+        window, wsrc = 1.0 / float(attempt_frequency), "1/nu* (the given attempt frequency)"
+    else:
+        window, wsrc = 5 * int(nevery) * float(dt), "5 samples of the fix (default)"
+    if corr_cutoff is not None:
+        cutoff, csrc = float(corr_cutoff), "given"
+    elif st.reduced:
+        cutoff, csrc = 3.0, "3 sigma_LJ (lj default)"
+    else:
+        cutoff, csrc = 10e-10 / st.length_m, "10 A (default)"
+    return window, wsrc, cutoff, csrc
+
+
+@dataclass
+class HopSummary:
+    """The hop numbers of one event log (units of the run unless named otherwise).
+
+    n_ions N, time t (observed), n_hops, n_ions_hopped, hop_rate = hops/(N t) (None without
+    time); jump_types (site mode) and classes (:class:`JumpClassStats`); diffusivity D_j;
+    residence (uncensored, finite residence times); backjumps (or backjump_skipped);
+    correlated (:class:`CorrelatedHops` with its chance level) and the window/cutoff used;
+    attempt_frequency ν* and its source; Ea_class (per jump class) and Ea_pair (per ordered
+    site pair, N_i = all ions) or the reason they were skipped."""
+
+    site_mode: bool
+    n_ions: int
+    time: float
+    n_hops: int
+    n_ions_hopped: int
+    hop_rate: float | None
+    kB: float
+    jump_types: JumpStats | None = None
+    classes: JumpClassStats | None = None
+    diffusivity: JumpDiffusivity | None = None
+    residence: np.ndarray | None = None
+    n_censored: int = 0
+    backjumps: BackjumpStats | None = None
+    backjump_skipped: str | None = None
+    correlated: CorrelatedHops | None = None
+    corr_window: float | None = None
+    corr_window_source: str = ""
+    corr_cutoff: float | None = None
+    corr_cutoff_source: str = ""
+    attempt_frequency: float | None = None
+    attempt_frequency_source: str = ""
+    temperature: float | None = None
+    Ea_class: ActivationEnergies | None = None
+    Ea_pair: ActivationEnergies | None = None
+    Ea_skipped: str | None = None
+    Ea_pair_skipped: str | None = None
+
+
+def hop_summary(events, meta, *, temperature: float | None = None, attempt_frequency: float | None = None,
+                attempt_frequency_source: str | None = None, classes: JumpClasses | None = None,
+                rel_tol: float = 0.05, site_frac=None, corr_window: float | None = None,
+                corr_cutoff: float | None = None, corr_random: int = CORR_RANDOM,
+                corr_seed: int = CORR_SEED) -> HopSummary:
+    """Every hop number of one event log ``events`` with its header ``meta`` (:func:`read_events`).
+
+    ``temperature`` (K; reduced in lj) for E_a; ``attempt_frequency`` ν* (1/time; default by
+    :func:`attempt_frequency`; ``attempt_frequency_source`` names where a given one came from);
+    ``classes``: jump classes (default: this log's hop lengths clustered within ``rel_tol``);
+    ``site_frac`` the sites (multiplicities); correlated hops as :func:`correlation_defaults`.
+    See the module docstring for the conventions.
+    """
+    units = meta.get("units", "lj")
+    kB = _units.boltzmann(units)
+    N = int(meta["natoms"])
+    t = observed_time(meta)
+    site_mode = meta.get("mode") == "sites"
+    nu_given = attempt_frequency
+    nu, nu_src, _ = _attempt_frequency(units, attempt_frequency)
+    if nu_given is not None and attempt_frequency_source:
+        nu_src = attempt_frequency_source
+    s = HopSummary(site_mode=site_mode, n_ions=N, time=t, n_hops=int(len(events)),
+                   n_ions_hopped=int(len(np.unique(events["atom_id"]))),
+                   hop_rate=len(events) / (N * t) if t > 0 else None, kB=kB,
+                   attempt_frequency=nu, attempt_frequency_source=nu_src, temperature=temperature)
+    if t <= 0:
+        return s
+    cell = np.array(meta["cell"], dtype=float).reshape(3, 3) if meta.get("cell") else None
+    sf = site_frac if site_mode else None
+    s.diffusivity = jump_diffusivity(events, N, t)
+    res = events["residence"][~events["censored"] & np.isfinite(events["residence"])]
+    s.residence, s.n_censored = res, int(events["censored"].sum())
+    if classes is None:
+        classes = jump_classes(events, rel_tol=rel_tol)
+    s.classes = jump_class_rates(events, N, t, classes=classes, site_frac=sf, cell=cell)
+    if len(events) == 0:
+        return s
+    if site_mode:
+        s.jump_types = jump_rates(events, N, t, directed=True)
+    try:
+        tol = None if site_mode else 0.5 * float(meta.get("threshold") or 1.0)
+        s.backjumps = backjump_fraction(events, tol=tol)
+    except ValueError as exc:
+        s.backjump_skipped = str(exc)
+    (s.corr_window, s.corr_window_source, s.corr_cutoff,
+     s.corr_cutoff_source) = correlation_defaults(units, meta["nevery"], meta["dt"], corr_window, corr_cutoff,
+                                                  nu_given)
+    s.correlated = correlated_hops_of_log(events, meta, s.corr_window, s.corr_cutoff, cell=cell,
+                                          n_random=corr_random, seed=corr_seed)
+    if not site_mode:
+        s.Ea_skipped = "site-free events have no jump types"
+    elif temperature is None:
+        s.Ea_skipped = "no temperature given"
+    elif nu is None:
+        s.Ea_skipped = nu_src
+    else:
+        try:
+            s.Ea_class = activation_energies(events, t, temperature, nu, kB=kB, by="class", classes=classes,
+                                             site_frac=sf, cell=cell)
+        except ValueError as exc:
+            s.Ea_skipped = str(exc)
+        try:
+            s.Ea_pair = activation_energies(events, t, temperature, nu, kB=kB, by="pair", n_ions=N)
+        except ValueError as exc:
+            s.Ea_pair_skipped = str(exc)
+    return s
+
