@@ -1,4 +1,4 @@
-"""Arrhenius fits of diffusion coefficients and conductivities (METHODS.md section 8).
+"""Arrhenius fits of diffusion coefficients and conductivities.
 
 Conventions (stated in every result's ``convention``):
 

@@ -1,6 +1,7 @@
 """Analysis of hop (jump) events: rates, residence, jump diffusion, E_a, networks, correlations.
 
-METHODS.md sections 3 and 4. Events come from ``fix hop/events`` / the offline core
+Jump rates, E_a per jump type and correlated jumps as in de Klerk et al., ACS Appl. Energy Mater. 1 (2018) 3230
+(docs/fix_hop_events.md). Events come from ``fix hop/events`` / the offline core
 (:func:`events_from_core`) or any other detector (:func:`make_events`).
 
 Event table: a numpy structured array of dtype :data:`EVENT_DTYPE`, sorted by (step,
@@ -46,7 +47,7 @@ Conventions (stated once here, repeated in each function):
   For a class c: Γ_c = J_c/(N t) (rate per ion), multiplicity z_c = mean number of class-c
   destinations per origin site (from the site geometry when given, else the distinct
   destinations observed), E_a,c = -kB T ln(J_c/(t N_c z_c ν*)) with N_c ions taking part:
-  the per-direction rate of the class in the METHODS formula, so that a crystal's
+  the per-direction rate of the class in de Klerk et al.'s formula, so that a crystal's
   equivalent jumps give one E_a.
 - Event logs of ``fix hop/events`` are read by :func:`read_events`.
 """
@@ -570,7 +571,7 @@ def _site_multiplicity(classes: JumpClasses, site_frac, cell, site_kind, origins
 def jump_class_rates(events, n_ions: int, total_time: float, classes: JumpClasses | None = None,
                      site_frac=None, cell=None, site_kind=None, rel_tol: float = 0.05, tol: float = 0.0,
                      dim: int = 3) -> JumpClassStats:
-    """Jump rates per jump class (hop-length cluster x site kinds), METHODS section 3.
+    """Jump rates per jump class (hop-length cluster x site kinds), after de Klerk et al. (2018).
 
     ``classes``: from :func:`jump_classes` (e.g. shared by all runs of a campaign); default:
     the classes of these events with ``rel_tol``/``tol``/``site_kind``. Γ_c = J_c/(N t) per
@@ -929,7 +930,7 @@ def residence_autocorrelation(site_traj, dt: float, max_lag: int | None = None) 
     is the probability that an ion on a site at t is still (without leaving) there at t+τ;
     c(0) = 1. Counted exactly from run lengths L of consecutive samples on one site:
     c(τ) = Σ max(L - τ, 0) / Σ L (runs cut by the ends of the record are included, which
-    biases c slightly low at long lags). Residence time T = 2∫c(τ)dτ (METHODS section 3; for
+    biases c slightly low at long lags). Residence time T = 2∫c(τ)dτ (for
     c = exp(-τ/τ0) the integral is τ0), trapezoid rule up to max_lag samples (default T-1).
     """
     s = np.asarray(site_traj)
@@ -1408,7 +1409,7 @@ def _detect_quantum(ev) -> float:
 def correlated_hops(events, time_window: float, cutoff: float, cell=None, position: str = "midpoint",
                     n_min: int = 1, n_random: int = 30, seed: int | None = 0, time_span=None,
                     time_quantum: float | None = None) -> CorrelatedHops:
-    """Correlated (concerted) hops by a distance and time window (METHODS section 4), with
+    """Correlated (concerted) hops by a distance and time window (de Klerk et al., ACS Appl. Energy Mater. 1 (2018) 3230), with
     their chance level.
 
     Two hops of DIFFERENT ions are correlated when their arrival times differ by at most
@@ -1586,7 +1587,7 @@ def _corr(X):
 def correlation_matrix_method(events, atom_ids, t_start: float, t_end: float, dt: float,
                               fwhm: float | None = None, n_random: int = 20, quantile: float = 0.99,
                               seed: int = 0, n_min: int = 2) -> CorrelationGroups:
-    """Concerted hops by the correlation-matrix method (METHODS section 4).
+    """Concerted hops by the correlation-matrix method.
 
     Per ion (``atom_ids``, N) a binary series on the grid t_start, t_start+dt, ... < t_end
     (time units): 1 while hopping (from the last sample on the origin, time - duration, to

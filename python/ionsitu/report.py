@@ -671,7 +671,7 @@ def build(camp) -> dict:
             "replicas; rates per ion per time (1/time of the run); jump classes = hop lengths of all members "
             "clustered (gap > report.jump_rel_tol x length), multiplicity z from the member's sites.txt; "
             "rate_per_direction = J/(t N_c z); E_a,c = -kB T ln(J_c/(t N_c z ν*)), Ea_class_mean/std over "
-            "classes, Ea_pair_* over ordered site pairs (METHODS formula with N_i = all N ions); ν*: see "
+            "classes, Ea_pair_* over ordered site pairs (de Klerk et al. 2018, with N_i = all N ions); ν*: see "
             "hops.attempt_frequency_source; D_j = sum |dr|^2/(6 N t) in D_unit (D_j_run: run units); "
             "D_j_over_D_tracer with D* of the MSD; backjump = returns to the previous site; correlated = hops of "
             "different ions within hops.corr_window and hops.corr_cutoff (midpoints, minimum image), fraction "

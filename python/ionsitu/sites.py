@@ -1,6 +1,7 @@
 """Sites of mobile ions: from occupancy grids or structures; free energy, barriers; site files.
 
-METHODS.md section 2. Conventions used throughout:
+Probability-density analysis as in Deng et al., Chem. Mater. 29 (2017) 281;
+the site file is specified in docs/file_formats.md. Conventions used throughout:
 
 - A cell is a (3, 3) array whose ROWS are the edge vectors a, b, c (ASE convention), in
   the length unit of the run (angstrom for LAMMPS ``metal``/``real``). A LAMMPS box
@@ -327,7 +328,7 @@ def find_sites(
     refine: bool = True,
     units: str = "",
 ) -> SiteSearch:
-    """Sites as periodic density maxima of an occupancy grid (METHODS section 2).
+    """Sites as periodic density maxima of an occupancy grid (docs/fix_occupancy_grid.md).
 
     counts: (nx, ny, nz) voxel counts (or any non-negative density) of one species, e.g.
         the counts of ``fix occupancy/grid``, over fractional coordinates of ``cell``.
