@@ -40,3 +40,27 @@ def test_commands_without_deepmd_do_not_import_tensorflow():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == "False"
     assert "DeePMD-kit" in proc.stdout and "cuda" not in (proc.stdout + proc.stderr).lower()
+
+
+def test_each_fix_registers_its_paper_with_citeme(tmp_path, monkeypatch):
+    """`-cite FILE` (default log.cite) lists the paper of every ionsitu fix of the run, once."""
+    import ionsitu
+
+    monkeypatch.chdir(tmp_path)
+    cite = tmp_path / "cite.txt"
+    fixes = {"msd/cross": "fix m all msd/cross 2 block 4 levels 2",
+             "occupancy/grid": "fix g all occupancy/grid 5 grid 4 4 4",
+             "hop/events": "fix h all hop/events 5 free 0.5 4"}
+    papers = {"msd/cross": "Dubbeldam09", "occupancy/grid": "doi:10.1021/acs.chemmater.6b02648",
+              "hop/events": "doi:10.1021/acsaem.8b00457"}
+    base = ("units lj\nlattice fcc 0.8442\nregion box block 0 2 0 2 0 2\ncreate_box 1 box\ncreate_atoms 1 box\n"
+            "mass 1 1.0\nvelocity all create 1.5 87287\npair_style lj/cut 2.5\npair_coeff * * 1.0 1.0\n"
+            "fix integrate all nve\n")
+    for chosen in (["msd/cross", "hop/events"], list(fixes)):
+        lmp = ionsitu.lammps_instance(cmdargs=["-screen", "none", "-log", "none", "-cite", str(cite)])
+        lmp.commands_string(base + "\n".join(fixes[f] for f in chosen) + "\nfix again all msd/cross 2\nrun 10\n")
+        lmp.close()
+        text = cite.read_text()
+        for f in fixes:
+            assert text.count(f"fix {f} command") == (f in chosen), (f, text)
+            assert (papers[f] in text) == (f in chosen), (f, text)

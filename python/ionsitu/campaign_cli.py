@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 3, 4
 
@@ -41,7 +42,11 @@ def add_arguments(parser):
     p = sub.add_parser("report", help="write report.json and report.html from the finished members")
     p.add_argument("config")
     p.add_argument("--out", default=None, help="folder of the report (default: the campaign output)")
-    p.add_argument("--print", action="store_true", help="also print the JSON")
+    p.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                   help="also write the report JSON to FILE, or print it to stdout without FILE (then the only "
+                   "output there)")
+    p.add_argument("--print", dest="json", action="store_const", const="-",
+                   help="the old spelling of --json without FILE")
     c = sub.add_parser("check", help="validate the campaign file (all errors, with their keys)")
     c.add_argument("config")
     c.add_argument("--no-lammps", action="store_true", help="only the static checks")
@@ -122,10 +127,13 @@ def run(args) -> int:
 
         data = report.build(camp)
         paths = report.write(camp, data, args.out)
-        if args.print:
+        if args.json == "-":
             print(json.dumps(data, indent=1, default=str))
+            return EXIT_OK
+        if args.json:
+            Path(args.json).write_text(json.dumps(data, indent=1, default=str) + "\n")
         print(report.summary_text(data))
-        print(f"report: {paths['json']}\n        {paths['html']}")
+        print(f"report: {paths['json']}\n        {paths['html']}" + (f"\nJSON:   {args.json}" if args.json else ""))
         return EXIT_OK
     return _run(args)
 

@@ -286,7 +286,7 @@ def check_finite(events, path) -> None:
 def add_arguments(parser):
     parser.add_argument("path", help="run folder (every '# ionsitu-hops' file in it) or one event log")
     parser.add_argument("--sites", help="site file (default: the one named in the log, if found) for the jump network")
-    parser.add_argument("--temperature", type=float, help="temperature (K; reduced in lj units) for E_a")
+    parser.add_argument("-T", "--temperature", type=float, help="temperature (K; reduced in lj units) for E_a")
     parser.add_argument("--attempt-frequency", type=float,
                         help="attempt frequency nu* in 1/time of the run (default 1e13 Hz converted; none in lj)")
     parser.add_argument("--corr-window", type=float, help="correlated hops: time window (default 1/nu*)")
