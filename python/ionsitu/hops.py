@@ -248,7 +248,7 @@ def is_event_file(path) -> bool:
 
 def read_events(path):
     """Read an event log of fix hop/events (format ``# ionsitu-hops 1``, see
-    docs/fixes_occupancy_hops.md) -> (event table :data:`EVENT_DTYPE`, meta dict).
+    docs/file_formats.md) -> (event table :data:`EVENT_DTYPE`, meta dict).
 
     The observation time for rates is ``observed_time(meta)`` = (step_last - step_first) *
     dt and N = ``meta["natoms"]``. Raises ValueError naming the file and line on a

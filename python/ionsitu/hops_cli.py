@@ -1,6 +1,6 @@
 """``ionsitu hops <run dir or event file>``: hop statistics of the event logs of fix hop/events.
 
-Reads every event log (format ``# ionsitu-hops 1``, see docs/fixes_occupancy_hops.md) in a
+Reads every event log (format ``# ionsitu-hops 1``, see docs/file_formats.md) in a
 run folder, or one given file, and reports via :mod:`ionsitu.hops`: hops, jump rates per
 jump type, residence times, the jump diffusivity D_j, effective activation energies per
 jump type (mean ± sd), backjump fraction, correlated-hop fraction with its chance level
