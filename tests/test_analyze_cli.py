@@ -259,3 +259,19 @@ def test_hops_and_campaign_report_take_the_same_option_names():
     assert p.parse_args(["report", "c.toml", "--print"]).json == "-"      # the old spelling
     assert p.parse_args(["report", "c.toml", "--json", "r.json"]).json == "r.json"
     assert p.parse_args(["report", "c.toml"]).json is None
+
+
+def test_campaign_status_json(tmp_path, capsys):
+    """`ionsitu campaign status --json`: the states of the text table, as JSON on stdout."""
+    import shutil
+    from pathlib import Path
+
+    toml = tmp_path / "campaign.toml"
+    shutil.copy(Path(__file__).parents[1] / "examples" / "quick" / "campaign.toml", toml)
+    assert main(["campaign", "status", str(toml)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert main(["campaign", "status", str(toml), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["output"] == str(tmp_path / "out" / "campaign") and doc["lock"] is None
+    assert [m["member"] for m in doc["members"]] == [line.split()[0] for line in table[1:]]
+    assert {m["state"] for m in doc["members"]} == {"pending"} and len(doc["members"]) == len(table) - 1

@@ -52,6 +52,8 @@ def add_arguments(parser):
     c.add_argument("--no-lammps", action="store_true", help="only the static checks")
     s = sub.add_parser("status", help="state of every member")
     s.add_argument("config")
+    s.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                   help="write the states as JSON to FILE, or to stdout without FILE (then the only output there)")
     sub.add_parser("keys", help="print the documented keys of campaign.toml")
 
 
@@ -92,7 +94,8 @@ def _status(args) -> int:
     if camp is None:
         return EXIT_CONFIG
     holder = CampaignLock(camp.output).holder()
-    print(f"{camp.output}: " + (f"locked by {_holder_text(holder)}" if holder else "not locked"))
+    doc = {"output": str(camp.output), "lock": holder, "members": []}
+    lines = [f"{camp.output}: " + (f"locked by {_holder_text(holder)}" if holder else "not locked")]
     for m in camp.members:
         try:
             st = read_status(m)
@@ -101,7 +104,16 @@ def _status(args) -> int:
         else:
             state, detail = liveness(st)
         st = st or {}
-        print(f"{m.name:<16} {state:<11} step {st.get('step', 0)}/{camp.target_step}" + (f"  {detail}" if detail else ""))
+        doc["members"].append({"member": m.name, "temperature": m.T, "replica": m.replica, "state": state,
+                               "detail": detail, "step": st.get("step", 0), "target_step": camp.target_step})
+        lines.append(f"{m.name:<16} {state:<11} step {st.get('step', 0)}/{camp.target_step}"
+                     + (f"  {detail}" if detail else ""))
+    if args.json == "-":
+        print(json.dumps(doc, indent=1, default=str))
+        return EXIT_OK
+    if args.json:
+        Path(args.json).write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    print("\n".join(lines))
     return EXIT_OK
 
 
