@@ -43,7 +43,8 @@ def test_commands_without_deepmd_do_not_import_tensorflow():
 
 
 def test_each_fix_registers_its_paper_with_citeme(tmp_path, monkeypatch):
-    """`-cite FILE` (default log.cite) lists the paper of every ionsitu fix of the run, once."""
+    """The log names every ionsitu fix of the run in its citation reminder and `-cite FILE`
+    holds their BibTeX entries, each once; fixes not in the run are not named."""
     import ionsitu
 
     monkeypatch.chdir(tmp_path)
@@ -57,10 +58,12 @@ def test_each_fix_registers_its_paper_with_citeme(tmp_path, monkeypatch):
             "mass 1 1.0\nvelocity all create 1.5 87287\npair_style lj/cut 2.5\npair_coeff * * 1.0 1.0\n"
             "fix integrate all nve\n")
     for chosen in (["msd/cross", "hop/events"], list(fixes)):
-        lmp = ionsitu.lammps_instance(cmdargs=["-screen", "none", "-log", "none", "-cite", str(cite)])
+        log = tmp_path / "log.lammps"
+        lmp = ionsitu.lammps_instance(cmdargs=["-screen", "none", "-log", str(log), "-cite", str(cite)])
         lmp.commands_string(base + "\n".join(fixes[f] for f in chosen) + "\nfix again all msd/cross 2\nrun 10\n")
         lmp.close()
-        text = cite.read_text()
+        text, logtext = cite.read_text(), log.read_text()
         for f in fixes:
             assert text.count(f"fix {f} command") == (f in chosen), (f, text)
             assert (papers[f] in text) == (f in chosen), (f, text)
+            assert (f"fix {f} command" in logtext) == (f in chosen), (f, logtext[-2000:])

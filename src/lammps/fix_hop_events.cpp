@@ -39,7 +39,8 @@
 using namespace LAMMPS_NS;
 
 static const char *const STYLE = "fix hop/events";
-// The method's paper, registered with LAMMPS's citation reminder (log.cite).
+// The method's paper, registered with LAMMPS's citation reminder (log;
+// BibTeX with -cite FILE).
 static const char cite_fix_hop_events[] =
     "fix hop/events command (site-based jump analysis): doi:10.1021/acsaem.8b00457\n\n"
     "@Article{deKlerk18,\n"

@@ -18,7 +18,8 @@
 using namespace LAMMPS_NS;
 
 static const char *const STYLE = "fix msd/cross";
-// The algorithm's paper, registered with LAMMPS's citation reminder (log.cite).
+// The algorithm's paper, registered with LAMMPS's citation reminder (log;
+// BibTeX with -cite FILE).
 static const char cite_fix_msd_cross[] =
     "fix msd/cross command (order-n multiple-window MSD correlator):\n\n"
     "@Article{Dubbeldam09,\n"

@@ -23,7 +23,8 @@
 using namespace LAMMPS_NS;
 
 static const char *const STYLE = "fix occupancy/grid";
-// The method's paper, registered with LAMMPS's citation reminder (log.cite).
+// The method's paper, registered with LAMMPS's citation reminder (log;
+// BibTeX with -cite FILE).
 static const char cite_fix_occupancy_grid[] =
     "fix occupancy/grid command (time-averaged ion probability density): doi:10.1021/acs.chemmater.6b02648\n\n"
     "@Article{Deng17,\n"
