@@ -214,3 +214,65 @@ def test_console_script(campaign, tmp_path):
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "D* (tracer)" in proc.stdout
+
+
+def test_version_option(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"ionsitu {ionsitu.__version__}"
+    proc = subprocess.run([sys.executable, "-m", "ionsitu.cli", "--version"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"ionsitu {ionsitu.__version__}", proc.stderr
+
+
+def test_json_to_stdout_and_the_option_aliases(campaign, tmp_path, capsys):
+    """`--json` without FILE prints only the JSON (table on stderr), as `ionsitu hops --json`
+    does; `-z`, `--charge-number` and the old `--charge` are one option."""
+    f = campaign / "T550" / "rep1" / "msd.dat"
+    rc, out, err = analyze([f, "-T", 550, "--window", 0.5, 2.0, "--charge-number", 2, "--json"], capsys)
+    assert rc == 0, err
+    doc = json.loads(out)
+    assert "D* (tracer)" in err and "D* (tracer)" not in out
+    rc, _, err = analyze([f, "--temperature", 550, "--window", 0.5, 2.0, "-z", 2, "--json", tmp_path / "z.json"],
+                         capsys)
+    assert rc == 0, err
+    filed = json.loads((tmp_path / "z.json").read_text())
+    assert doc["state_points"] == filed["state_points"] and doc["state_points"][0]["report"]["conductivity"]["z"] == 2.0
+    rc, _, err = analyze([f, "-T", 550, "--window", 0.5, 2.0, "--charge", 2, "--json", tmp_path / "c.json"], capsys)
+    assert rc == 0, err
+    assert json.loads((tmp_path / "c.json").read_text())["state_points"] == filed["state_points"]
+
+
+def test_hops_and_campaign_report_take_the_same_option_names():
+    import argparse
+
+    from ionsitu import campaign_cli, hops_cli
+
+    p = argparse.ArgumentParser()
+    hops_cli.add_arguments(p)
+    for argv in (["run", "-T", "700", "--json"], ["run", "--temperature", "700", "--json", "-"]):
+        a = p.parse_args(argv)
+        assert (a.temperature, a.json) == (700.0, "-")
+    p = argparse.ArgumentParser()
+    campaign_cli.add_arguments(p)
+    assert p.parse_args(["report", "c.toml", "--json"]).json == "-"
+    assert p.parse_args(["report", "c.toml", "--print"]).json == "-"      # the old spelling
+    assert p.parse_args(["report", "c.toml", "--json", "r.json"]).json == "r.json"
+    assert p.parse_args(["report", "c.toml"]).json is None
+
+
+def test_campaign_status_json(tmp_path, capsys):
+    """`ionsitu campaign status --json`: the states of the text table, as JSON on stdout."""
+    import shutil
+    from pathlib import Path
+
+    toml = tmp_path / "campaign.toml"
+    shutil.copy(Path(__file__).parents[1] / "examples" / "quick" / "campaign.toml", toml)
+    assert main(["campaign", "status", str(toml)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert main(["campaign", "status", str(toml), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["output"] == str(tmp_path / "out" / "campaign") and doc["lock"] is None
+    assert [m["member"] for m in doc["members"]] == [line.split()[0] for line in table[1:]]
+    assert {m["state"] for m in doc["members"]} == {"pending"} and len(doc["members"]) == len(table) - 1

@@ -44,23 +44,33 @@ def msd_text(tmp_path_factory):
 def _meta_edit(**changes):
     def edit(text):
         lines = text.splitlines(keepends=True)
-        meta = json.loads(lines[1][len("# meta "):])
+        i = next(i for i, ln in enumerate(lines) if ln.startswith("# meta "))
+        meta = json.loads(lines[i][len("# meta "):])
         for k, v in changes.items():
             if v is None:
                 meta.pop(k)
             else:
                 meta[k] = v
-        lines[1] = "# meta " + json.dumps(meta) + "\n"
+        lines[i] = "# meta " + json.dumps(meta) + "\n"
         return "".join(lines)
     return edit
+
+
+def _names_and_rows(lines):
+    """Column names and the indices of the data rows of an MSD file of version 1 or 2."""
+    if lines[0].startswith("# ionsitu-msd 1"):
+        names = next(ln for ln in lines if ln.startswith("# columns ")).split()[2:]
+        first = 1
+    else:  # version 2: the names are the first line
+        names, first = lines[0].split(), 1
+    return names, [i for i, ln in enumerate(lines) if i >= first and ln.strip() and not ln.startswith("#")]
 
 
 def _cell_edit(row, col, value):
     """Replace the value of column `col` in data row `row` (0-based)."""
     def edit(text):
         lines = text.splitlines(keepends=True)
-        names = next(ln for ln in lines if ln.startswith("# columns ")).split()[2:]
-        data = [i for i, ln in enumerate(lines) if ln.strip() and not ln.startswith("#")]
+        names, data = _names_and_rows(lines)
         vals = lines[data[row]].split()
         vals[names.index(col)] = value
         lines[data[row]] = " ".join(vals) + "\n"
@@ -69,7 +79,14 @@ def _cell_edit(row, col, value):
 
 
 def _data_line_no(text, row):
-    return [i for i, ln in enumerate(text.splitlines(), start=1) if ln.strip() and not ln.startswith("#")][row]
+    return _names_and_rows(text.splitlines())[1][row] + 1
+
+
+def _as_version_1(text):
+    """The same file in the layout of format version 1 (tag, meta, '# columns ...', rows)."""
+    lines = text.splitlines(keepends=True)
+    assert lines[1] == "# ionsitu-msd 2\n"
+    return "# ionsitu-msd 1\n" + lines[2] + "# columns " + lines[0] + "".join(lines[3:])
 
 
 MSD_CASES = {
@@ -81,7 +98,7 @@ MSD_CASES = {
     "header only": (lambda t: "".join(t.splitlines(keepends=True)[:3]), "no data rows"),
     "short row": (lambda t: _cell_edit(2, "msd", "")(t), ":{L2}: 27 values, expected 28"),
     "not a number": (_cell_edit(4, "coll_y", "1.2.3"), ":{L4}: not a number in"),
-    "corrupt meta JSON": (lambda t: t.replace('"natoms": 8', '"natoms": 8,,', 1), ":2: bad JSON in the '# meta' line"),
+    "corrupt meta JSON": (lambda t: t.replace('"natoms": 8', '"natoms": 8,,', 1), ":3: bad JSON in the '# meta' line"),
     "meta without units": (_meta_edit(units=None), "the '# meta' header lacks 'units'"),
     "meta without dt": (_meta_edit(dt=None), "the '# meta' header lacks 'dt'"),
     "unknown units": (_meta_edit(units="imperial"), "unknown units 'imperial'"),
@@ -92,10 +109,17 @@ MSD_CASES = {
     "negative msd_y": (_cell_edit(1, "msd_y", "-0.01"), ":{L1}: negative msd_y = -0.01"),
     "negative collective": (_cell_edit(6, "coll", "-2.5"), ":{L6}: negative coll = -2.5"),
     "negative charge MSD": (_cell_edit(0, "charge_z", "-1e-3"), ":{L0}: negative charge_z = -0.001"),
-    "bad version line": (lambda t: t.replace("# ionsitu-msd 1", "# ionsitu-msd one", 1), ":1: bad format line"),
+    "bad version line": (lambda t: t.replace("# ionsitu-msd 2", "# ionsitu-msd two", 1), ":2: bad format line"),
+    "unknown version": (lambda t: t.replace("# ionsitu-msd 2", "# ionsitu-msd 3", 1), "MSD format version 3, this "
+                        "ionsitu reads 1, 2"),
     "binary garbage": (None, "not a text file"),
-    "no columns line": (lambda t: "".join(ln for ln in t.splitlines(keepends=True) if not ln.startswith("# columns")),
-                        "data before the '# columns' line"),
+    "no column names": (lambda t: "".join(t.splitlines(keepends=True)[1:]),
+                        ":1: a version-2 MSD file has its '# ionsitu-msd' line after the column names (line 2)"),
+    "commented column names": (lambda t: "# " + t, ":1: a version-2 MSD file starts with the column names"),
+    "version 1 without '# columns'": (lambda t: "".join(ln for ln in _as_version_1(t).splitlines(keepends=True)
+                                                        if not ln.startswith("# columns")),
+                                      ":3: data before the '# columns' line"),
+    "version 1, negative msd": (lambda t: _cell_edit(2, "msd", "-1")(_as_version_1(t)), ":{L2}: negative msd = -1.0"),
 }
 
 

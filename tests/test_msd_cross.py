@@ -200,3 +200,39 @@ BASE = BASE_LJ + "group none type 3\n"
 ])
 def test_bad_input_gives_clear_error(line, message):
     assert message in lammps_error(BASE + line)
+
+
+def test_msd_file_reads_with_numpy_and_pandas_and_in_the_old_layout(tmp_path, monkeypatch):
+    """A file a real fix wrote: numpy.genfromtxt(names=True) and pandas.read_csv(sep=r"\\s+",
+    comment="#") name its columns and read the numbers of read_msd; the same file in the
+    version-1 layout (tag first, '# columns' after the meta line) reads to the same result."""
+    import pandas as pd
+    monkeypatch.chdir(tmp_path)
+    lmp = ionsitu.lammps_instance()
+    lmp.commands_string(lj_mixture("fix m all msd/cross 2 block 4 levels 2 charges 1 1.0 2 -1.0 file msd.dat",
+                                   nsteps=40, dump_every=1000, cells=3))
+    lmp.close()
+    res = ionsitu.read_msd("msd.dat")
+    names = list(res.columns)
+    assert names[:8] == ["lag_steps", "time", "n_origins", "msd_x", "msd_y", "msd_z", "msd", "msd4"]
+    assert "onsager_1_2" in names and res.meta["version"] == 2
+    arr = np.genfromtxt("msd.dat", names=True)
+    assert list(arr.dtype.names) == names and arr.shape == (6,)
+    df = pd.read_csv("msd.dat", sep=r"\s+", comment="#")
+    assert list(df.columns) == names and df.shape == (6, len(names))
+    for n in names:
+        np.testing.assert_array_equal(arr[n], res.columns[n])
+        np.testing.assert_array_equal(df[n].to_numpy(dtype=float), res.columns[n])
+    # version 1, as ionsitu wrote it before: "# ionsitu-msd 1", "# meta", "# columns ...", rows
+    lines = (tmp_path / "msd.dat").read_text().splitlines(keepends=True)
+    assert lines[1] == "# ionsitu-msd 2\n" and lines[2].startswith("# meta {")
+    old = tmp_path / "msd_v1.dat"
+    old.write_text("# ionsitu-msd 1\n" + lines[2].replace('"version": 2', '"version": 1') + "# columns " + lines[0]
+                   + "".join(lines[3:]))
+    res1 = ionsitu.read_msd(old)
+    assert res1.meta["version"] == 1 and list(res1.columns) == names
+    for n in names:
+        np.testing.assert_array_equal(res1.columns[n], res.columns[n])
+    np.testing.assert_array_equal(res1.onsager, res.onsager)
+    from ionsitu.msd_file import is_msd_file
+    assert is_msd_file(old) and is_msd_file(tmp_path / "msd.dat") and not is_msd_file(tmp_path / "dump.txt")

@@ -170,3 +170,30 @@ def test_layers_import_only_lower_layers():
             if lm is not None and ld is not None and ld > lm:
                 bad.append(f"{mod} imports {d}")
     assert bad == []
+
+
+def test_each_fix_registers_its_paper_with_citeme(tmp_path, monkeypatch):
+    """The log names every ionsitu fix of the run in its citation reminder and `-cite FILE`
+    holds their BibTeX entries, each once; fixes not in the run are not named."""
+    import ionsitu
+
+    monkeypatch.chdir(tmp_path)
+    cite = tmp_path / "cite.txt"
+    fixes = {"msd/cross": "fix m all msd/cross 2 block 4 levels 2",
+             "occupancy/grid": "fix g all occupancy/grid 5 grid 4 4 4",
+             "hop/events": "fix h all hop/events 5 free 0.5 4"}
+    papers = {"msd/cross": "Dubbeldam09", "occupancy/grid": "doi:10.1021/acs.chemmater.6b02648",
+              "hop/events": "doi:10.1021/acsaem.8b00457"}
+    base = ("units lj\nlattice fcc 0.8442\nregion box block 0 2 0 2 0 2\ncreate_box 1 box\ncreate_atoms 1 box\n"
+            "mass 1 1.0\nvelocity all create 1.5 87287\npair_style lj/cut 2.5\npair_coeff * * 1.0 1.0\n"
+            "fix integrate all nve\n")
+    for chosen in (["msd/cross", "hop/events"], list(fixes)):
+        log = tmp_path / "log.lammps"
+        lmp = ionsitu.lammps_instance(cmdargs=["-screen", "none", "-log", str(log), "-cite", str(cite)])
+        lmp.commands_string(base + "\n".join(fixes[f] for f in chosen) + "\nfix again all msd/cross 2\nrun 10\n")
+        lmp.close()
+        text, logtext = cite.read_text(), log.read_text()
+        for f in fixes:
+            assert text.count(f"fix {f} command") == (f in chosen), (f, text)
+            assert (papers[f] in text) == (f in chosen), (f, text)
+            assert (f"fix {f} command" in logtext) == (f in chosen), (f, logtext[-2000:])

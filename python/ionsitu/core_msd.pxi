@@ -171,7 +171,7 @@ cdef class MSDCorrelator:
     def meta(self):
         n = self.c.nsamples()
         return {
-            "format": "ionsitu-msd", "version": 1, "producer": "ionsitu.core",
+            "format": "ionsitu-msd", "version": 2, "producer": "ionsitu.core",
             "natoms": self.natoms, "nevery": int(self.nevery), "block": self.c.block(),
             "levels": self.c.levels(), "dt": self.dt, "units": self.units, "drift": self.drift,
             "types": self.species_types, "charges": self.species_charges,

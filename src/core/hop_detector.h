@@ -1,4 +1,5 @@
-// ionsitu core: hop (jump) detection, METHODS.md section 3.
+// ionsitu core: hop (jump) detection (site-based as in de Klerk et al., ACS Appl. Energy Mater. 1 (2018) 3230);
+// docs/fix_hop_events.md.
 //
 // Two modes.
 //

@@ -227,9 +227,12 @@ void write_file_atomic(const std::string &path, const std::string &text)
 std::string format_msd_text(const std::string &meta_json, const std::vector<std::string> &names,
                             const std::vector<double> &table)
 {
-  std::string text = "# ionsitu-msd 1\n# meta " + meta_json + "\n# columns";
-  for (const auto &n : names) text += " " + n;
-  text += "\n";
+  // Version 2: the column names come first, bare, so that numpy.genfromtxt(names=True) and
+  // pandas.read_csv(sep=r"\s+", comment="#") name the columns; the tag and meta lines are
+  // comments after them (docs/file_formats.md).
+  std::string text;
+  for (size_t i = 0; i < names.size(); ++i) text += (i ? " " : "") + names[i];
+  text += "\n# ionsitu-msd 2\n# meta " + meta_json + "\n";
   char num[32];
   const size_t ncols = names.size();
   for (size_t i = 0; i < table.size(); ++i) {

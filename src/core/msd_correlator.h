@@ -90,8 +90,8 @@ class MsdCorrelator {
 // Throws std::runtime_error naming the path on failure.
 void write_file_atomic(const std::string &path, const std::string &text);
 
-// The versioned text format of MSD results (read by ionsitu.read_msd).
-// `meta_json` is one line of JSON.
+// The versioned text format of MSD results (version 2, docs/file_formats.md; read by
+// ionsitu.read_msd).  `meta_json` is one line of JSON.
 std::string format_msd_text(const std::string &meta_json, const std::vector<std::string> &names,
                             const std::vector<double> &table);
 

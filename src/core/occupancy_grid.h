@@ -1,4 +1,5 @@
-// ionsitu core: time-averaged occupancy grid (TAOG), METHODS.md section 2.
+// ionsitu core: time-averaged occupancy grid (TAOG): the ions' probability density (Deng et al., Chem. Mater. 29 (2017) 281);
+// docs/fix_occupancy_grid.md.
 //
 // Voxel histogram of atom positions in fractional coordinates of the (possibly triclinic,
 // possibly changing) periodic box: every position is mapped to s in [0,1)^3 and counted in

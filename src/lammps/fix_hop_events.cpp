@@ -23,6 +23,7 @@
 #include "append_log.h"
 
 #include "atom.h"
+#include "citeme.h"
 #include "comm.h"
 #include "domain.h"
 #include "error.h"
@@ -38,6 +39,19 @@
 using namespace LAMMPS_NS;
 
 static const char *const STYLE = "fix hop/events";
+// The method's paper, registered with LAMMPS's citation reminder (log;
+// BibTeX with -cite FILE).
+static const char cite_fix_hop_events[] =
+    "fix hop/events command (site-based jump analysis): doi:10.1021/acsaem.8b00457\n\n"
+    "@Article{deKlerk18,\n"
+    " author = {N. J. J. de Klerk and E. van der Maas and M. Wagemaker},\n"
+    " title = {Analysis of Diffusion in Solid-State Electrolytes through {MD} Simulations, Improvement of the "
+    "Li-Ion Conductivity in $\\beta$-{Li$_3$PS$_4$} as an Example},\n"
+    " journal = {ACS Appl.\\ Energy Mater.},\n"
+    " year = 2018,\n"
+    " volume = 1,\n"
+    " pages = {3230--3242}\n"
+    "}\n\n";
 static constexpr int RESTART_VERSION = 2;
 static constexpr bigint kFlushEvents = 1 << 16;    // events waiting on the ranks before an early output
 // The meta line is padded by this many bytes at the file's creation: room for the 18 fields
@@ -50,6 +64,7 @@ FixHopEvents::FixHopEvents(LAMMPS *lmp, int narg, char **arg) :
     last_origin{0, 0, 0}, log_header_bytes(0), log_committed_bytes(0), log_committed_events(0),
     counters(4, 0.0), counters_nsamples(-1)
 {
+  if (lmp->citeme) lmp->citeme->add(cite_fix_hop_events);
   ionsitu::ArgReader args(lmp, STYLE, narg, arg);
   nevery = (int) args.positive_int(3, "Nevery");
   int mode = -1;    // 0 sites, 1 free

@@ -8,7 +8,7 @@
      every M                   also write every M steps (multiple of Nevery; needs file)
 
    Global vector f_ID[i]: 1 hops, 2 distinct ions that hopped, 3 samples, 4 ions in the group.
-   See docs/fixes_occupancy_hops.md.
+   See docs/fix_hop_events.md.
 */
 
 #ifndef IONSITU_FIX_HOP_EVENTS_H

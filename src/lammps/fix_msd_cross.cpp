@@ -6,6 +6,7 @@
 #include "fix_common.h"
 
 #include "atom.h"
+#include "citeme.h"
 #include "comm.h"
 #include "domain.h"
 #include "error.h"
@@ -17,6 +18,18 @@
 using namespace LAMMPS_NS;
 
 static const char *const STYLE = "fix msd/cross";
+// The algorithm's paper, registered with LAMMPS's citation reminder (log;
+// BibTeX with -cite FILE).
+static const char cite_fix_msd_cross[] =
+    "fix msd/cross command (order-n multiple-window MSD correlator):\n\n"
+    "@Article{Dubbeldam09,\n"
+    " author = {D. Dubbeldam and D. C. Ford and D. E. Ellis and R. Q. Snurr},\n"
+    " title = {A new perspective on the order-n algorithm for computing correlation functions},\n"
+    " journal = {Mol.\\ Simul.},\n"
+    " year = 2009,\n"
+    " volume = 35,\n"
+    " pages = {1084--1097}\n"
+    "}\n\n";
 static constexpr long long MAX_BLOCK = 100000;
 static constexpr long long MAX_LEVELS = 64;
 
@@ -24,6 +37,7 @@ FixMSDCross::FixMSDCross(LAMMPS *lmp, int narg, char **arg) :
     FixSampled(lmp, narg, arg, STYLE), drift_group(-1), drift_name("all"), natoms_group(-1),
     step_first(-1), step_last(-1), dt_first(0.0), table_nsamples(-1)
 {
+  if (lmp->citeme) lmp->citeme->add(cite_fix_msd_cross);
   ionsitu::ArgReader args(lmp, STYLE, narg, arg);
   nevery = (int) args.positive_int(3, "Nevery");
   int block = 10, levels = 7;
@@ -227,7 +241,7 @@ std::string FixMSDCross::meta_json() const
   }
   const bigint n = corr->nsamples();
   return fmt::format(
-      "{{\"format\": \"ionsitu-msd\", \"version\": 1, \"producer\": \"fix msd/cross\", "
+      "{{\"format\": \"ionsitu-msd\", \"version\": 2, \"producer\": \"fix msd/cross\", "
       "\"fix_id\": {}, \"group\": {}, \"natoms\": {}, \"nevery\": {}, \"block\": {}, "
       "\"levels\": {}, \"dt\": {:.17g}, \"units\": {}, \"drift\": {}, \"types\": [{}], "
       "\"charges\": [{}], \"species_counts\": [{}], \"volume\": {:.17g}, \"nsamples\": {}, "

@@ -8,6 +8,7 @@
 #include "msd_correlator.h"    // ionsitu::write_file_atomic
 
 #include "atom.h"
+#include "citeme.h"
 #include "comm.h"
 #include "domain.h"
 #include "error.h"
@@ -22,6 +23,18 @@
 using namespace LAMMPS_NS;
 
 static const char *const STYLE = "fix occupancy/grid";
+// The method's paper, registered with LAMMPS's citation reminder (log;
+// BibTeX with -cite FILE).
+static const char cite_fix_occupancy_grid[] =
+    "fix occupancy/grid command (time-averaged ion probability density): doi:10.1021/acs.chemmater.6b02648\n\n"
+    "@Article{Deng17,\n"
+    " author = {Z. Deng and Z. Zhu and I.-H. Chu and S. P. Ong},\n"
+    " title = {Data-Driven First-Principles Methods for the Study and Design of Alkali Superionic Conductors},\n"
+    " journal = {Chem.\\ Mater.},\n"
+    " year = 2017,\n"
+    " volume = 29,\n"
+    " pages = {281--288}\n"
+    "}\n\n";
 static constexpr int RESTART_VERSION = 1;
 static constexpr double BOHR_ANGSTROM = 0.529177210903;
 static constexpr long long MAX_GRID_COUNT = 100000;              // voxels along one edge
@@ -160,6 +173,7 @@ FixOccupancyGrid::FixOccupancyGrid(LAMMPS *lmp, int narg, char **arg) :
     norm(ionsitu::OccupancyGrid::Norm::Probability), nsamples(0), step_first(-1),
     step_last(-1), totals_nsamples(-1)
 {
+  if (lmp->citeme) lmp->citeme->add(cite_fix_occupancy_grid);
   ionsitu::ArgReader args(lmp, STYLE, narg, arg);
   nevery = (int) args.positive_int(3, "Nevery");
   int shape[3] = {0, 0, 0};

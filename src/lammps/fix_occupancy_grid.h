@@ -10,7 +10,7 @@
      every M              also write every M steps (multiple of Nevery; needs file)
 
    Global scalar f_ID: samples counted; global vector f_ID[i]: positions counted for the
-   i-th type of `types` (or for the whole group).  See docs/fixes_occupancy_hops.md.
+   i-th type of `types` (or for the whole group).  See docs/fix_occupancy_grid.md.
 */
 
 #ifndef IONSITU_FIX_OCCUPANCY_GRID_H

@@ -1,6 +1,8 @@
 """Sites of mobile ions from occupancy grids: density, free energy, site search, barriers.
 
-Site files and site sets from arrays or structures: :mod:`ionsitu.io.sites`. Conventions:
+Probability-density analysis as in Deng et al., Chem. Mater. 29 (2017) 281. Site files and
+site sets from arrays or structures: :mod:`ionsitu.io.sites` (format: docs/file_formats.md).
+Conventions:
 
 - A cell is a (3, 3) array whose ROWS are the edge vectors a, b, c (ASE convention), in
   the length unit of the run (angstrom for LAMMPS ``metal``/``real``). A LAMMPS box
@@ -200,7 +202,7 @@ def find_sites(
     refine: bool = True,
     units: str = "",
 ) -> SiteSearch:
-    """Sites as periodic density maxima of an occupancy grid (METHODS section 2).
+    """Sites as periodic density maxima of an occupancy grid (docs/fix_occupancy_grid.md).
 
     counts: (nx, ny, nz) voxel counts (or any non-negative density) of one species, e.g.
         the counts of ``fix occupancy/grid``, over fractional coordinates of ``cell``.

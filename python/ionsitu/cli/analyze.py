@@ -4,7 +4,7 @@ Inputs
 ------
 - MSD files written by ``fix msd/cross`` (or ``ionsitu.core``): one state point each.
 - Run folders: every MSD file found under the folder (recursively; recognised by their
-  first line ``# ionsitu-msd``) is a replica of one state point (mean +- standard error).
+  ``# ionsitu-msd`` line, first or after the column names) is a replica of one state point (mean +- standard error).
 - Campaign folders: a folder whose sub-folders are named by temperature (``T600``,
   ``T=600``, ``600K``, ``T0.6``) gives one state point per sub-folder, its MSD files being
   the replicas, e.g.::
@@ -31,6 +31,7 @@ Drift: whatever the MSD producer removed is reported (``fix msd/cross`` default 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
@@ -71,11 +72,14 @@ def add_arguments(parser):
     parser.add_argument("inputs", nargs="*", help="MSD files (fix msd/cross output) or run/campaign folders")
     parser.add_argument("--temperature", "-T", type=float, nargs="+", metavar="T",
                         help="temperature(s) in K (reduced for lj): one for all inputs or one per state point")
-    parser.add_argument("--charge", "-z", type=float, default=1.0, help="ionic charge number z of the mobile ions "
-                        "for the Nernst-Einstein conductivity (default 1)")
+    parser.add_argument("-z", "--charge-number", "--charge", dest="charge", type=float, default=1.0,
+                        help="ionic charge number z of the mobile ions for the Nernst-Einstein conductivity from "
+                        "D_sigma (default 1; --charge is the old spelling); per-species charges: --charges")
     parser.add_argument("--window", type=float, nargs=2, metavar=("TMIN", "TMAX"),
                         help="fit window in time units of the run (default: automatic, where beta ~ 1)")
-    parser.add_argument("--json", metavar="FILE", help="write every number (and the conventions) to this JSON file")
+    parser.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                        help="write every number (and the conventions) as JSON to FILE, or to stdout without FILE "
+                        "(the table then goes to stderr)")
     parser.add_argument("--plots", metavar="DIR", help="write MSD (and Arrhenius) figures into this folder")
     parser.add_argument("--extrapolate", type=float, metavar="T",
                         help="extrapolate the Arrhenius fits to this temperature (default 300 K; none for lj)")
@@ -100,7 +104,8 @@ def add_arguments(parser):
                     help="masses per type/element, e.g. 1:20 2:1 (default: dump 'mass' column, ASE or the "
                     "topology), or 'equal'")
     tr.add_argument("--charges", nargs="+", metavar="S:Q",
-                    help="charges of the mobile species (charge MSD, Onsager terms), e.g. Li:1")
+                    help="charges of the mobile species (charge MSD, Onsager terms), e.g. Li:1 (MSD files of "
+                    "fix msd/cross carry the fix's charges)")
     tr.add_argument("--format", help="trajectory format (default: from the file name; LAMMPS dumps are detected): "
                     "lammps-dump, an ASE format name (extxyz, vasp-xdatcar, traj, ...) or dcd/xtc/trr/h5md")
     tr.add_argument("--topology", metavar="FILE", help="DCD/XTC/TRR: the file naming the atoms (the LAMMPS data "
@@ -141,11 +146,9 @@ def temperature_from_name(name: str) -> float | None:
 
 
 def _is_msd_file(p: Path) -> bool:
-    try:
-        with p.open("rb") as fh:
-            return fh.read(len(MSD_TAG)).decode("ascii", "replace") == MSD_TAG
-    except OSError:
-        return False
+    from .msd_file import is_msd_file
+
+    return is_msd_file(p)
 
 
 def _msd_files(folder: Path) -> list[Path]:
@@ -182,12 +185,12 @@ def collect_inputs(inputs) -> list[StatePoint]:
             for T, s in subs:
                 files = _msd_files(s)
                 if not files:
-                    raise ValueError(f"{s}: no MSD files (first line '{MSD_TAG}') in this temperature folder")
+                    raise ValueError(f"{s}: no MSD files (with a '{MSD_TAG}' line) in this temperature folder")
                 points.append(StatePoint(T, [read_msd(f) for f in files], [str(f) for f in files]))
         else:
             files = _msd_files(p)
             if not files:
-                raise ValueError(f"{inp}: no MSD files (first line '{MSD_TAG}') in this folder")
+                raise ValueError(f"{inp}: no MSD files (with a '{MSD_TAG}' line) in this folder")
             points.append(StatePoint(temperature_from_name(p.name), [read_msd(f) for f in files],
                                      [str(f) for f in files]))
     return points
@@ -410,6 +413,16 @@ def _fit_json(e, extrapolate_T):
 # Main
 # --------------------------------------------------------------------------------------
 def run(args) -> int:
+    """``ionsitu analyze``. With ``--json`` and no FILE the JSON is all that goes to stdout
+    (the table goes to stderr), as with ``ionsitu hops --json``."""
+    if args.json == "-":
+        out = sys.stdout
+        with contextlib.redirect_stdout(sys.stderr):
+            return _analyze(args, out)
+    return _analyze(args, None)
+
+
+def _analyze(args, json_stream) -> int:
     import ionsitu
     from ..analysis import transport
     from ..analysis.arrhenius import KINDS
@@ -488,7 +501,11 @@ def run(args) -> int:
             "arrhenius": None if fits is None else {k: _fit_json(e, extrapolate_T) for k, e in fits.items()},
             "figures": [str(w) for w in written],
         }
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(json_safe(doc), indent=1, allow_nan=False))
-        print(f"JSON: {args.json}")
+        text = json.dumps(json_safe(doc), indent=1, allow_nan=False)
+        if json_stream is not None:
+            print(text, file=json_stream)
+        else:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(text)
+            print(f"JSON: {args.json}")
     return 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 3, 4
 
@@ -41,12 +42,18 @@ def add_arguments(parser):
     p = sub.add_parser("report", help="write report.json and report.html from the finished members")
     p.add_argument("config")
     p.add_argument("--out", default=None, help="folder of the report (default: the campaign output)")
-    p.add_argument("--print", action="store_true", help="also print the JSON")
+    p.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                   help="also write the report JSON to FILE, or print it to stdout without FILE (then the only "
+                   "output there)")
+    p.add_argument("--print", dest="json", action="store_const", const="-",
+                   help="the old spelling of --json without FILE")
     c = sub.add_parser("check", help="validate the campaign file (all errors, with their keys)")
     c.add_argument("config")
     c.add_argument("--no-lammps", action="store_true", help="only the static checks")
     s = sub.add_parser("status", help="state of every member")
     s.add_argument("config")
+    s.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                   help="write the states as JSON to FILE, or to stdout without FILE (then the only output there)")
     sub.add_parser("keys", help="print the documented keys of campaign.toml")
 
 
@@ -87,7 +94,8 @@ def _status(args) -> int:
     if camp is None:
         return EXIT_CONFIG
     holder = CampaignLock(camp.output).holder()
-    print(f"{camp.output}: " + (f"locked by {_holder_text(holder)}" if holder else "not locked"))
+    doc = {"output": str(camp.output), "lock": holder, "members": []}
+    lines = [f"{camp.output}: " + (f"locked by {_holder_text(holder)}" if holder else "not locked")]
     for m in camp.members:
         try:
             st = read_status(m)
@@ -96,7 +104,16 @@ def _status(args) -> int:
         else:
             state, detail = liveness(st)
         st = st or {}
-        print(f"{m.name:<16} {state:<11} step {st.get('step', 0)}/{camp.target_step}" + (f"  {detail}" if detail else ""))
+        doc["members"].append({"member": m.name, "temperature": m.T, "replica": m.replica, "state": state,
+                               "detail": detail, "step": st.get("step", 0), "target_step": camp.target_step})
+        lines.append(f"{m.name:<16} {state:<11} step {st.get('step', 0)}/{camp.target_step}"
+                     + (f"  {detail}" if detail else ""))
+    if args.json == "-":
+        print(json.dumps(doc, indent=1, default=str))
+        return EXIT_OK
+    if args.json:
+        Path(args.json).write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    print("\n".join(lines))
     return EXIT_OK
 
 
@@ -122,10 +139,13 @@ def run(args) -> int:
 
         data = report.build(camp)
         paths = report.write(camp, data, args.out)
-        if args.print:
+        if args.json == "-":
             print(json.dumps(data, indent=1, default=str))
+            return EXIT_OK
+        if args.json:
+            Path(args.json).write_text(json.dumps(data, indent=1, default=str) + "\n")
         print(report.summary_text(data))
-        print(f"report: {paths['json']}\n        {paths['html']}")
+        print(f"report: {paths['json']}\n        {paths['html']}" + (f"\nJSON:   {args.json}" if args.json else ""))
         return EXIT_OK
     return _run(args)
 

@@ -1,6 +1,6 @@
 """``ionsitu hops <run dir or event file>``: hop statistics of the event logs of fix hop/events.
 
-Reads every event log (format ``# ionsitu-hops 1``, see docs/fixes_occupancy_hops.md) in a
+Reads every event log (format ``# ionsitu-hops 1``, see docs/file_formats.md) in a
 run folder, or one given file, and reports :func:`ionsitu.analysis.hops.hop_summary` (the same
 function and defaults as the campaign report): hops, jump rates per
 jump type, residence times, the jump diffusivity D_j, effective activation energies per
@@ -281,7 +281,7 @@ def check_finite(events, path) -> None:
 def add_arguments(parser):
     parser.add_argument("path", help="run folder (every '# ionsitu-hops' file in it) or one event log")
     parser.add_argument("--sites", help="site file (default: the one named in the log, if found) for the jump network")
-    parser.add_argument("--temperature", type=float, help="temperature (K; reduced in lj units) for E_a")
+    parser.add_argument("-T", "--temperature", type=float, help="temperature (K; reduced in lj units) for E_a")
     parser.add_argument("--attempt-frequency", type=float,
                         help="attempt frequency nu* in 1/time of the run (default 1e13 Hz converted to the run's "
                              "time unit, as in the campaign report; none in lj)")

@@ -20,7 +20,11 @@ COMMANDS = {
 
 
 def main(argv=None) -> int:
+    from ionsitu import __version__
+
     parser = argparse.ArgumentParser(prog="ionsitu", description="In-situ ion-transport analysis for LAMMPS")
+    parser.add_argument("--version", action="version", version=f"ionsitu {__version__}",
+                        help="print the version of ionsitu and exit (`ionsitu info`: also LAMMPS, MPI, plugins)")
     sub = parser.add_subparsers(dest="command", required=True)
     argv = sys.argv[1:] if argv is None else argv
     for name, (module, help_text) in COMMANDS.items():

@@ -1,6 +1,6 @@
 """Hop-event tables and the event log of ``fix hop/events`` (format ``# ionsitu-hops 1``).
 
-The normative description of the log is in docs/fixes_occupancy_hops.md.  Events come from
+The normative description of the log is in docs/file_formats.md.  Events come from
 ``fix hop/events`` (:func:`read_events`), the offline core (:func:`events_from_core`) or any
 other detector (:func:`make_events`).
 
@@ -169,7 +169,7 @@ def is_event_file(path) -> bool:
 
 def read_events(path):
     """Read an event log of fix hop/events (format ``# ionsitu-hops 1``, see
-    docs/fixes_occupancy_hops.md) -> (event table :data:`EVENT_DTYPE`, meta dict).
+    docs/file_formats.md) -> (event table :data:`EVENT_DTYPE`, meta dict).
 
     The observation time for rates is ``observed_time(meta)`` = (step_last - step_first) *
     dt and N = ``meta["natoms"]``. Raises ValueError naming the file and line on a

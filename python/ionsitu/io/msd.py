@@ -1,11 +1,21 @@
 """Reader of the MSD files written by ``fix msd/cross`` and by the offline core.
 
-File format (version 1), plain text, written atomically (temp file + rename)::
+File format, plain text, written atomically (temp file + rename); docs/file_formats.md is
+the normative description. Version 2 (what ionsitu writes)::
+
+    lag_steps time n_origins msd_x ...                 column names, bare (first line)
+    # ionsitu-msd 2
+    # meta {"fix_id": ..., "natoms": ..., ...}          one line of JSON
+    <one row per lag, whitespace separated>
+
+so ``numpy.genfromtxt(path, names=True)`` and ``pandas.read_csv(path, sep=r"\s+",
+comment="#")`` name the columns with no arguments about the header. Version 1 (older
+files, still read) had the tag first and the names in a comment line::
 
     # ionsitu-msd 1
-    # meta {"fix_id": ..., "natoms": ..., ...}          one line of JSON
-    # columns lag_steps time n_origins msd_x ...        column names
-    <one row per lag, whitespace separated>
+    # meta {...}
+    # columns lag_steps time n_origins msd_x ...
+    <rows>
 
 Column meanings (distance units of the run, ``time`` in its time units):
 
@@ -31,7 +41,8 @@ from pathlib import Path
 import numpy as np
 
 FORMAT_TAG = "# ionsitu-msd"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2          #: the version the writers write
+READ_VERSIONS = (1, 2)      #: the versions this reader reads
 DIRECTIONS = ("x", "y", "z", "")
 
 
@@ -186,33 +197,55 @@ def _check_table(names, table, src: str, lines) -> None:
                                  "the file is corrupt)")
 
 
+def is_msd_file(path) -> bool:
+    """True when ``path`` starts like an MSD file of any version (its tag on line 1 or 2)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64 * 1024)
+    except OSError:
+        return False
+    lines = head.decode("ascii", "replace").splitlines()[:2]
+    return any(line.startswith(FORMAT_TAG) for line in lines)
+
+
 def parse_msd_text(text: str, source: str = "<string>") -> MSDResult:
-    """Parse the text of an MSD file; ValueError naming ``source`` (and the line) on a
-    truncated, short-row or corrupt file, a header without units or timestep, dt <= 0,
-    NaN or negative squared displacements."""
+    """Parse the text of an MSD file (version 1 or 2); ValueError naming ``source`` (and the
+    line) on a truncated, short-row or corrupt file, a header without units or timestep,
+    dt <= 0, NaN or negative squared displacements."""
     lines = text.splitlines()
-    if not lines or not lines[0].startswith(FORMAT_TAG):
-        raise ValueError(f"{source}: not an ionsitu MSD file (first line {lines[:1]!r})")
-    head = lines[0].split()
+    tag_at = next((i for i, line in enumerate(lines[:2]) if line.startswith(FORMAT_TAG)), None)
+    if tag_at is None:
+        raise ValueError(f"{source}: not an ionsitu MSD file (no '{FORMAT_TAG} N' line first or after the "
+                         f"column names; first lines {lines[:2]!r})")
+    head = lines[tag_at].split()
     try:
         version = int(head[2])
     except (IndexError, ValueError):
-        raise ValueError(f"{source}:1: bad format line {lines[0]!r} (expected '{FORMAT_TAG} {FORMAT_VERSION}')") from None
-    if version != FORMAT_VERSION:
-        raise ValueError(f"{source}: MSD format version {version}, this ionsitu reads {FORMAT_VERSION}")
+        raise ValueError(f"{source}:{tag_at + 1}: bad format line {lines[tag_at]!r} (expected "
+                         f"'{FORMAT_TAG} {FORMAT_VERSION}')") from None
+    if version not in READ_VERSIONS:
+        raise ValueError(f"{source}: MSD format version {version}, this ionsitu reads "
+                         f"{', '.join(map(str, READ_VERSIONS))}")
+    if (version == 1) != (tag_at == 0):
+        raise ValueError(f"{source}:{tag_at + 1}: a version-{version} MSD file has its '{FORMAT_TAG}' line "
+                         f"{'first' if version == 1 else 'after the column names (line 2)'}")
     meta, names, rows, where = None, None, [], []
-    for lineno, line in enumerate(lines[1:], start=2):
+    if version == 2:
+        names = lines[0].split()
+        if not names or lines[0].startswith("#"):
+            raise ValueError(f"{source}:1: a version-2 MSD file starts with the column names, got {lines[0][:80]!r}")
+    for lineno, line in enumerate(lines[tag_at + 1:], start=tag_at + 2):
         if line.startswith("# meta "):
             try:
                 meta = json.loads(line[len("# meta "):])
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{source}:{lineno}: bad JSON in the '# meta' line ({exc.msg} at column "
                                  f"{exc.colno + len('# meta ')})") from None
-        elif line.startswith("# columns "):
+        elif line.startswith("# columns ") and version == 1:
             names = line.split()[2:]
         elif line.strip() and not line.startswith("#"):
             if names is None:
-                raise ValueError(f"{source}:{lineno}: data before the '# columns' line")
+                raise ValueError(f"{source}:{lineno}: data before the '# columns' line")  # version 1
             vals = line.split()
             if len(vals) != len(names):
                 raise ValueError(f"{source}:{lineno}: {len(vals)} values, expected {len(names)} (one per column"
@@ -223,7 +256,8 @@ def parse_msd_text(text: str, source: str = "<string>") -> MSDResult:
                 raise ValueError(f"{source}:{lineno}: not a number in {line.strip()[:80]!r}") from None
             where.append(lineno)
     if meta is None or names is None:
-        raise ValueError(f"{source}: MSD file lacks its '# meta' or '# columns' line")
+        raise ValueError(f"{source}: MSD file lacks its '# meta' line"
+                         + (" or its '# columns' line" if version == 1 else ""))
     _check_meta(meta, source)
     if not rows:
         raise ValueError(f"{source}: no data rows (truncated file?)")
@@ -237,7 +271,7 @@ def parse_msd_text(text: str, source: str = "<string>") -> MSDResult:
 
 
 def read_msd(path) -> MSDResult:
-    """Read an MSD file written by ``fix msd/cross`` (or the offline core).
+    """Read an MSD file written by ``fix msd/cross`` (or the offline core), version 1 or 2.
 
     Returns an :class:`MSDResult` with lags in steps (``lag_steps``) and in time units
     of the run (``time``), and named arrays for every column. Raises ValueError naming

@@ -175,7 +175,7 @@ def write_sites(path, sites: Sites, units: str | None = None, meta: dict | None 
         cols[name] = arr
     m = dict(sites.meta)
     m.update(meta or {})
-    lines = [f"# {_MAGIC} {SITE_FILE_VERSION}", "# written by ionsitu.io.sites.write_sites; format: docs/fixes_occupancy_hops.md"]
+    lines = [f"# {_MAGIC} {SITE_FILE_VERSION}", "# written by ionsitu.io.sites.write_sites; format: docs/file_formats.md"]
     if unit:
         lines.append(f"units {unit}")
     lines.append("cell " + " ".join(_fmt(v) for v in np.asarray(sites.cell).ravel()))

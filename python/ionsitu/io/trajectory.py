@@ -471,7 +471,7 @@ def trajectory_format(path, format: str | None = None) -> tuple[str, str]:
     its extension (:data:`EXTENSIONS`) or name (XDATCAR, OUTCAR, vasprun.xml). An ionsitu MSD
     file or an unknown extension is a ValueError saying what to do.
     """
-    from .msd import FORMAT_TAG
+    from .msd import is_msd_file
 
     p = Path(path)
     if format is not None:
@@ -482,7 +482,7 @@ def trajectory_format(path, format: str | None = None) -> tuple[str, str]:
             return "mdanalysis", f.upper()
         return "ase", f
     first = _first_line(p)
-    if first.startswith(FORMAT_TAG.encode()):
+    if is_msd_file(p):
         raise ValueError(f"{p}: this is an ionsitu MSD file (output of fix msd/cross or ionsitu.core), not a "
                          "trajectory: give it to `ionsitu analyze` as an input file (without --trajectory), or read "
                          "it with ionsitu.read_msd")

@@ -292,7 +292,7 @@ def _detect_quantum(ev) -> float:
 def correlated_hops(events, time_window: float, cutoff: float, cell=None, position: str = "midpoint",
                     n_min: int = 1, n_random: int = 30, seed: int | None = 0, time_span=None,
                     time_quantum: float | None = None) -> CorrelatedHops:
-    """Correlated (concerted) hops by a distance and time window (METHODS section 4), with
+    """Correlated (concerted) hops by a distance and time window (de Klerk et al., ACS Appl. Energy Mater. 1 (2018) 3230), with
     their chance level.
 
     Two hops of DIFFERENT ions are correlated when their arrival times differ by at most
@@ -470,7 +470,7 @@ def _corr(X):
 def correlation_matrix_method(events, atom_ids, t_start: float, t_end: float, dt: float,
                               fwhm: float | None = None, n_random: int = 20, quantile: float = 0.99,
                               seed: int = 0, n_min: int = 2) -> CorrelationGroups:
-    """Concerted hops by the correlation-matrix method (METHODS section 4).
+    """Concerted hops by the correlation-matrix method.
 
     Per ion (``atom_ids``, N) a binary series on the grid t_start, t_start+dt, ... < t_end
     (time units): 1 while hopping (from the last sample on the origin, time - duration, to
