@@ -146,7 +146,7 @@ def temperature_from_name(name: str) -> float | None:
 
 
 def _is_msd_file(p: Path) -> bool:
-    from .msd_file import is_msd_file
+    from ..io.msd import is_msd_file
 
     return is_msd_file(p)
 
