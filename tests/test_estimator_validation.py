@@ -109,6 +109,10 @@ def _spread_check(fits, label):
     D = np.array([f.D for f in fits])
     E = np.array([f.D_err for f in fits])
     ratio = E.mean() / D.std(ddof=1)
+    model, boot = (np.mean([getattr(f, k) for f in fits]) / D.std(ddof=1) for k in ("D_err_model", "D_err_boot"))
+    print(f"\n{label}: model sigma / spread {model:.3f}, ion resampling ({fits[0].n_ion_groups} groups) sigma / "
+          f"spread {boot:.3f}; error from {fits[0].err_method}")
+    assert fits[0].n_ion_groups == 16 and 1 / 1.5 <= boot <= 1.5, (label, boot)
     print(f"\n{label}: mean D {D.mean():.4g} (sem {D.std(ddof=1) / np.sqrt(len(D)):.2g}), spread {D.std(ddof=1):.3g}, "
           f"mean reported sigma {E.mean():.3g} -> ratio {ratio:.3f}; chi2_red {np.mean([f.chi2_red for f in fits]):.3g}, "
           f"inflation {np.mean([f.err_inflation for f in fits]):.3g}, unresolved {sum(not f.resolved for f in fits)}"

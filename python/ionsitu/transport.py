@@ -57,7 +57,7 @@ residual error) are kept for comparison only: the naive error is ~1/13 of the re
 scatter on random walks (tests/test_transport.py).
 
 The window is user-given ``(t_start, t_end)`` or automatic: the longest range (in
-log t) of consecutive lags where the local log-log slope beta(t) = dlog MSD/dlog t is
+log t, at least a factor ``MIN_WINDOW_RATIO`` = 2) of consecutive lags where the local log-log slope beta(t) = dlog MSD/dlog t is
 within ``beta_tol`` (plus twice its statistical error) of 1, among the lags that have
 at least ``min_independent`` effectively independent samples (N_eff * T_span / t, N_eff
 = N for self, 1 for collective quantities) and t <= ``max_fraction`` of the run.
@@ -504,6 +504,7 @@ def local_slope(t, y, half_width: float = np.log(2.0) / 2, rel_cov=None):
 THIN_RATIO = float(np.sqrt(2.0))  # consecutive fitted lags differ by at least this factor in t
 MODEL_REJECT_P = 1e-4             # GLS -> OLS when chi2 of the GLS residuals has p below this (gross misfit)
 BETA_RATIO = 1.1                  # lag spacing of the local log-log slope beta(t)
+MIN_WINDOW_RATIO = 2.0            # an automatic window spans at least this factor in t
 
 
 def thin_lags(t, ratio: float = THIN_RATIO, min_points: int = 3) -> np.ndarray:
@@ -729,7 +730,7 @@ def _select_window(series: _Series, window, beta_tol, min_independent, max_fract
             i = j + 1
         else:
             i += 1
-    if best is not None:
+    if best is not None and best_len >= np.log(MIN_WINDOW_RATIO) * (1 - 1e-9):
         return allidx[best[0]: best[1] + 1], "auto", beta, beta_err
     c = allidx[cand]
     if len(c) < min_lags:
@@ -739,7 +740,8 @@ def _select_window(series: _Series, window, beta_tol, min_independent, max_fract
     if len(idx) < min_lags:
         idx = c[-min_lags:]
     warnings.warn(
-        f"no range of >= {min_lags} lags with |beta - 1| <= {beta_tol} and enough statistics; "
+        f"no range of >= {min_lags} lags spanning a factor >= {MIN_WINDOW_RATIO:g} in t with |beta - 1| <= "
+        f"{beta_tol} and enough statistics; "
         f"falling back to t = {lags.t[idx[0]]:g}..{lags.t[idx[-1]]:g} (last third in log t). "
         "Check beta(t) and give the window explicitly.",
         RuntimeWarning,
