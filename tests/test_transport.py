@@ -525,3 +525,14 @@ def test_ion_bootstrap_calibrated_on_random_walks():
         assert np.all(np.abs(a[:, 3:].mean(axis=0) - a[:, 1].mean() / a[:, 2].mean()) < 0.25)
     assert 0.8 <= ratios["tracer"] <= 1.25
     assert 0.8 <= ratios["collective"] <= 1.4
+
+
+def test_chi2_survival_function_matches_scipy():
+    from scipy.special import chdtrc
+
+    for k in (1, 2, 3, 4, 7, 10, 31, 64):
+        for x in (0.0, 0.3, 1.0, 5.0, 20.0, 90.0, 300.0):
+            want = chdtrc(k, x)
+            assert tr.chi2_sf(k, x) == pytest.approx(want, rel=1e-12, abs=1e-300), (k, x)
+    with pytest.raises(ValueError, match="dof must be >= 1, got 0"):
+        tr.chi2_sf(0, 1.0)

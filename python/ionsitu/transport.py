@@ -68,13 +68,13 @@ Drift: whatever the MSD producer removed (``meta["drift"]``) is reported unchang
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
 import numpy as np
 
-from scipy.special import chdtrc as _chi2_sf  # chi2 survival function (scipy.stats costs ~1 s to import)
 
 from . import units as _units
 
@@ -507,6 +507,27 @@ BETA_RATIO = 1.1                  # lag spacing of the local log-log slope beta(
 MIN_WINDOW_RATIO = 2.0            # an automatic window spans at least this factor in t
 
 
+def chi2_sf(dof: int, x: float) -> float:
+    """P(chi2_dof > x) for an integer number of degrees of freedom (closed form; the
+    estimator needs no scipy, whose import costs more than the fits)."""
+    dof = int(dof)
+    if dof < 1:
+        raise ValueError(f"dof must be >= 1, got {dof}")
+    x = max(float(x), 0.0)
+    h = x / 2.0
+    if dof % 2 == 0:  # exp(-h) sum_{i < dof/2} h^i / i!
+        term = total = 1.0
+        for i in range(1, dof // 2):
+            term *= h / i
+            total += term
+        return min(1.0, math.exp(-h) * total)
+    total, term = math.erfc(math.sqrt(h)), math.sqrt(2.0 * x / math.pi) * math.exp(-h)
+    for i in range(1, (dof + 1) // 2):  # + sqrt(2x/pi) e^-h sum_i x^(i-1) / (1*3*...*(2i-1))
+        total += term
+        term *= x / (2 * i + 1)
+    return min(1.0, total)
+
+
 def thin_lags(t, ratio: float = THIN_RATIO, min_points: int = 3) -> np.ndarray:
     """Positions of a log-spaced subset of the increasing lag times ``t``.
 
@@ -660,7 +681,7 @@ def _fit_series(series: _Series, idx: np.ndarray, offset: bool, cross=None) -> d
     dof = len(sub) - (2 if offset else 1)
     for c in range(4):
         params, cov, ratio, w = _line_fit(t, y[:, c], covs[c], offset)
-        if dof > 0 and np.isfinite(ratio) and _chi2_sf(dof, ratio * dof) < MODEL_REJECT_P:
+        if dof > 0 and np.isfinite(ratio) and chi2_sf(dof, ratio * dof) < MODEL_REJECT_P:
             # the model covariance is rejected: its GLS weights mean nothing; OLS on the
             # log-spaced lags, sandwich error scaled by the observed misfit
             params, cov, ratio, w = _line_fit(t, y[:, c], covs[c], offset, gls=False)
