@@ -45,16 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 LMP = str(BIN / "lmp")
 
-PAIR_LJ = """pair_style lj/cut 2.5
-pair_coeff 1 1 1.0 1.0 2.5
-pair_coeff 2 2 0.2 0.6 0.673
-pair_coeff 1 2 0.3 0.65 1.625
-pair_modify shift yes
-neighbor 0.3 bin
-timestep 0.002
-"""
-MASSES_LJ = {1: 20.0, 2: 1.0}
-DT_LJ = 0.002
+sys.path.insert(0, str(ROOT / "tests"))
+from test_estimator_validation import DT as DT_LJ, MASSES as MASSES_LJ, conductor_script  # noqa: E402
 
 
 def run_lmp(workdir: Path, script: str, timeout: float = 7200, nprocs: int = 1):
@@ -69,56 +61,6 @@ def run_lmp(workdir: Path, script: str, timeout: float = 7200, nprocs: int = 1):
         log = (workdir / "log.lammps").read_text()[-3000:] if (workdir / "log.lammps").exists() else ""
         raise RuntimeError(f"LAMMPS failed ({proc.returncode}) in {workdir}:\n{log}\n{proc.stderr[-3000:]}")
     print(f"LAMMPS run in {workdir}: {time.perf_counter() - t0:.0f} s")
-
-
-def caged_script(T, nrep, steps, every, long_steps, long_every):
-    return f"""units lj
-atom_style atomic
-lattice fcc 1.05
-region box block 0 4 0 4 0 4
-create_box 2 box
-create_atoms 1 box
-lattice fcc 1.05 origin 0.5 0.0 0.0
-create_atoms 2 box
-group mobile type 2
-delete_atoms random fraction 0.75 yes mobile NULL 482793
-mass 1 20.0
-mass 2 1.0
-{PAIR_LJ}velocity all create {T} 4928 mom yes rot yes dist gaussian
-fix nvt all nvt temp {T} {T} 0.2
-run 5000
-write_data data.conductor nocoeff
-
-variable r loop {nrep}
-label rep
-clear
-units lj
-atom_style atomic
-read_data data.conductor
-{PAIR_LJ}variable s equal 1000+37*${{r}}
-velocity all create {T} ${{s}} mom yes rot yes dist gaussian
-fix nvt all nvt temp {T} {T} 0.2
-run 1000
-reset_timestep 0
-dump d all custom {every} dump.${{r}}.lammpstrj id type xu yu zu
-dump_modify d sort id
-run {steps}
-undump d
-next r
-jump SELF rep
-
-clear
-units lj
-atom_style atomic
-read_data data.conductor
-{PAIR_LJ}velocity all create {T} 777 mom yes rot yes dist gaussian
-fix nvt all nvt temp {T} {T} 0.2
-run 1000
-reset_timestep 0
-dump d all custom {long_every} dump.long.lammpstrj id type xu yu zu
-dump_modify d sort id
-run {long_steps}
-"""
 
 
 def row(label, fits):
@@ -150,7 +92,7 @@ def caged(args):
     steps, long_steps = int(round(args.tau / DT_LJ)), int(round(args.long_tau / DT_LJ))
     every, long_every = steps // 200, long_steps // 1000
     if not (d / "dump.long.lammpstrj").exists():
-        run_lmp(d, caged_script(args.T, args.replicas, steps, every, long_steps, long_every))
+        run_lmp(d, conductor_script(args.T, args.replicas, steps, every, long_steps, long_every, equil=5000, pre=1000))
     F = steps // every + 1
     t0 = time.perf_counter()
     reps = [msd_from_trajectory(d / f"dump.{r}.lammpstrj", species=2, timestep=DT_LJ, units="lj",
@@ -258,8 +200,6 @@ def kinisi_case(args):
     velocity seeds): ionsitu's D* and D_sigma against kinisi's estimator on the same
     frames, conventions and window, over replicas, so that bias and calibration of both
     can be told apart; kinisi's MCMC interval on the first ``--mcmc`` of them."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    import scipp as sc
     from ase import Atoms
     from kinisi.analyze import DiffusionAnalyzer, JumpDiffusionAnalyzer
 

@@ -45,7 +45,12 @@ pair_modify shift yes
 neighbor 0.3 bin
 timestep 0.002
 """
-SCRIPT = f"""units lj
+def conductor_script(T, nrep, steps, every, long_steps, long_every, equil=2000, pre=500):
+    """LAMMPS input: the small model conductor at T, equilibrated (``equil`` steps) and
+    written to data.conductor; ``nrep`` replicas (new velocities, ``pre`` steps, then
+    ``steps`` dumped every ``every`` into dump.<r>.lammpstrj) and one long run
+    (dump.long.lammpstrj). Also used by bench/validate_estimator.py."""
+    return f"""units lj
 atom_style atomic
 lattice fcc 1.05
 region box block 0 4 0 4 0 4
@@ -59,10 +64,10 @@ mass 1 20.0
 mass 2 1.0
 {PAIR}velocity all create {T} 4928 mom yes rot yes dist gaussian
 fix nvt all nvt temp {T} {T} 0.2
-run 2000
+run {equil}
 write_data data.conductor nocoeff
 
-variable r loop {NREP}
+variable r loop {nrep}
 label rep
 clear
 units lj
@@ -71,11 +76,11 @@ read_data data.conductor
 {PAIR}variable s equal 1000+37*${{r}}
 velocity all create {T} ${{s}} mom yes rot yes dist gaussian
 fix nvt all nvt temp {T} {T} 0.2
-run 500
+run {pre}
 reset_timestep 0
-dump d all custom {EVERY} dump.${{r}}.lammpstrj id type xu yu zu
+dump d all custom {every} dump.${{r}}.lammpstrj id type xu yu zu
 dump_modify d sort id
-run {STEPS}
+run {steps}
 undump d
 next r
 jump SELF rep
@@ -86,12 +91,15 @@ atom_style atomic
 read_data data.conductor
 {PAIR}velocity all create {T} 777 mom yes rot yes dist gaussian
 fix nvt all nvt temp {T} {T} 0.2
-run 500
+run {pre}
 reset_timestep 0
-dump d all custom {LONG_EVERY} dump.long.lammpstrj id type xu yu zu
+dump d all custom {long_every} dump.long.lammpstrj id type xu yu zu
 dump_modify d sort id
-run {LONG_STEPS}
+run {long_steps}
 """
+
+
+SCRIPT = conductor_script(T, NREP, STEPS, EVERY, LONG_STEPS, LONG_EVERY)
 
 
 @pytest.fixture(scope="module")
