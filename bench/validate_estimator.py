@@ -172,6 +172,40 @@ def dpmd(args):
     compare_reference("D* (whole run as the reference)", tr, ref)
     print(f"  whole run: model sigma {ref.D_err_model:.3g}, ion bootstrap {ref.D_err_boot:.3g} "
           f"({ref.D_err_boot / ref.D_err_model:.2f}x the model)")
+    if args.kinisi:
+        for s in range(min(args.kinisi, len(segs))):
+            dpmd_kinisi(segs[s], f"segment {s}", every, window[0])
+
+
+def dpmd_kinisi(path, label, every, start_ps):
+    """kinisi 2.1.0 (MCMC) on one DP segment against ionsitu with kinisi's conventions
+    (prepended frame 0, unweighted framework drift), same window (start to the end)."""
+    import scipp as sc
+    from ase import Atoms
+    from kinisi.analyze import DiffusionAnalyzer, JumpDiffusionAnalyzer
+
+    from ionsitu.trajectory import iter_lammps_dump
+
+    frames = list(iter_lammps_dump(path))
+    atoms = [Atoms(["Ar" if t == 1 else "Li" for t in f.types], positions=f.positions, cell=f.cell, pbc=True)
+             for f in frames]
+    F = len(atoms)
+    res = msd_from_trajectory([atoms[0]] + atoms, species="Li", timestep=0.001, stride=every, units="metal",
+                              drift="framework", masses="equal", block=F + 1, levels=1)
+    t_end = res.time[res.n_origins > 0].max()
+    kw = dict(specie="Li", time_step=sc.scalar(1.0, unit="fs"), step_skip=sc.scalar(every, unit=sc.units.dimensionless),
+              progress=False)
+    for name, fitter, Ana, fn in (("D*", transport.tracer_diffusion, DiffusionAnalyzer, "diffusion"),
+                                  ("D_sigma", transport.collective_diffusion, JumpDiffusionAnalyzer, "jump_diffusion")):
+        fit = fitter(res, (start_ps, t_end))
+        ki = Ana.from_ase(atoms, **kw)
+        t0 = time.perf_counter()
+        getattr(ki, fn)(sc.scalar(start_ps * 1000, unit="fs"), progress=False, random_state=np.random.RandomState(7))
+        samples = (ki.D if name == "D*" else ki.D_J).values
+        lo, med, hi = np.percentile(samples, [2.5, 50, 97.5])
+        print(f"DP {label} {name}: ionsitu {fit.D:.4g} +- {fit.D_err:.2g} ({fit.err_method}); kinisi median {med:.4g} "
+              f"[{lo:.4g}, {hi:.4g}] ({time.perf_counter() - t0:.0f} s) -> "
+              f"{'inside' if lo <= fit.D <= hi else 'OUTSIDE'}; window {start_ps:g}-{t_end:g} ps")
 
 
 def kinisi_gls(analyzer, start_ps):
@@ -230,14 +264,24 @@ def kinisi_case(args):
             fit = fitter(res, win)
             kd, ke = kinisi_gls(Ana.from_ase(atoms, **kinisi_kw()), args.start)
             out[name] = dict(D=fit.D, err=fit.D_err, model=fit.D_err_model, boot=fit.D_err_boot, resolved=fit.resolved,
-                             kD=kd, kerr=ke, method=fit.err_method)
+                             kD=kd, kerr=ke, method=fit.err_method,
+                             inside=abs(fit.D - kd) <= 1.96 * ke)   # kinisi's interval ~ ML +- 1.96 sigma
             if r < args.mcmc:
                 lo, med, hi, sd = kinisi_interval(atoms, args.start, collective=name == "D_sigma")
                 inside = lo <= fit.D <= hi
                 out[name].update(lo=lo, med=med, hi=hi)
                 print(f"rep {r} {name}: ionsitu {fit.D:.3g} +- {fit.D_err:.2g} ({fit.err_method}); kinisi MCMC median "
                       f"{med:.3g} [{lo:.3g}, {hi:.3g}] -> {'inside' if inside else 'OUTSIDE'}; kinisi ML {kd:.3g} +- {ke:.2g}")
+        out["res"] = res
         rows.append(out)
+    # the replica-mean MSD: its slope on sub-windows (is the window linear? what is the truth?)
+    t, v = rows[0]["res"].time, rows[0]["res"].n_origins > 0
+    for name, key in (("D*", "msd"), ("D_sigma", "coll")):
+        y = np.mean([getattr(o["res"], key) for o in rows], axis=0)
+        subs = [(args.start, 4.0), (4.0, 8.0), (8.0, 14.0), (14.0, t[v].max()), (args.start, t[v].max())]
+        text = ", ".join(f"{lo:g}-{hi:g}: {np.polyfit(t[(t >= lo) & (t <= hi) & v], y[(t >= lo) & (t <= hi) & v], 1)[0] / 6 * 1e-4:.3g}"
+                         for lo, hi in subs)
+        print(f"{name}: slope/6 of the mean MSD of {len(rows)} replicas (OLS, ps: cm^2/s) {text}")
     print(f"\n{args.replicas} replicas, T = {args.T:g}, window {args.start:g} ps - end, kinisi conventions (cm^2/s):")
     for name in ("D*", "D_sigma"):
         a = {k: np.array([o[name][k] for o in rows], float) for k in ("D", "err", "model", "boot", "kD", "kerr")}
@@ -249,7 +293,10 @@ def kinisi_case(args):
         print(f"{name}: kinisi ML  mean {a['kD'].mean():.3g} (sem {a['kD'].std(ddof=1) / np.sqrt(n):.2g}), spread "
               f"{a['kD'].std(ddof=1):.3g}, mean GLS sigma under its covariance {a['kerr'].mean():.3g} "
               f"({a['kerr'].mean() / a['kD'].std(ddof=1):.2f}x); mean difference ionsitu - kinisi "
-              f"{(a['D'] - a['kD']).mean():.2g} (sd {(a['D'] - a['kD']).std(ddof=1):.2g})")
+              f"{(a['D'] - a['kD']).mean():.2g} (sd {(a['D'] - a['kD']).std(ddof=1):.2g}); ionsitu inside kinisi's "
+              f"ML +- 1.96 sigma on {sum(o[name]['inside'] for o in rows)}/{n}")
+    both = [r for r, o in enumerate(rows) if o["D*"]["inside"] and o["D_sigma"]["inside"]]
+    print(f"D* and D_sigma both inside kinisi's (ML +- 1.96 sigma) interval on {len(both)}/{len(rows)} replicas: {both}")
 
 
 def main():
@@ -267,6 +314,7 @@ def main():
     p.add_argument("--segments", type=int, default=6)
     p.add_argument("--np", type=int, default=1, help="MPI ranks for the DP run")
     p.add_argument("--window-start", type=float, default=0.0, help="ps (default: the automatic window)")
+    p.add_argument("--kinisi", type=int, default=0, help="segments also compared with kinisi's MCMC interval")
     k = sub.add_parser("kinisi")
     k.add_argument("--T", type=float, default=0.6)
     k.add_argument("--start", type=float, default=2.0, help="window start (tau read as ps)")
