@@ -57,10 +57,11 @@ residual error) are kept for comparison only: the naive error is ~1/13 of the re
 scatter on random walks (tests/test_transport.py).
 
 The window is user-given ``(t_start, t_end)`` or automatic: the longest range (in
-log t, at least a factor ``MIN_WINDOW_RATIO`` = 2) of consecutive lags where the local log-log slope beta(t) = dlog MSD/dlog t is
-within ``beta_tol`` (plus twice its statistical error) of 1, among the lags that have
-at least ``min_independent`` effectively independent samples (N_eff * T_span / t, N_eff
-= N for self, 1 for collective quantities) and t <= ``max_fraction`` of the run.
+log t, at least a factor ``MIN_WINDOW_RATIO`` = 2) of consecutive lags where the local
+log-log slope beta(t) = dlog MSD/dlog t is within ``beta_tol`` (plus twice its
+statistical error) of 1, among the lags that have at least ``min_independent``
+effectively independent samples (N_eff * T_span / t, N_eff = N for self, 1 for
+collective quantities) and t <= ``max_fraction`` of the run.
 
 Units follow :mod:`ionsitu.units`: D in cm^2/s, sigma in S/cm (``lj``: reduced).
 Drift: whatever the MSD producer removed (``meta["drift"]``) is reported unchanged.
@@ -74,7 +75,6 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
 import numpy as np
-
 
 from . import units as _units
 
