@@ -665,3 +665,19 @@ def test_ion_groups_sum_to_the_full_msd(run):
         msd_from_trajectory(run["dir"] / "dump.txt", species=2, timestep=DT, units="lj", ion_groups=2)
     with pytest.raises(ValueError, match="ion_groups=100000 exceeds the"):
         msd_from_trajectory(run["dir"] / "dump.txt", species=2, timestep=DT, units="lj", ion_groups=100000)
+
+
+def test_ion_groups_automatic_only_where_cheap(run, monkeypatch):
+    from ionsitu import trajectory
+
+    kw = dict(species=[1, 2], timestep=DT, units="lj", block=4, levels=3)
+    res = msd_from_trajectory(run["dir"] / "dump.txt", **kw)
+    assert res.natoms >= trajectory.ION_GROUPS_MIN_IONS and res.meta["ion_groups"] == trajectory.ION_GROUPS
+    assert res.meta["ion_groups_note"] == ""
+    monkeypatch.setattr(trajectory, "ION_GROUPS_MAX_WORK", 1e3)    # a tiny budget: dropped, and said so
+    res = msd_from_trajectory(run["dir"] / "dump.txt", **kw)
+    assert res.meta["ion_groups"] == 0 and not hasattr(res, "ion_groups")
+    assert "ion_groups= / --ion-groups forces them" in res.meta["ion_groups_note"]
+    res = msd_from_trajectory(run["dir"] / "dump.txt", ion_groups=4, **kw)   # given: always kept
+    assert res.meta["ion_groups"] == 4 and res.ion_groups.ngroups == 4
+    assert msd_from_trajectory(run["dir"] / "dump.txt", ion_groups=0, **kw).meta["ion_groups_note"] == "ion_groups=0"

@@ -112,7 +112,7 @@ def add_arguments(parser):
                     "= number of frames and 1 level, when frames^2 x mobile atoms <= 1e9; else block 10, levels 7)")
     tr.add_argument("--ion-groups", type=int, metavar="G",
                     help="random groups of the mobile ions for the model-free ion bootstrap (tracer) and jackknife "
-                         "(collective) error; 0: none (default: 16 with >= 32 mobile ions and <= 20000 frames)")
+                         "(collective) error; 0: none (default: 16 with >= 32 mobile ions where their extra cost is small)")
     tr.add_argument("--save-msd", metavar="DIR", help="write each trajectory's MSD file into this folder")
 
 

@@ -796,7 +796,7 @@ EXACT_MAX_WORK = 1e9
 LONG_BLOCK, LONG_LEVELS = 10, 7
 ION_GROUPS = 16                 # default number of random ion groups for the ion bootstrap
 ION_GROUPS_MIN_IONS = 32        # automatic: ion groups only with at least this many mobile ions ...
-ION_GROUPS_MAX_FRAMES = 20000   # ... and at most this many frames (one extra correlator call per group and frame)
+ION_GROUPS_MAX_WORK = 5e8       # ... while their estimated extra work stays below this (~3 s here)
 ION_GROUPS_SEED = 20240917
 
 
@@ -821,12 +821,19 @@ class _IonGroupAccumulator:
         spec = np.zeros(n, dtype=int) if not qmap else np.searchsorted(sorted(qmap), gtypes)
         unit_key = spec * ngroups + group
         keys, unit = np.unique(unit_key, return_inverse=True)
+        self.unit_group_of_ion = unit
         self.unit_group = keys % ngroups
         qs = sorted(qmap) if qmap else None
         self.unit_charge = None if not qmap else np.array([float(qmap[qs[k // ngroups]]) for k in keys])
         self.pair_corr = MSDCorrelator(n, block=block, levels=levels, types=unit,
                                        charges={int(k): 1.0 for k in range(len(keys))},
                                        nevery=nevery, dt=dt, units=units)
+
+    def work_per_frame(self, nlags: int) -> float:
+        """Estimated extra work of one frame (operations): per lag, the ions twice (group
+        correlators, pair correlator) and the unit pairs."""
+        k = len(self.unit_group)
+        return float(nlags) * (2.0 * len(self.unit_group_of_ion) + 1.5 * k * (k + 1))
 
     def add(self, x, cell, com):
         for corr, m in zip(self.self_corr, self.members):
@@ -887,9 +894,11 @@ def msd_from_trajectory(source, species, timestep: float | None = None, *, strid
     ion_groups : number G of random groups of the mobile ions (seeded) whose MSDs are kept
         in ``res.ion_groups`` for the model-free ion bootstrap/jackknife error of
         :mod:`ionsitu.transport`; 0: none. Default (None): :data:`ION_GROUPS` groups when
-        there are at least :data:`ION_GROUPS_MIN_IONS` mobile ions and at most
-        :data:`ION_GROUPS_MAX_FRAMES` frames (the extra cost is about one more MSD pass
-        plus one correlator call per group and frame), else none.
+        there are at least :data:`ION_GROUPS_MIN_IONS` mobile ions and their estimated
+        extra work stays below :data:`ION_GROUPS_MAX_WORK` (they cost 2-6x the plain MSD:
+        the ions pass two more correlators, plus the group pairs at every lag; every
+        origin at every lag: on for 500 frames x 500 ions, +2.7 s; off for 2000 frames x
+        200 ions, which would add 21 s), else none; ``meta["ion_groups_note"]`` says why.
 
     The lag times are lag_steps * timestep with lag_steps multiples of the stride.
     ``meta`` records the source, format, species, unwrapping, drift and the block/levels choice.
@@ -919,18 +928,26 @@ def msd_from_trajectory(source, species, timestep: float | None = None, *, strid
 
     frames = iter_frames(source, format=format, unwrap=unwrap, topology=topology)
     corr = groups = None
+    note = "" if ion_groups is None or ion_groups else "ion_groups=0"
+    frame_work = 0.0
 
     def make(b, lv):  # the full correlator (and the group correlators), fed the pending frames
-        nonlocal corr, groups, pending
+        nonlocal corr, groups, pending, note, frame_work
         corr = MSDCorrelator(nmob, block=b, levels=lv, types=gtypes if qmap else None, charges=qmap,
                              nevery=nevery, dt=dt, units=units)
         ng = ION_GROUPS if ion_groups is None else int(ion_groups)
         if ion_groups is None and nmob < ION_GROUPS_MIN_IONS:
             ng = 0
+            note = f"automatic: no ion groups with {nmob} < {ION_GROUPS_MIN_IONS} mobile ions"
         if ng > nmob:
             raise ValueError(f"ion_groups={ng} exceeds the {nmob} mobile ions")
         if ng:
             groups = _IonGroupAccumulator(MSDCorrelator, ng, gtypes, qmap, b, lv, nevery, dt, units)
+            frame_work = groups.work_per_frame(corr.result().lag_steps.size)
+            if ion_groups is None and frame_work * max(nframes, 1) > ION_GROUPS_MAX_WORK:
+                groups = None
+                note = (f"automatic: no ion groups (their extra work for {nframes} frames of {nmob} ions would exceed "
+                        f"{ION_GROUPS_MAX_WORK:g}; ion_groups= / --ion-groups forces them)")
         for x, cell, com in pending:
             corr.add_frame(x, cell=cell, drift=com)
             if groups is not None:
@@ -985,8 +1002,10 @@ def msd_from_trajectory(source, species, timestep: float | None = None, *, strid
             corr.add_frame(sample[0], cell=sample[1], drift=sample[2])
             if groups is not None:
                 groups.add(*sample)
-                if ion_groups is None and nframes > ION_GROUPS_MAX_FRAMES:
+                if ion_groups is None and frame_work * nframes > ION_GROUPS_MAX_WORK:
                     groups = None  # automatic: too long a run for the extra cost
+                    note = (f"automatic: ion groups dropped after {nframes} frames of {nmob} ions (extra work > "
+                            f"{ION_GROUPS_MAX_WORK:g}; ion_groups= / --ion-groups forces them)")
             continue
         pending.append(sample)
         if nframes >= 2 and not (auto and exact_scheme_fits(nframes, nmob)):
@@ -1018,6 +1037,7 @@ def msd_from_trajectory(source, species, timestep: float | None = None, *, strid
         "nframes": nframes,
         "block_levels": choice,
         "ion_groups": 0 if groups is None else len(groups.members),
+        "ion_groups_note": note,
         "step_first": int(steps_seen[0]) if steps_seen else 0,
         "step_last": int(steps_seen[-1]) if steps_seen else int((nframes - 1) * corr.nevery),
     })
