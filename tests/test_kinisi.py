@@ -127,9 +127,12 @@ def check_inside_kinisi(atoms, start_ps, every=EVERY, strict=("D*", "D_sigma")):
 
 def test_D_star_and_D_sigma_inside_kinisi_interval(traj):
     """Same frames, kinisi's conventions (prepended frame, host-atom drift), same window."""
-    # D_sigma here (GLS weights the early, steeper part of a collective MSD that flattens
-    # at the end): 2.2e-6 +- 0.67e-6 against kinisi's 0.92e-6 [0.14e-6, 1.79e-6] - just
-    # outside its interval, 1.6 combined sigma apart; see docs/diffusion_estimator.md
+    # D_sigma here: 2.2e-6 +- 1.2e-6 (ion jackknife) against kinisi's 0.92e-6 [0.14e-6,
+    # 1.79e-6], outside its interval. Not a convention (same MSD arrays, window, drift):
+    # over 20 replicas of this run (bench/validate_estimator.py kinisi) both estimators
+    # average 1.97e-6 / 1.98e-6 and differ by 0.96e-6 (sd) on one run, and kinisi's D_sigma
+    # interval is ~0.55x its estimator's spread (docs/diffusion_estimator.md); so D_sigma
+    # is checked to 1.96 combined sigma only.
     out = check_inside_kinisi(traj["atoms"], 2.0, strict=("D*",))
     fit, (lo, med, hi, sd) = out["D*"]
     assert 0.5 < fit.D_err / sd < 2.0        # comparable widths

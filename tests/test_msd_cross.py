@@ -234,5 +234,5 @@ def test_msd_file_reads_with_numpy_and_pandas_and_in_the_old_layout(tmp_path, mo
     for n in names:
         np.testing.assert_array_equal(res1.columns[n], res.columns[n])
     np.testing.assert_array_equal(res1.onsager, res.onsager)
-    from ionsitu.msd_file import is_msd_file
+    from ionsitu.io.msd import is_msd_file
     assert is_msd_file(old) and is_msd_file(tmp_path / "msd.dat") and not is_msd_file(tmp_path / "dump.txt")

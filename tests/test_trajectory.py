@@ -602,6 +602,12 @@ def test_analyze_cli_trajectory_inputs(conductor, tmp_path, capsys):
                            "--units", "metal")
     assert rc == 0, err
     assert "drift removed: all (mass-weighted centre of mass of the whole system)" in out
+    nmob = int((conductor["types"] == 2).sum())
+    assert ("ion resampling over 16 groups: sigma D*" in out) == (nmob >= 32)
+    rc, out, err = analyze("--trajectory", d / "dump.lammpstrj", "--species", 2, "--timestep", DT_C,
+                           "--units", "metal", "--ion-groups", 4)
+    assert rc == 0, err
+    assert "ion resampling over 4 groups: sigma D*" in out and "ion bootstrap over 4 groups" in out
     rc, out, err = analyze("--trajectory", d / "traj.dcd", "--species", 2, "--timestep", DT_C, "--topology",
                            d / "data.lmp")
     assert rc == 0, err
@@ -621,3 +627,57 @@ def test_analyze_cli_trajectory_inputs(conductor, tmp_path, capsys):
     assert rc == 2 and "msd.dat: this is an ionsitu MSD file" in err
     rc, _, err = analyze("--trajectory", d / "traj.dcd", "--species", 2, "--timestep", DT_C)
     assert rc == 2 and "give the topology that names its atoms (CLI --topology FILE" in err
+
+
+def test_ion_groups_sum_to_the_full_msd(run):
+    """The group-resolved MSDs kept for the ion bootstrap: every mobile ion in exactly one
+    group, and the all-group sums equal the plain MSD (self, collective, charge, Onsager)."""
+    q = {1: 1.0, 2: -1.0}
+    res = msd_from_trajectory(run["dir"] / "dump.txt", species=[1, 2], timestep=DT, units="lj", block=4, levels=3,
+                              charges=q, ion_groups=5)
+    plain = msd_from_trajectory(run["dir"] / "dump.txt", species=[1, 2], timestep=DT, units="lj", block=4,
+                                levels=3, charges=q, ion_groups=0)
+    assert not hasattr(plain, "ion_groups") and plain.meta["ion_groups"] == 0
+    assert_same(res, plain, rtol=0)                   # the full MSD does not change
+    g = res.ion_groups
+    assert res.meta["ion_groups"] == g.ngroups == 5 and g.size.sum() == res.natoms
+    assert g.size.max() - g.size.min() <= 1
+    v = res.n_origins > 0
+    lags = np.arange(len(res.time))
+    rel = lambda a, b: np.abs(a - b)[v].max() / np.abs(b[v]).max()  # noqa: E731
+    self_all = (g.size[:, None, None] * g.msd_xyz).sum(axis=0) / g.size.sum()
+    assert rel(self_all, res.msd_xyz) < 1e-12
+    assert rel(g.collective_msd("collective", lags), res.coll_xyz) < 1e-12
+    assert rel(g.collective_msd("charge", lags), res.charge_xyz) < 1e-12
+    qs = np.array([q[t] for t in res.types])
+    for a in range(2):                                # Onsager: the units of species a and b
+        for b in range(2):
+            ua, ub = g.unit_charge == qs[a], g.unit_charge == qs[b]
+            ons = g.pair[np.ix_(ua, ub)].sum(axis=(0, 1)) / res.natoms
+            assert rel(ons, res.onsager[a, b]) < 1e-12
+    # delete-one-group collective MSDs are those of the remaining ions
+    drop = g.collective_msd("collective", lags, drop="each")
+    keep = np.ones(g.ngroups, bool)
+    keep[2] = False
+    Q = g.group_pairs("collective", lags)[np.ix_(keep, keep)].sum(axis=(0, 1)) / g.size[keep].sum()
+    assert rel(drop[2], Q) < 1e-12
+    with pytest.raises(ValueError, match="ion_groups must be 0 .* got 2"):
+        msd_from_trajectory(run["dir"] / "dump.txt", species=2, timestep=DT, units="lj", ion_groups=2)
+    with pytest.raises(ValueError, match="ion_groups=100000 exceeds the"):
+        msd_from_trajectory(run["dir"] / "dump.txt", species=2, timestep=DT, units="lj", ion_groups=100000)
+
+
+def test_ion_groups_automatic_only_where_cheap(run, monkeypatch):
+    from ionsitu.io import trajectory
+
+    kw = dict(species=[1, 2], timestep=DT, units="lj", block=4, levels=3)
+    res = msd_from_trajectory(run["dir"] / "dump.txt", **kw)
+    assert res.natoms >= trajectory.ION_GROUPS_MIN_IONS and res.meta["ion_groups"] == trajectory.ION_GROUPS
+    assert res.meta["ion_groups_note"] == ""
+    monkeypatch.setattr(trajectory, "ION_GROUPS_MAX_WORK", 1e3)    # a tiny budget: dropped, and said so
+    res = msd_from_trajectory(run["dir"] / "dump.txt", **kw)
+    assert res.meta["ion_groups"] == 0 and not hasattr(res, "ion_groups")
+    assert "ion_groups= / --ion-groups forces them" in res.meta["ion_groups_note"]
+    res = msd_from_trajectory(run["dir"] / "dump.txt", ion_groups=4, **kw)   # given: always kept
+    assert res.meta["ion_groups"] == 4 and res.ion_groups.ngroups == 4
+    assert msd_from_trajectory(run["dir"] / "dump.txt", ion_groups=0, **kw).meta["ion_groups_note"] == "ion_groups=0"

@@ -38,6 +38,16 @@ squares on log-spaced lags** with a *model* covariance of the MSD between lags:
   correlations, non-Gaussian tails the model misses); ``err_method`` and
   ``err_inflation`` say so. With replicas/segments: mean, and the larger of the
   standard error over them and the model error of the mean (``err_method`` names it);
+* model-free check, offline: an MSD result from :func:`ionsitu.trajectory.msd_from_trajectory`
+  carries ``ion_groups`` (:class:`ionsitu.io.msd.IonGroups`: the same MSD for G random groups of the
+  mobile ions and their cross terms). The fitted slope is a linear combination of the
+  fitted MSD values (weights fixed by the fit), so its ion bootstrap is exact and cheap:
+  the tracer slope over ``BOOTSTRAP_SAMPLES`` resamples of the groups (with replacement),
+  the collective and charge slopes by the delete-one-group jackknife (a resample with
+  repeated groups would count their self part twice), less the excess the jackknife
+  has for a quadratic form in the groups (its pure pair part, estimated from the doubly
+  centred group-pair terms, is counted twice). ``D_err_boot`` is that spread;
+  ``D_err`` the larger of it and the model error, and ``err_method`` says which;
 * unresolved: a slope with D - 2 D_err <= 0 has ``resolved = False``; it is reported
   through its interval (``upper_95``), Haven ratios and conductivities from it are NaN
   (conductivities carry ``upper_95``).
@@ -47,10 +57,11 @@ residual error) are kept for comparison only: the naive error is ~1/13 of the re
 scatter on random walks (tests/test_transport.py).
 
 The window is user-given ``(t_start, t_end)`` or automatic: the longest range (in
-log t) of consecutive lags where the local log-log slope beta(t) = dlog MSD/dlog t is
-within ``beta_tol`` (plus twice its statistical error) of 1, among the lags that have
-at least ``min_independent`` effectively independent samples (N_eff * T_span / t, N_eff
-= N for self, 1 for collective quantities) and t <= ``max_fraction`` of the run.
+log t, at least a factor ``MIN_WINDOW_RATIO`` = 2) of consecutive lags where the local
+log-log slope beta(t) = dlog MSD/dlog t is within ``beta_tol`` (plus twice its
+statistical error) of 1, among the lags that have at least ``min_independent``
+effectively independent samples (N_eff * T_span / t, N_eff = N for self, 1 for
+collective quantities) and t <= ``max_fraction`` of the run.
 
 Units follow :mod:`ionsitu.units`: D in cm^2/s, sigma in S/cm (``lj``: reduced).
 Drift: whatever the MSD producer removed (``meta["drift"]``) is reported unchanged.
@@ -58,13 +69,12 @@ Drift: whatever the MSD producer removed (``meta["drift"]``) is reported unchang
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
 import numpy as np
-
-from scipy import stats as _stats
 
 from .. import units as _units
 
@@ -103,6 +113,11 @@ class DiffusionFit:
     misfit exceeds the model, or the spread of replicas). With replicas, ``D`` is their
     mean and ``D_err`` the larger of the standard error of that mean (``D_err_spread``)
     and the model error of the mean (``D_err_model``).
+
+    ``D_err_boot``: the model-free spread of D over the ions (offline results with
+    ``ion_groups``: bootstrap over ``n_ion_groups`` groups for the tracer, delete-one-group
+    jackknife for collective terms; NaN without); ``D_err`` is then the larger of it and
+    the model error.
 
     ``resolved`` is False when D is not significantly positive (D - 2 D_err <= 0): then
     ``D`` is only the raw slope and the result is the interval ``lower_95``..``upper_95``
@@ -147,6 +162,9 @@ class DiffusionFit:
     lower_95: float = float("nan")
     upper_95: float = float("nan")
     D_xyz_resolved: np.ndarray = field(default_factory=lambda: np.ones(3, bool))
+    D_err_boot: float = float("nan")
+    D_xyz_err_boot: np.ndarray = field(default_factory=lambda: np.full(3, np.nan))
+    n_ion_groups: int = 0
 
     @property
     def D_run(self) -> float:
@@ -486,6 +504,28 @@ def local_slope(t, y, half_width: float = np.log(2.0) / 2, rel_cov=None):
 THIN_RATIO = float(np.sqrt(2.0))  # consecutive fitted lags differ by at least this factor in t
 MODEL_REJECT_P = 1e-4             # GLS -> OLS when chi2 of the GLS residuals has p below this (gross misfit)
 BETA_RATIO = 1.1                  # lag spacing of the local log-log slope beta(t)
+MIN_WINDOW_RATIO = 2.0            # an automatic window spans at least this factor in t
+
+
+def chi2_sf(dof: int, x: float) -> float:
+    """P(chi2_dof > x) for an integer number of degrees of freedom (closed form; the
+    estimator needs no scipy, whose import costs more than the fits)."""
+    dof = int(dof)
+    if dof < 1:
+        raise ValueError(f"dof must be >= 1, got {dof}")
+    x = max(float(x), 0.0)
+    h = x / 2.0
+    if dof % 2 == 0:  # exp(-h) sum_{i < dof/2} h^i / i!
+        term = total = 1.0
+        for i in range(1, dof // 2):
+            term *= h / i
+            total += term
+        return min(1.0, math.exp(-h) * total)
+    total, term = math.erfc(math.sqrt(h)), math.sqrt(2.0 * x / math.pi) * math.exp(-h)
+    for i in range(1, (dof + 1) // 2):  # + sqrt(2x/pi) e^-h sum_i x^(i-1) / (1*3*...*(2i-1))
+        total += term
+        term *= x / (2 * i + 1)
+    return min(1.0, total)
 
 
 def thin_lags(t, ratio: float = THIN_RATIO, min_points: int = 3) -> np.ndarray:
@@ -523,7 +563,8 @@ def _line_fit(t, y, C, offset: bool, gls: bool = True):
     """Line y = a + b t by GLS (weights C^-1) or OLS, with C the (absolute) covariance of y.
 
     Returns (params (a, b), their covariance A C A^T for params = A y, misfit ratio
-    r' C^-1 r / E[r' C^-1 r] under C: chi2_red for GLS, its generalisation for OLS).
+    r' C^-1 r / E[r' C^-1 r] under C: chi2_red for GLS, its generalisation for OLS,
+    the slope's weights w: b = w @ y).
     """
     ts = t.max()
     X = np.column_stack([np.ones_like(t), t / ts]) if offset else (t / ts)[:, None]
@@ -551,13 +592,14 @@ def _line_fit(t, y, C, offset: bool, gls: bool = True):
     B = np.linalg.solve(L, (eye - X @ A) @ L)
     expect = float((B ** 2).sum())
     ratio = float(q @ q) / expect if expect > 0 else float("nan")
+    w = A[-1] / ts
     if offset:
         params = params / np.array([1.0, ts])
         cov = cov / np.outer([1.0, ts], [1.0, ts])
     else:
         params = np.array([0.0, params[0] / ts])
         cov = np.array([[0.0, 0.0], [0.0, cov[0, 0] / ts ** 2]])
-    return params, cov, ratio
+    return params, cov, ratio, w
 
 
 def _ols(t, y, offset: bool):
@@ -620,8 +662,9 @@ def _fit_series(series: _Series, idx: np.ndarray, offset: bool, cross=None) -> d
     covariance is built from an OLS line through them (:func:`_model_cov`), then the
     slope is the GLS one with that covariance; its variance the GLS one, multiplied by
     chi2_red when that exceeds 1. Returns per column the slope (distance^2/time), its
-    variance, intercept, ``chi2_red``, the error inflation factor and the naive OLS
-    slope and error on all window lags.
+    variance, intercept, ``chi2_red``, the error inflation factor, the naive OLS
+    slope and error on all window lags, and the slope's weights ``w`` on the fitted lags
+    ``sub`` (positions in the valid lags).
     """
     lags = series.lags
     sub = idx[thin_lags(lags.t[idx], min_points=3 if offset else 2)]
@@ -633,14 +676,17 @@ def _fit_series(series: _Series, idx: np.ndarray, offset: bool, cross=None) -> d
     covs = _model_cov(series, sub, fitted, cross)
     out = {k: np.zeros(4) for k in ("b", "b_var", "a", "a_var", "chi2_red", "inflation", "b_ols", "b_ols_err")}
     out["gls"] = np.ones(4, bool)
+    out["w"] = np.zeros((4, len(sub)))
+    out["sub"] = sub
     dof = len(sub) - (2 if offset else 1)
     for c in range(4):
-        params, cov, ratio = _line_fit(t, y[:, c], covs[c], offset)
-        if dof > 0 and np.isfinite(ratio) and _stats.chi2.sf(ratio * dof, dof) < MODEL_REJECT_P:
+        params, cov, ratio, w = _line_fit(t, y[:, c], covs[c], offset)
+        if dof > 0 and np.isfinite(ratio) and chi2_sf(dof, ratio * dof) < MODEL_REJECT_P:
             # the model covariance is rejected: its GLS weights mean nothing; OLS on the
             # log-spaced lags, sandwich error scaled by the observed misfit
-            params, cov, ratio = _line_fit(t, y[:, c], covs[c], offset, gls=False)
+            params, cov, ratio, w = _line_fit(t, y[:, c], covs[c], offset, gls=False)
             out["gls"][c] = False
+        out["w"][c] = w
         infl = max(1.0, ratio) if np.isfinite(ratio) else 1.0
         out["a"][c], out["b"][c] = params
         out["a_var"][c], out["b_var"][c] = cov[0, 0] * infl, cov[1, 1] * infl
@@ -705,7 +751,7 @@ def _select_window(series: _Series, window, beta_tol, min_independent, max_fract
             i = j + 1
         else:
             i += 1
-    if best is not None:
+    if best is not None and best_len >= np.log(MIN_WINDOW_RATIO) * (1 - 1e-9):
         return allidx[best[0]: best[1] + 1], "auto", beta, beta_err
     c = allidx[cand]
     if len(c) < min_lags:
@@ -715,13 +761,56 @@ def _select_window(series: _Series, window, beta_tol, min_independent, max_fract
     if len(idx) < min_lags:
         idx = c[-min_lags:]
     warnings.warn(
-        f"no range of >= {min_lags} lags with |beta - 1| <= {beta_tol} and enough statistics; "
+        f"no range of >= {min_lags} lags spanning a factor >= {MIN_WINDOW_RATIO:g} in t with |beta - 1| <= "
+        f"{beta_tol} and enough statistics; "
         f"falling back to t = {lags.t[idx[0]]:g}..{lags.t[idx[-1]]:g} (last third in log t). "
         "Check beta(t) and give the window explicitly.",
         RuntimeWarning,
         stacklevel=3,
     )
     return idx, "auto (fallback: no diffusive range found)", beta, beta_err
+
+
+# --------------------------------------------------------------------------------------
+# Model-free error: resampling the ions (offline results with ion groups)
+# --------------------------------------------------------------------------------------
+BOOTSTRAP_SAMPLES = 2000          # resamples of the ion groups for the tracer slope
+BOOTSTRAP_SEED = 20240917
+
+
+def _ion_resampling(res, quantity: str, lags: _Lags, fit: dict):
+    """(slope spread per column x, y, z, total, G) from the ion groups of ``res``, or None."""
+    groups = getattr(res, "ion_groups", None)
+    if groups is None or quantity not in ("tracer", "collective", "charge") or groups.ngroups < 3:
+        return None
+    if groups.msd_xyz.shape[1] != len(lags.valid):
+        raise ValueError(f"ion groups have {groups.msd_xyz.shape[1]} lags, the MSD result {len(lags.valid)}")
+    lag_idx = np.flatnonzero(lags.valid)[fit["sub"]]
+    G = groups.ngroups
+    if quantity == "tracer":
+        rng = np.random.default_rng(BOOTSTRAP_SEED)
+        counts = rng.multinomial(G, np.full(G, 1.0 / G), size=BOOTSTRAP_SAMPLES)
+        y = groups.self_msd(counts, lag_idx)                       # (B, k, 4)
+        b = np.einsum("rkc,ck->rc", y, fit["w"])
+        return b.std(axis=0, ddof=1), G
+    if G < 4:
+        return None
+    # slope contributions of the group pairs: slope = sum_gh S_gh (per column)
+    N = groups.size.sum()
+    S = np.einsum("ghkc,ck->ghc", groups.group_pairs(quantity, lag_idx), fit["w"]) / N
+    total, row, diag = S.sum(axis=(0, 1)), S.sum(axis=1), np.einsum("ggc->gc", S)
+    # delete-one-group jackknife
+    b = (total[None] - 2.0 * row + diag) * (N / (N - groups.size))[:, None]
+    var_jk = (G - 1) / G * ((b - b.mean(axis=0)) ** 2).sum(axis=0)
+    # the jackknife counts the degenerate (pure pair) part of the variance twice: estimate
+    # it from the doubly centred off-diagonal terms (Hoeffding decomposition) and remove
+    # the excess; for independent ions that part is all there is
+    off = ~np.eye(G, dtype=bool)
+    r = (row - diag) / (G - 1)
+    m = (total - diag.sum(axis=0)) / (G * (G - 1))
+    psi = S - r[:, None] - r[None, :] + m[None, None]
+    var2 = 2.0 * (psi[off] ** 2).sum(axis=0) * (G - 1) / (G - 3)
+    return np.sqrt(np.maximum(var_jk - (G - 2) / G * var2, var2)), G
 
 
 # --------------------------------------------------------------------------------------
@@ -828,6 +917,17 @@ def _diffusion(res, quantity, window, offset, beta_tol, min_independent, max_fra
         in_win[ridx] = True
         infl = float(fit["inflation"][3])
         base = "model" if fit["gls"][3] else "OLS fallback (GLS model rejected), sandwich with the model"
+        err_method = base if infl <= 1.0 else f"{base} x sqrt(chi2_red) = {infl:.3g}"
+        D_err_model = D_err.copy()
+        boot = _ion_resampling(r, quantity, lags, fit)
+        D_boot, G = (np.full(4, np.nan), 0) if boot is None else (boot[0] / (2 * dims) * factor, boot[1])
+        if boot is not None:
+            how = f"ion bootstrap over {G} groups" if quantity == "tracer" else f"ion jackknife over {G} groups"
+            if D_boot[3] > D_err_model[3]:
+                err_method = f"{how} (larger than the {err_method} error)"
+            else:
+                err_method = f"{err_method} (larger than the {how})"
+            D_err = np.fmax(D_err_model, D_boot)
         single.append(_set_interval(DiffusionFit(
             quantity=quantity if species is None else f"{quantity} {species[0]}-{species[1]}",
             D=float(D[3]), D_err=float(D_err[3]), D_xyz=D[:3], D_xyz_err=D_err[:3],
@@ -840,12 +940,13 @@ def _diffusion(res, quantity, window, offset, beta_tol, min_independent, max_fra
             chi2_red=float(fit["chi2_red"][3]),
             D_ols=float(fit["b_ols"][3] / 6 * factor),
             D_err_ols=float(fit["b_ols_err"][3] / 6 * factor),
-            D_err_model=float(D_err[3]), D_xyz_err_model=D_err[:3],
+            D_err_model=float(D_err_model[3]), D_xyz_err_model=D_err_model[:3],
+            D_err_boot=float(D_boot[3]), D_xyz_err_boot=D_boot[:3], n_ion_groups=G,
             time=lags.t, beta=beta, beta_err=beta_err,
             alpha2=a2, in_window=in_win,
             units=style.name, unit_factor=factor, natoms=r.natoms, volume=r.volume,
             drift=str(r.meta.get("drift", "unknown")),
-            err_method=base if infl <= 1.0 else f"{base} x sqrt(chi2_red) = {infl:.3g}",
+            err_method=err_method,
             err_inflation=infl, n_fit_lags=int(fit["n_fit"]),
         )))
     if len(single) == 1:
@@ -881,8 +982,12 @@ def _diffusion(res, quantity, window, offset, beta_tol, min_independent, max_fra
         D_xyz_err_model=model_xyz,
         n_replicas=n, replicas=single,
         D_err_spread=float(sem),
+        D_err_boot=float(np.sqrt((np.array([s.D_err_boot for s in single]) ** 2).sum()) / n),
+        D_xyz_err_boot=np.sqrt((np.array([s.D_xyz_err_boot for s in single]) ** 2).sum(axis=0)) / n,
+        n_ion_groups=single[0].n_ion_groups,
         err_method=(f"replica spread (standard error of the mean of {n})" if sem >= model
-                    else f"model (larger than the spread of {n} replicas)"),
+                    else f"{'model' if not single[0].n_ion_groups else 'model/ion resampling'} "
+                         f"(larger than the spread of {n} replicas)"),
         err_inflation=float(np.mean([s.err_inflation for s in single])),
         n_fit_lags=single[0].n_fit_lags,
     )

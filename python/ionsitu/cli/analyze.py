@@ -115,6 +115,9 @@ def add_arguments(parser):
     tr.add_argument("--block", type=int, help="correlator block length (default: automatic, see --levels)")
     tr.add_argument("--levels", type=int, help="correlator levels (default: every origin at every lag, i.e. block "
                     "= number of frames and 1 level, when frames^2 x mobile atoms <= 1e9; else block 10, levels 7)")
+    tr.add_argument("--ion-groups", type=int, metavar="G",
+                    help="random groups of the mobile ions for the model-free ion bootstrap (tracer) and jackknife "
+                         "(collective) error; 0: none (default: 16 with >= 32 mobile ions where their extra cost is small)")
     tr.add_argument("--save-msd", metavar="DIR", help="write each trajectory's MSD file into this folder")
 
 
@@ -219,7 +222,8 @@ def trajectory_points(args) -> list[StatePoint]:
         res = msd_from_trajectory(f, [_key(s) for s in args.species], args.timestep, stride=args.stride,
                                   frame_interval=args.frame_interval, units=args.units, drift=args.drift,
                                   masses=masses, charges=charges, block=args.block, levels=args.levels,
-                                  format=args.format, unwrap=args.unwrap, topology=args.topology, write=write)
+                                  format=args.format, unwrap=args.unwrap, topology=args.topology, write=write,
+                                  ion_groups=args.ion_groups)
         points.append(StatePoint(_name_T(Path(f)), [res], [str(f)]))
     return points
 
@@ -299,6 +303,9 @@ def format_report(sp: StatePoint, rep, units: str) -> str:
         f"  drift removed: {rep.drift} ({drift_text})"
         + (f"; c = {cd.concentration:.4g} {cd.concentration_unit}" if cd else ""),
     ]
+    if tr.n_ion_groups:
+        lines.append(f"  ion resampling over {tr.n_ion_groups} groups: sigma D* {tr.D_err_boot:.2g} (model "
+                     f"{tr.D_err_model:.2g}), sigma D_sigma {co.D_err_boot:.2g} (model {co.D_err_model:.2g}) {tr.unit}")
     lines += [f"  note: {n}" for n in rep.notes]
     unresolved = [r[0] for r in rows if not r[6]]
     if unresolved:

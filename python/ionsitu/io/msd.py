@@ -115,6 +115,58 @@ class MSDResult:
         return self.n_origins > 0
 
 
+@dataclass
+class IonGroups:
+    """The MSD of G disjoint groups of the mobile ions, on the lags of the full result.
+
+    ``size``: (G,) ions per group; ``msd_xyz``: (G, nlags, 4) self MSD per ion of each
+    group (x, y, z, total); ``pair``: (K, K, nlags, 4) <dR_a . dR_b> (summed, not divided
+    by N) between the K units a, b — a unit is the ions of one species in one group, so
+    that the collective and charge MSDs of any set of groups are sums over unit pairs;
+    ``unit_group``: (K,) the group of each unit; ``unit_charge``: (K,) its charge (None
+    without charges). All from the same correlator origins as the full result, so that
+    the all-group sums are the full MSDs (summation order aside).
+    """
+
+    size: np.ndarray
+    msd_xyz: np.ndarray
+    pair: np.ndarray
+    unit_group: np.ndarray
+    unit_charge: np.ndarray | None = None
+
+    @property
+    def ngroups(self) -> int:
+        return len(self.size)
+
+    def self_msd(self, counts: np.ndarray, lag_idx) -> np.ndarray:
+        """Self MSD (nres, k, 4) of resamples that take group g ``counts[:, g]`` times."""
+        w = np.asarray(counts, float) * self.size
+        return np.einsum("rg,gkc->rkc", w, self.msd_xyz[:, lag_idx]) / w.sum(axis=1)[:, None, None]
+
+    def group_pairs(self, quantity: str, lag_idx) -> np.ndarray:
+        """(G, G, k, 4) sums over the unit pairs of two groups (charge: weighted q_a q_b)."""
+        P = self.pair[:, :, lag_idx]
+        if quantity == "charge":
+            if self.unit_charge is None:
+                raise ValueError("the ion groups carry no charges")
+            P = P * np.outer(self.unit_charge, self.unit_charge)[:, :, None, None]
+        G = self.ngroups
+        onehot = (self.unit_group[:, None] == np.arange(G)[None, :]).astype(float)  # (K, G)
+        return np.einsum("ag,bh,abkc->ghkc", onehot, onehot, P)
+
+    def collective_msd(self, quantity: str, lag_idx, drop=None) -> np.ndarray:
+        """Collective (or charge) MSD 1/N <|sum dR|^2> on ``lag_idx`` of all groups
+        (``drop`` None: (k, 4)) or of all groups but one, for each (``drop="each"``: (G, k, 4))."""
+        Q = self.group_pairs(quantity, lag_idx)
+        total = Q.sum(axis=(0, 1))
+        N = self.size.sum()
+        if drop is None:
+            return total / N
+        row = Q.sum(axis=1)
+        diag = np.einsum("ggkc->gkc", Q)
+        return (total[None] - 2.0 * row + diag) / (N - self.size)[:, None, None]
+
+
 def from_table(meta: dict, names: list[str], table: np.ndarray) -> MSDResult:
     """Build an MSDResult from column names and a (nlags, ncols) table."""
     table = np.atleast_2d(np.asarray(table, dtype=float))
