@@ -8,7 +8,7 @@ the same numbers, and D comes out in cm^2/s from both (1 A^2/ps = 1e-4 cm^2/s).
 
 Exact MSD comparison: kinisi averages every time origin; so does ionsitu's correlator at
 its finest level, so ionsitu is run with one level of block F + 1 (every lag 1..F is a
-level-0 lag). kinisi's three conventions (DESIGN.md, "Comparing with peers") are
+level-0 lag). kinisi's three conventions are
 reproduced on the ionsitu side:
 
 1. kinisi prepends a copy of frame 0 (ASEParser.get_structure_coords_latt), so its

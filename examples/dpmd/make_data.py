@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Training data for the shipped tiny DeePMD models: the model ion conductor of
-DESIGN.md (heavy fcc LJ framework + light mobile ions on 25 % of the octahedral
+examples/quick (heavy fcc LJ framework + light mobile ions on 25 % of the octahedral
 interstitials), run classically in LAMMPS and expressed in ``metal`` units.
 
 Unit mapping (reduced LJ -> metal):

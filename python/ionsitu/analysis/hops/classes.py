@@ -183,7 +183,7 @@ def _site_multiplicity(classes: JumpClasses, site_frac, cell, site_kind, origins
 def jump_class_rates(events, n_ions: int, total_time: float, classes: JumpClasses | None = None,
                      site_frac=None, cell=None, site_kind=None, rel_tol: float = 0.05, tol: float = 0.0,
                      dim: int = 3) -> JumpClassStats:
-    """Jump rates per jump class (hop-length cluster x site kinds), METHODS section 3.
+    """Jump rates per jump class (hop-length cluster x site kinds).
 
     ``classes``: from :func:`jump_classes` (e.g. shared by all runs of a campaign); default:
     the classes of these events with ``rel_tol``/``tol``/``site_kind``. Γ_c = J_c/(N t) per

@@ -470,7 +470,7 @@ def _corr(X):
 def correlation_matrix_method(events, atom_ids, t_start: float, t_end: float, dt: float,
                               fwhm: float | None = None, n_random: int = 20, quantile: float = 0.99,
                               seed: int = 0, n_min: int = 2) -> CorrelationGroups:
-    """Concerted hops by the correlation-matrix method (METHODS section 4).
+    """Concerted hops by the correlation-matrix method.
 
     Per ion (``atom_ids``, N) a binary series on the grid t_start, t_start+dt, ... < t_end
     (time units): 1 while hopping (from the last sample on the origin, time - duration, to

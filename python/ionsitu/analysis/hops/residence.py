@@ -109,7 +109,7 @@ def residence_autocorrelation(site_traj, dt: float, max_lag: int | None = None) 
     is the probability that an ion on a site at t is still (without leaving) there at t+τ;
     c(0) = 1. Counted exactly from run lengths L of consecutive samples on one site:
     c(τ) = Σ max(L - τ, 0) / Σ L (runs cut by the ends of the record are included, which
-    biases c slightly low at long lags). Residence time T = 2∫c(τ)dτ (METHODS section 3; for
+    biases c slightly low at long lags). Residence time T = 2∫c(τ)dτ (for
     c = exp(-τ/τ0) the integral is τ0), trapezoid rule up to max_lag samples (default T-1).
     """
     s = np.asarray(site_traj)
