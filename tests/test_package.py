@@ -170,3 +170,18 @@ def test_layers_import_only_lower_layers():
             if lm is not None and ld is not None and ld > lm:
                 bad.append(f"{mod} imports {d}")
     assert bad == []
+
+
+def test_short_names_are_the_modules():
+    import ionsitu
+    import ionsitu.hops
+    from ionsitu.analysis import hops, transport
+    from ionsitu.io import msd
+    from ionsitu.sites import read_sites
+
+    import ionsitu.io.sites
+
+    assert ionsitu.hops is hops and ionsitu.transport is transport and read_sites is ionsitu.io.sites.read_sites
+    from ionsitu.msd_file import read_msd
+
+    assert read_msd is ionsitu.read_msd is msd.read_msd and sys.modules["ionsitu.msd_file"] is msd
