@@ -372,14 +372,12 @@ def format_arrhenius(fits, units, extrapolate_T) -> str:
             lines.append(f"  {label}: no fit ({e['error']})")
             continue
         f = e["fit"]
-        # the prefactor is in the unit of the data (times T for ln(sigma T)); with reduced
-        # units ionsitu.arrhenius still names cm^2/s or S K/cm, so name it here
-        punit = f.prefactor_unit if units != "lj" else e["unit"] + (" x T" if e["kind"] == "sigma" else "")
+        # the prefactor is in the unit of the data (times T for ln(sigma T)), of the run's style
         lines.append(f"  {label:8s} Ea = {_pm(f.Ea, f.Ea_err)} {Eu}; prefactor {_pm(f.prefactor, f.prefactor_err)} "
-                     f"{punit}; R² = {f.r2:.4f}; [{f.convention}]")
+                     f"{f.prefactor_unit}; R² = {f.r2:.4f}; [{f.convention}]")
         if "extrapolation" in e:
             x = e["extrapolation"]
-            lines.append(f"           at T = {extrapolate_T:g}{'' if units == 'lj' else ' K'}: {x.value:.3g} {e['unit']} "
+            lines.append(f"           at T = {extrapolate_T:g}{'' if _units.is_reduced(units) else ' K'}: {x.value:.3g} {e['unit']} "
                          f"(95 % CI {x.lo:.3g} – {x.hi:.3g})")
         if "two_regime" in e:
             t2 = e["two_regime"]
@@ -420,7 +418,7 @@ def run(args) -> int:
         return 2
     units = points[0].results[0].units
     extrapolate_T = args.extrapolate
-    if extrapolate_T is None and units != "lj":
+    if extrapolate_T is None and not _units.is_reduced(units):
         extrapolate_T = 300.0
     window = tuple(args.window) if args.window else None
 
@@ -449,7 +447,7 @@ def run(args) -> int:
         for sp, rep in zip(points, reports):
             name = f"msd_T{sp.T:g}.png"
             written.append(plots.plot_msd(sp.results, rep, out / name, time_unit=tu, length_unit=lu,
-                                          title=f"T = {sp.T:g}{'' if units == 'lj' else ' K'}: "
+                                          title=f"T = {sp.T:g}{'' if _units.is_reduced(units) else ' K'}: "
                                                 f"{len(sp.results)} run(s), drift: {rep.drift}"))
         if fits is not None:
             series = []
@@ -461,7 +459,7 @@ def run(args) -> int:
                 series.append({"label": lab, "T": e["T"], "y": e["y"], "y_err": e["y_err"], "fit": e["fit"],
                                "unit": e["unit"], "panel": panel, "color": color, "fit_label": flab})
             written.append(plots.plot_arrhenius(series, out / "arrhenius.png", extrapolate_T=extrapolate_T,
-                                                reduced=units == "lj",
+                                                reduced=_units.is_reduced(units),
                                                 energy_unit=plots.energy_label(units)))
         print("\nfigures: " + ", ".join(str(w) for w in written))
 
