@@ -32,7 +32,7 @@ import time
 import numpy as np
 
 from ionsitu.analysis import transport
-from ionsitu.core import msd_from_frames
+from ionsitu.analysis.msd import msd_from_frames
 
 DT, NEVERY = 0.001, 10          # ps per step, steps per frame
 D_RUN = 0.1                     # A^2/ps per direction

@@ -346,15 +346,62 @@ def test_report_hops_and_occupancy_equal_the_analysis_modules(reference):
         vvox = abs(np.linalg.det(grids[0]["cell"])) / counts.size      # lj: lengths written unchanged
         np.testing.assert_allclose(rho, counts / (counts.sum() * vvox), rtol=1e-6)
     # Arrhenius of D_j and of the hop rate, next to D*
-    for key, fld in (("jump_diffusivity", "D_j"), ("hop_rate", "hop_rate")):
+    for key, fld, kind in (("jump_diffusivity", "D_j", "D"), ("hop_rate", "hop_rate", "rate")):
         y = [e["hops"][fld] for e in rep["temperatures"]]
         err = [e["hops"][fld + "_err"] for e in rep["temperatures"]]
-        f = arrhenius.fit(list(TEMPS), y, "D", err, kB=1.0)
+        f = arrhenius.fit(list(TEMPS), y, kind, err, kB=1.0)
         assert rep["arrhenius"][key]["Ea"] == pytest.approx(f.Ea, rel=1e-12)
+        assert rep["arrhenius"][key]["kind"] == kind   # the hop rate is a rate, not a D
+    # lj: every prefactor in reduced units (never cm^2/s or S K/cm)
+    assert rep["arrhenius"]["hop_rate"]["prefactor_unit"] == "1/tau_LJ"
+    for key in ("tracer", "collective", "jump_diffusivity", "conductivity"):
+        unit = rep["arrhenius"][key].get("prefactor_unit")
+        assert unit is None or ("cm" not in unit and "LJ" in unit), (key, unit)
+    assert rep["conventions"]["units"]["D"].startswith("sigma_LJ^2/tau_LJ")
     html = (out / "report.html").read_text()
     assert "Hops (fix hop/events)" in html and "Occupancy (fix occupancy/grid)" in html and "D_j / D*" in html
     assert "<th>chance</th><th>excess</th>" in html and "groups (events) with n ions, observed / chance" in html
     assert (out / "plots" / "occupancy.png").is_file() and (out / "plots" / "arrhenius_hops.png").is_file()
+
+
+def test_report_json_equals_the_analysis_api_and_ionsitu_hops(reference, tmp_path):
+    """The report's per-member hop numbers are ionsitu.analysis.hops.hop_summary of the member's
+    files, and `ionsitu hops` on a member folder, given the report's nu* and correlation window,
+    prints the same numbers (one function, one set of defaults: the E_a of both agree)."""
+    from ionsitu.analysis import hops as H
+    from ionsitu.cli import main
+    from ionsitu.io.sites import read_sites
+
+    out = reference["out"]
+    rep = json.loads((out / "report.json").read_text())
+    top = rep["hops"]
+    logs = {(T, r): H.read_events(out / f"T{T:g}" / f"r{r}" / "hops.txt") for T in TEMPS for r in (0, 1)}
+    classes = H.jump_classes([ev for ev, _ in logs.values()], rel_tol=0.05)
+    for entry, T in zip(rep["temperatures"], TEMPS):
+        for r, got in zip((0, 1), entry["hops"]["replicas"]):
+            d = out / f"T{T:g}" / f"r{r}"
+            ev, meta = logs[(T, r)]
+            s = H.hop_summary(ev, meta, temperature=T, attempt_frequency=top["attempt_frequency"], classes=classes,
+                              site_frac=read_sites(d / "sites.txt").frac, corr_window=top["corr_window"],
+                              corr_cutoff=top["corr_cutoff"])
+            for key, want in (("hop_rate", s.hop_rate), ("D_j", s.diffusivity.D), ("residence_mean", s.residence.mean()),
+                              ("backjump_fraction", s.backjumps.fraction),
+                              ("correlated_fraction", s.correlated.fraction_collective),
+                              ("Ea_class_mean", s.Ea_class.mean), ("Ea_pair_mean", s.Ea_pair.mean),
+                              ("Ea_pair_std", s.Ea_pair.std)):
+                assert got[key] == pytest.approx(want, rel=1e-12), key
+            # the command line on the member's folder
+            js = tmp_path / f"hops_T{T:g}_r{r}.json"
+            assert main(["hops", str(d), "--temperature", str(T), "--attempt-frequency", repr(top["attempt_frequency"]),
+                         "--corr-window", repr(top["corr_window"]), "--corr-cutoff", repr(top["corr_cutoff"]),
+                         "--json", str(js)]) == 0
+            cli = json.loads(js.read_text())[str(d / "hops.txt")]
+            assert cli["hops_per_ion_per_time"] == pytest.approx(got["hop_rate"], rel=1e-12)
+            assert cli["D_j"]["D"] == pytest.approx(got["D_j"], rel=1e-12)
+            assert cli["backjumps"]["fraction"] == pytest.approx(got["backjump_fraction"], rel=1e-12)
+            assert cli["correlated"]["fraction_collective"] == pytest.approx(got["correlated_fraction"], rel=1e-12)
+            ea = cli["activation_energy"]
+            assert (ea["mean"], ea["std"]) == pytest.approx((got["Ea_pair_mean"], got["Ea_pair_std"]), rel=1e-12)
 
 
 def test_rerun_of_a_finished_campaign_does_nothing(reference):

@@ -637,3 +637,18 @@ def test_event_log_reader_fast_path_and_errors(tmp_path):
         (tmp_path / "bad.txt").write_text("\n".join(text[:7] + [bad] + text[8:]) + "\n")
         with pytest.raises(ValueError, match=msg):
             H.read_events(tmp_path / "bad.txt")
+
+
+def test_one_attempt_frequency_default_for_every_hop_summary():
+    # 1e13 Hz in the run's time unit; none in lj unless estimated from rates at >= 2 temperatures
+    assert H.attempt_frequency("metal") == (pytest.approx(10.0), "default 1e+13 Hz", None)
+    assert H.attempt_frequency("real")[0] == pytest.approx(1e-2)
+    assert H.attempt_frequency("metal", 3.0)[:2] == (3.0, "given")
+    assert H.attempt_frequency("lj")[0] is None
+    T = np.array([0.5, 0.7])
+    nu, src, fit = H.attempt_frequency("lj", rates_by_T=dict(zip(T, 2.0 * np.exp(-1.0 / T))))
+    assert nu == pytest.approx(2.0, rel=1e-12) and src.startswith("estimated") and fit.kind == "rate"
+    # correlated hops: 1/nu* only when nu* is given, else 5 samples; 10 A (3 sigma_LJ in lj)
+    assert H.correlation_defaults("metal", 10, 0.001)[0::2] == (pytest.approx(0.05), pytest.approx(10.0))
+    assert H.correlation_defaults("metal", 10, 0.001, attempt_frequency=40.0)[0] == pytest.approx(0.025)
+    assert H.correlation_defaults("lj", 10, 0.002)[2] == 3.0

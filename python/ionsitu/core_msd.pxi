@@ -9,7 +9,8 @@ from libcpp cimport bool as cbool
 from libcpp.string cimport string
 from libcpp.vector cimport vector
 
-from ionsitu.io.msd import from_table, parse_msd_text
+from ionsitu.io.cell import unwrap
+from ionsitu.io.msd import from_table
 
 cnp.import_array()
 
@@ -37,20 +38,6 @@ cdef extern from "msd_correlator.h" namespace "ionsitu":
 
     string format_msd_text(const string &, const vector[string] &, const vector[double] &) except +
     void write_file_atomic(const string &, const string &) except +
-
-
-def unwrap_positions(x, image=None, cell=None):
-    """Unwrapped Cartesian positions x + image @ cell.
-
-    x: (N, 3) wrapped positions; image: (N, 3) integer image flags; cell: (3, 3) rows are
-    the box vectors a, b, c (LAMMPS: a = (xprd, 0, 0), b = (xy, yprd, 0), c = (xz, yz, zprd)).
-    """
-    x = np.asarray(x, dtype=np.float64)
-    if image is None:
-        return x
-    if cell is None:
-        raise ValueError("image flags need the cell (3x3 box vectors) to unwrap positions")
-    return x + np.asarray(image, dtype=np.float64) @ np.asarray(cell, dtype=np.float64)
 
 
 cdef class MSDCorrelator:
@@ -124,29 +111,24 @@ cdef class MSDCorrelator:
     def lag_steps(self):
         return self.result().lag_steps
 
-    def add_frame(self, x, image=None, cell=None, masses=None, drift="all"):
+    def add_frame(self, x, image=None, cell=None, drift=None):
         """Add one frame.
 
         x : (natoms, 3) positions of the group's atoms, unwrapped (or wrapped with
-            ``image`` flags and ``cell``).
-        masses, drift : drift removal as in the fix.  ``drift="all"`` removes the
-            mass-weighted centre of mass of the positions given (pass ``x`` of the whole
-            system to :func:`ionsitu.core.msd_from_frames` to use the whole system);
-            ``drift="none"`` removes nothing; an (3,) array is subtracted as the drift
-            position of this frame.
+            ``image`` flags and ``cell``, :func:`ionsitu.io.cell.unwrap`).
+        drift : (3,) drift position of this frame, subtracted from every position (e.g. the
+            mass-weighted centre of mass of the whole system,
+            :func:`ionsitu.analysis.msd.centre_of_mass`); None removes nothing.
+        cell : (3, 3) box of the frame (its volume enters the mean volume).
         """
-        xu = np.ascontiguousarray(unwrap_positions(x, image, cell), dtype=np.float64)
+        xu = np.ascontiguousarray(unwrap(x, image, cell), dtype=np.float64)
         if xu.shape != (self.natoms, 3):
             raise ValueError(f"frame must have shape ({self.natoms}, 3), got {xu.shape}")
-        if isinstance(drift, str):
-            if drift == "all":
-                m = np.ones(self.natoms) if masses is None else np.asarray(masses, dtype=np.float64)
-                com = (m[:, None] * xu).sum(axis=0) / m.sum()
-            elif drift == "none":
-                com = np.zeros(3)
-            else:
-                raise ValueError(f"drift must be 'all', 'none' or a 3-vector, got {drift!r}")
-            self.drift = drift
+        if drift is None:
+            com = np.zeros(3)
+        elif isinstance(drift, str):
+            raise ValueError(f"drift must be a 3-vector (the drift position of this frame) or None, got {drift!r}; "
+                             "ionsitu.analysis.msd.centre_of_mass gives the centre of mass")
         else:
             com = np.asarray(drift, dtype=np.float64).reshape(3)
             self.drift = "given"
@@ -192,39 +174,3 @@ cdef class MSDCorrelator:
         cdef vector[double] flat = table.ravel()
         text = format_msd_text(json.dumps(self.meta()).encode(), cnames, flat)
         write_file_atomic(str(path).encode(), text)
-
-
-def msd_from_frames(frames, masses=None, group=None, types=None, charges=None, block=10,
-                    levels=7, nevery=1, dt=1.0, units="lj", drift="all", cell=None):
-    """MSD results of a trajectory of unwrapped positions, as the fix computes them.
-
-    frames : (nframes, natoms_all, 3) unwrapped positions of the whole system.
-    masses : (natoms_all,) masses for the drift (default equal masses).
-    group : boolean mask or index array of the analysed atoms (default all).
-    types : (natoms_all,) atom types (needed with charges).
-    drift : "all" (centre of mass of the whole system), "none", or a boolean mask /
-        index array of the reference group.
-    cell : optional (nframes, 3, 3) or (3, 3) box vectors, for the mean volume.
-    """
-    frames = np.asarray(frames, dtype=np.float64)
-    if frames.ndim != 3 or frames.shape[2] != 3:
-        raise ValueError(f"frames must have shape (nframes, natoms, 3), got {frames.shape}")
-    nall = frames.shape[1]
-    m = np.ones(nall) if masses is None else np.asarray(masses, dtype=np.float64)
-    sel = np.arange(nall) if group is None else np.arange(nall)[group]
-    gtypes = None if types is None else np.asarray(types)[sel]
-    corr = MSDCorrelator(len(sel), block=block, levels=levels, types=gtypes, charges=charges,
-                         nevery=nevery, dt=dt, units=units)
-    if isinstance(drift, str) and drift not in ("all", "none"):
-        raise ValueError(f"drift must be 'all', 'none' or a group mask, got {drift!r}")
-    ref = None if isinstance(drift, str) else np.arange(nall)[drift]
-    for f, x in enumerate(frames):
-        if isinstance(drift, str) and drift == "none":
-            com = np.zeros(3)
-        else:
-            idx = slice(None) if ref is None else ref
-            com = (m[idx, None] * x[idx]).sum(axis=0) / m[idx].sum()
-        box = None if cell is None else (cell if np.ndim(cell) == 2 else cell[f])
-        corr.add_frame(x[sel], cell=box, drift=com)
-    corr.drift = drift if isinstance(drift, str) else "group"
-    return corr.result()

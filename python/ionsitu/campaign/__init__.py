@@ -13,11 +13,11 @@
 
 from .analyses import ANALYSES, PLANNED, Analysis  # noqa: F401
 from .config import load_config, schema_text  # noqa: F401
-from .members import (HOST, LOCK_FILE, STATUS_SCHEMA, STATUS_VERSION, CampaignLock, CampaignLocked,  # noqa: F401
+from .members import (HOST, LOCK_FILE, CampaignLock, CampaignLocked,  # noqa: F401
                       Member, _holder_text, _pid_alive, classify_failure, liveness, read_status)
 from .runner import Campaign  # noqa: F401
 from .scheduler import StopRequest, on_all, on_root, signal_number, stop_requested  # noqa: F401
-from .schema import SCHEMA, CampaignError, ConfigError, Key  # noqa: F401
+from .schema import SCHEMA, STATUS_SCHEMA, STATUS_VERSION, CampaignError, ConfigError, Key  # noqa: F401
 
 __all__ = ["Campaign", "ConfigError", "CampaignError", "Member", "SCHEMA", "load_config", "schema_text",
            "STATUS_SCHEMA", "STATUS_VERSION", "ANALYSES", "Analysis", "CampaignLock", "CampaignLocked",

@@ -92,6 +92,12 @@ def _default_every(cfg, conf):
     return every
 
 
+def _with_every(line: str, cfg, conf) -> str:
+    """The fix line with `` every M`` appended when the analysis writes every M steps."""
+    every = _default_every(cfg, conf)
+    return line + f" every {every}" if every else line
+
+
 def _check_every(name, cfg, err):
     ev = cfg.get("every")
     if ev and cfg.get("nevery") and ev % cfg["nevery"]:
@@ -147,10 +153,7 @@ class OccupancyGrid(Analysis):
         if cfg.get("types"):
             line += " types " + " ".join(str(t) for t in cfg["types"])
         line += f" norm {cfg['norm']} file {_q(member_dir / 'occupancy')}"
-        every = _default_every(cfg, conf)
-        if every:
-            line += f" every {every}"
-        return [line]
+        return [_with_every(line, cfg, conf)]
 
     def outputs(self, member_dir):
         return {"grid": member_dir / "occupancy.npz", "cube": member_dir / "occupancy.cube"}
@@ -349,10 +352,7 @@ class HopEvents(Analysis):
         else:
             line += f"free {cfg['threshold']!r} {cfg['window']}"
         line += f" residence {cfg['residence']} file {_q(member_dir / 'hops.txt')}"
-        every = _default_every(cfg, conf)
-        if every:
-            line += f" every {every}"
-        return [line]
+        return [_with_every(line, cfg, conf)]
 
     def outputs(self, member_dir):
         return {"events": member_dir / "hops.txt", "sites": self.site_file(member_dir)}

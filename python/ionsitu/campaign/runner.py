@@ -73,11 +73,11 @@ from .analyses import ANALYSES, Analysis
 from .config import load_config
 from .gpu import ResourcesMixin
 from .inputs import InputsMixin
-from .members import (HOST, STATUS_SCHEMA, STATUS_VERSION, CampaignLock, Member, _file_digest, _now, _tname,
+from .members import (HOST, CampaignLock, Member, _file_digest, _now, _tname,
                       _write_json, classify_failure, read_status)
 from .scheduler import (_TAG_ASSIGN, _TAG_REQ, StopRequest, _close, _Coordinator, _describe, _diff_keys,
                         _lammps_message, _readable_restart, on_all, on_root, stop_requested)
-from .schema import CampaignError, ConfigError, _q
+from .schema import STATUS_SCHEMA, STATUS_VERSION, CampaignError, ConfigError, _q
 
 
 

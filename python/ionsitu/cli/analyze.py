@@ -41,15 +41,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import units as _units
 from ..io.jsonsafe import json_safe
+from ..io.msd import FORMAT_TAG
 from ..io.trajectory import describe_drift
 
-TIME_UNITS = {"metal": "ps", "real": "fs", "si": "s", "cgs": "s", "electron": "fs", "micro": "us",
-              "nano": "ns", "lj": "tau"}
-LENGTH_UNITS = {"metal": "Å", "real": "Å", "si": "m", "cgs": "cm", "electron": "Bohr", "micro": "um",
-                "nano": "nm", "lj": "σ"}
 _T_NAME = re.compile(r"^(?:T[=_-]?(?P<a>\d+(?:\.\d*)?)K?|(?P<b>\d+(?:\.\d*)?)K)$")
-MSD_TAG = "# ionsitu-msd"
+MSD_TAG = FORMAT_TAG
 
 
 @dataclass
@@ -276,8 +274,8 @@ def _pm(v, e):
 
 
 def format_report(sp: StatePoint, rep, units: str) -> str:
-    tu = TIME_UNITS.get(units, "time units")
-    Tu = "(reduced)" if units == "lj" else "K"
+    tu = _units.labels(units)["time"]
+    Tu = "(reduced)" if _units.is_reduced(units) else "K"
     tr, co, hr, cd = rep.tracer, rep.collective, rep.haven, rep.conductivity
     # (name, value, error, per-direction values, errors, unit, resolved, upper bound, per-direction resolved)
     rows = [
@@ -332,7 +330,7 @@ def arrhenius_fits(points, reports, units, extrapolate_T):
 
     if len(points) < 2:
         return None
-    kB = 1.0 if units == "lj" else arrhenius.KB_EV
+    kB = _units.boltzmann(units)
     T = np.array([sp.T for sp in points])
     quantities = {
         "tracer": ("D", [r.tracer for r in reports], "D", "D_err", reports[0].tracer.unit),
@@ -357,7 +355,7 @@ def arrhenius_fits(points, reports, units, extrapolate_T):
             use_err = e if np.all(np.isfinite(e) & (e > 0)) else None
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                fit = arrhenius.fit(Tq, y, kind, use_err, kB=kB)
+                fit = arrhenius.fit(Tq, y, kind, use_err, kB=kB, units=units)
             entry["warnings"] = [str(w.message) for w in caught]
             if len(skipped):
                 entry["warnings"].append(f"{name}: skipped unresolved T = {', '.join(f'{t:g}' for t in skipped)}")
@@ -376,7 +374,7 @@ def arrhenius_fits(points, reports, units, extrapolate_T):
 
 
 def format_arrhenius(fits, units, extrapolate_T) -> str:
-    Eu = "epsilon (kB = 1)" if units == "lj" else "eV"
+    Eu = _units.activation_energy_unit(units)
     lines = ["Arrhenius fits (weighted by the 1-sigma errors; 95 % confidence intervals):"]
     for name, e in fits.items():
         label = {"tracer": "D*", "collective": "D_sigma", "conductivity": "sigma"}[name]
@@ -384,14 +382,12 @@ def format_arrhenius(fits, units, extrapolate_T) -> str:
             lines.append(f"  {label}: no fit ({e['error']})")
             continue
         f = e["fit"]
-        # the prefactor is in the unit of the data (times T for ln(sigma T)); with reduced
-        # units ionsitu.arrhenius still names cm^2/s or S K/cm, so name it here
-        punit = f.prefactor_unit if units != "lj" else e["unit"] + (" x T" if e["kind"] == "sigma" else "")
+        # the prefactor is in the unit of the data (times T for ln(sigma T)), of the run's style
         lines.append(f"  {label:8s} Ea = {_pm(f.Ea, f.Ea_err)} {Eu}; prefactor {_pm(f.prefactor, f.prefactor_err)} "
-                     f"{punit}; R² = {f.r2:.4f}; [{f.convention}]")
+                     f"{f.prefactor_unit}; R² = {f.r2:.4f}; [{f.convention}]")
         if "extrapolation" in e:
             x = e["extrapolation"]
-            lines.append(f"           at T = {extrapolate_T:g}{'' if units == 'lj' else ' K'}: {x.value:.3g} {e['unit']} "
+            lines.append(f"           at T = {extrapolate_T:g}{'' if _units.is_reduced(units) else ' K'}: {x.value:.3g} {e['unit']} "
                          f"(95 % CI {x.lo:.3g} – {x.hi:.3g})")
         if "two_regime" in e:
             t2 = e["two_regime"]
@@ -442,7 +438,7 @@ def _analyze(args, json_stream) -> int:
         return 2
     units = points[0].results[0].units
     extrapolate_T = args.extrapolate
-    if extrapolate_T is None and units != "lj":
+    if extrapolate_T is None and not _units.is_reduced(units):
         extrapolate_T = 300.0
     window = tuple(args.window) if args.window else None
 
@@ -467,11 +463,11 @@ def _analyze(args, json_stream) -> int:
         from ..report import plots
 
         out = Path(args.plots)
-        tu, lu = TIME_UNITS.get(units, ""), LENGTH_UNITS.get(units, "")
+        tu, lu = _units.labels(units)["time"], _units.labels(units)["length"]
         for sp, rep in zip(points, reports):
             name = f"msd_T{sp.T:g}.png"
             written.append(plots.plot_msd(sp.results, rep, out / name, time_unit=tu, length_unit=lu,
-                                          title=f"T = {sp.T:g}{'' if units == 'lj' else ' K'}: "
+                                          title=f"T = {sp.T:g}{'' if _units.is_reduced(units) else ' K'}: "
                                                 f"{len(sp.results)} run(s), drift: {rep.drift}"))
         if fits is not None:
             series = []
@@ -483,8 +479,8 @@ def _analyze(args, json_stream) -> int:
                 series.append({"label": lab, "T": e["T"], "y": e["y"], "y_err": e["y_err"], "fit": e["fit"],
                                "unit": e["unit"], "panel": panel, "color": color, "fit_label": flab})
             written.append(plots.plot_arrhenius(series, out / "arrhenius.png", extrapolate_T=extrapolate_T,
-                                                reduced=units == "lj",
-                                                energy_unit="ε" if units == "lj" else "eV"))
+                                                reduced=_units.is_reduced(units),
+                                                energy_unit=plots.energy_label(units)))
         print("\nfigures: " + ", ".join(str(w) for w in written))
 
     if args.json:
@@ -492,13 +488,14 @@ def _analyze(args, json_stream) -> int:
             "ionsitu_version": ionsitu.__version__,
             "arguments": {k: v for k, v in vars(args).items() if not callable(v)},
             "units": units,
-            "time_unit": TIME_UNITS.get(units),
+            "time_unit": _units.labels(units)["time"],
+            "unit_labels": _units.labels(units),
             "conventions": {
                 "drift": "as removed by the MSD producer (per state point: 'drift'); fix msd/cross and "
                          "--drift all: mass-weighted centre of mass of the whole system",
                 "errors": "1-sigma; replicas: mean and standard error of the mean",
                 "arrhenius": {k: v[0] for k, v in KINDS.items()},
-                "temperature_unit": "reduced (kB = 1)" if units == "lj" else "K",
+                "temperature_unit": _units.temperature_unit(units),
             },
             "state_points": [
                 {"T": sp.T, "inputs": sp.sources, "n_replicas": len(sp.results), "drift": rep.drift,

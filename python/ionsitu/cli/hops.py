@@ -20,17 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from ..io.events import EVENT_LOG_COLUMNS as COLUMNS  # noqa: F401 - re-exported
+from ..io.jsonsafe import json_safe
 from ..io.events import EVENT_LOG_MAGIC as MAGIC
 from ..io.events import is_event_file, read_events  # noqa: F401 - the reader lives in ionsitu.io.events
 
 
 # --------------------------------------------------------------------------- analysis
-
-
-def _num(v):
-    """JSON-safe float: None for NaN/inf."""
-    v = float(v)
-    return v if np.isfinite(v) else None
 
 
 def correlated_summary(ch, window, cutoff) -> dict:
@@ -43,10 +38,10 @@ def correlated_summary(ch, window, cutoff) -> dict:
     if c is None:
         return out
     out.update({
-        "chance_fraction": c.fraction_mean, "chance_fraction_sd": _num(c.fraction_sd),
-        "excess_fraction": c.excess, "z": _num(c.z), "p_value": c.p_value,
-        "ions_per_event_chance": {int(n): {"observed": int(o), "chance_mean": float(m), "chance_sd": _num(sd),
-                                           "z": _num(z)}
+        "chance_fraction": c.fraction_mean, "chance_fraction_sd": c.fraction_sd,
+        "excess_fraction": c.excess, "z": c.z, "p_value": c.p_value,
+        "ions_per_event_chance": {int(n): {"observed": int(o), "chance_mean": float(m), "chance_sd": float(sd),
+                                           "z": float(z)}
                                   for n, o, m, sd, z in zip(c.n_values, c.n_counts_observed, c.n_counts_mean,
                                                             c.n_counts_sd, c.n_counts_z)},
         "reference": {"method": "each ion's hop train circularly shifted in time by an independent random offset "
@@ -345,7 +340,7 @@ def run(args) -> int:
             d.mkdir(parents=True, exist_ok=True)
             plot(events, meta, s, d / f"hops_{f.stem}.png")
     if args.json:
-        text = json.dumps(results, indent=1, default=float)
+        text = json.dumps(json_safe(results), indent=1, allow_nan=False)
         if args.json == "-":
             print(text)
         else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["lammps_cell", "lammps_box", "as_cell", "min_image_frac"]
+__all__ = ["lammps_cell", "lammps_box", "as_cell", "min_image_frac", "unwrap"]
 
 
 def lammps_cell(xprd, yprd, zprd, yz=0.0, xz=0.0, xy=0.0) -> np.ndarray:
@@ -75,3 +75,17 @@ def min_image_frac(ds: np.ndarray, cell: np.ndarray) -> np.ndarray:
     best = np.argmin(d2, axis=-1)
     return np.take_along_axis(cand, best[..., None, None], axis=-2)[..., 0, :]
 
+
+
+def unwrap(x, image=None, cell=None) -> np.ndarray:
+    """Unwrapped Cartesian positions x + image @ cell.
+
+    x: (N, 3) wrapped positions; image: (N, 3) integer image flags; cell: (3, 3) rows are
+    the box vectors a, b, c (LAMMPS: a = (xprd, 0, 0), b = (xy, yprd, 0), c = (xz, yz, zprd)).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if image is None:
+        return x
+    if cell is None:
+        raise ValueError("image flags need the cell (3x3 box vectors) to unwrap positions")
+    return x + np.asarray(image, dtype=np.float64) @ np.asarray(cell, dtype=np.float64)

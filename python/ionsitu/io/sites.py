@@ -43,6 +43,7 @@ import numpy as np
 
 from .atomic import write_atomic
 from .cell import as_cell as _as_cell
+from .jsonsafe import json_safe
 from .cell import min_image_frac as _min_image_frac
 
 __all__ = ["Sites", "SITE_FILE_VERSION", "sites_from_array", "sites_from_structure", "write_sites", "read_sites"]
@@ -180,7 +181,7 @@ def write_sites(path, sites: Sites, units: str | None = None, meta: dict | None 
         lines.append(f"units {unit}")
     lines.append("cell " + " ".join(_fmt(v) for v in np.asarray(sites.cell).ravel()))
     lines.append("origin " + " ".join(_fmt(v) for v in sites.origin))
-    lines.append("meta " + json.dumps(m, sort_keys=True, default=_json_default))
+    lines.append("meta " + json.dumps(json_safe(m), sort_keys=True))
     lines.append(f"nsites {n}")
     lines.append("columns " + " ".join(list(_REQUIRED_COLUMNS) + list(cols)))
     for i in range(n):
@@ -188,14 +189,6 @@ def write_sites(path, sites: Sites, units: str | None = None, meta: dict | None 
         vals += [_fmt(cols[k][i]) for k in cols]
         lines.append(" ".join(vals))
     return write_atomic(path, "\n".join(lines) + "\n")
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 def read_sites(path) -> Sites:

@@ -26,7 +26,7 @@ from .. import units as _units
 __all__ = ["plot_msd", "plot_arrhenius", "campaign_plots", "plot_hop_rate", "plot_occupancy"]
 
 
-def _energy_label(style) -> str:
+def energy_label(style) -> str:
     """Short energy unit of activation energies in figure labels: eV, or the LJ energy unit."""
     st = _units.get_style(style)
     return st.energy if st.reduced else _units.activation_energy_unit(st)
@@ -184,44 +184,30 @@ def campaign_plots(camp, data, out: Path) -> dict[str, Path]:
         return paths
     style = _units.get_style(camp.units)
     lab = _units.labels(style)
-    tunit, lunit, eunit = lab["time"], lab["length"], _energy_label(style)
+    tunit, lunit, eunit = lab["time"], lab["length"], energy_label(style)
     pdir = out / "plots"
+    name = camp.conf["campaign"]["name"]
+
+    def draw(key, what, fn, *args, **kw):
+        try:
+            paths[key] = fn(*args, **kw)
+        except Exception as exc:  # noqa: BLE001 - one figure failing leaves the others and the tables
+            data.setdefault("warnings", []).append(f"{what} failed: {exc}")
+
     for T, (results, rep) in (inputs.get("curves") or {}).items():
-        try:
-            p = pdir / f"msd_T{T:g}.png"
-            plot_msd(results, rep, p, title=f"{camp.conf['campaign']['name']}: T = {T:g}, "
-                           f"{len(results)} replica(s)", time_unit=tunit, length_unit=lunit)
-            paths[f"msd_T{T:g}"] = p
-        except Exception as exc:  # noqa: BLE001
-            data.setdefault("warnings", []).append(f"MSD plot at T={T:g} failed: {exc}")
-    series = inputs.get("series") or []
-    if series:
-        try:
-            p = pdir / "arrhenius.png"
-            plot_arrhenius(series, p, extrapolate_T=camp.conf["report"].get("extrapolate_to"),
-                                 reduced=style.reduced, energy_unit=eunit,
-                                 level=camp.conf["report"]["confidence"],
-                                 title=camp.conf["campaign"]["name"])
-            paths["arrhenius"] = p
-        except Exception as exc:  # noqa: BLE001
-            data.setdefault("warnings", []).append(f"Arrhenius plot failed: {exc}")
-    hop_series = inputs.get("hop_series") or []
-    if hop_series:
-        try:
-            p = pdir / "arrhenius_hops.png"
-            plot_hop_rate(hop_series, p, reduced=style.reduced, energy_unit=eunit,
-                          time_unit=tunit, title=f"{camp.conf['campaign']['name']}: hop rate per ion")
-            paths["arrhenius_hops"] = p
-        except Exception as exc:  # noqa: BLE001
-            data.setdefault("warnings", []).append(f"hop-rate Arrhenius plot failed: {exc}")
+        draw(f"msd_T{T:g}", f"MSD plot at T={T:g}", plot_msd, results, rep, pdir / f"msd_T{T:g}.png",
+             title=f"{name}: T = {T:g}, {len(results)} replica(s)", time_unit=tunit, length_unit=lunit)
+    if inputs.get("series"):
+        draw("arrhenius", "Arrhenius plot", plot_arrhenius, inputs["series"], pdir / "arrhenius.png",
+             extrapolate_T=camp.conf["report"].get("extrapolate_to"), reduced=style.reduced, energy_unit=eunit,
+             level=camp.conf["report"]["confidence"], title=name)
+    if inputs.get("hop_series"):
+        draw("arrhenius_hops", "hop-rate Arrhenius plot", plot_hop_rate, inputs["hop_series"],
+             pdir / "arrhenius_hops.png", reduced=style.reduced, energy_unit=eunit, time_unit=tunit,
+             title=f"{name}: hop rate per ion")
     if inputs.get("occupancy"):
-        try:
-            p = pdir / "occupancy.png"
-            plot_occupancy(inputs["occupancy"], p, title=f"{camp.conf['campaign']['name']}: occupancy density",
-                           length_unit=lunit)
-            paths["occupancy"] = p
-        except Exception as exc:  # noqa: BLE001
-            data.setdefault("warnings", []).append(f"occupancy plot failed: {exc}")
+        draw("occupancy", "occupancy plot", plot_occupancy, inputs["occupancy"], pdir / "occupancy.png",
+             title=f"{name}: occupancy density", length_unit=lunit)
     return paths
 
 

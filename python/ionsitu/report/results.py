@@ -65,7 +65,6 @@ campaign says otherwise.
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 
@@ -134,14 +133,6 @@ def _arrhenius_summary(fit: _arr.ArrheniusFit, extrap_T, level) -> dict:
 # --------------------------------------------------------------------------------------
 # Hops (fix hop/events) and occupancy (fix occupancy/grid)
 # --------------------------------------------------------------------------------------
-def _mean_se(vals):
-    """Mean and standard error over replicas (finite values; error None for < 2)."""
-    v = np.array([x for x in vals if x is not None and np.isfinite(x)], dtype=float)
-    if len(v) == 0:
-        return None, None
-    return float(v.mean()), (float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else None)
-
-
 def load_hop_runs(camp, members) -> list[dict]:
     """Event logs of the members (output ``events`` of [analysis.hop_events]) with their sites:
     dicts with member, T, events, meta, N, time, cell (the log's last box), site_frac (None in
@@ -206,28 +197,6 @@ def member_hop_summary(run, classes, T, nu, nu_source, corr_window, corr_cutoff)
     return out
 
 
-def _correlated_pooled(reps) -> dict:
-    """Replicas' correlated-hop chance reference pooled: z of the mean excess against the
-    chance spread of the mean, sqrt(sum sd_r^2)/n; ions-per-event histograms summed (chance
-    sd: sqrt of the summed variances)."""
-    r = [x for x in reps if x.get("correlated_excess_fraction") is not None]
-    if not r:
-        return {}
-    sd = np.sqrt(sum(x["correlated_chance_fraction_sd"] ** 2 for x in r)) / len(r)
-    exc = float(np.mean([x["correlated_excess_fraction"] for x in r]))
-    nmax = max(len(x["correlated_ions_per_event"]["n"]) for x in r)
-    obs, ch, var = np.zeros(nmax), np.zeros(nmax), np.zeros(nmax)
-    for x in r:
-        h = x["correlated_ions_per_event"]
-        k = len(h["n"])
-        obs[:k] += h["observed"]
-        ch[:k] += h["chance"]
-        var[:k] += np.nan_to_num(np.asarray(h["chance_sd"], float)) ** 2
-    return {"correlated_z": exc / sd if sd > 0 else None,
-            "correlated_ions_per_event": {"n": np.arange(1, nmax + 1), "observed": obs.astype(np.int64),
-                                          "chance": ch, "chance_sd": np.sqrt(var)}}
-
-
 def build_hops(camp, by_T, kB) -> tuple[dict | None, dict, list[str]]:
     """(top-level 'hops' dict, {T: per-temperature 'hops' entry}, warnings)."""
     if "hop_events" not in camp.conf["analysis"]:
@@ -257,7 +226,7 @@ def build_hops(camp, by_T, kB) -> tuple[dict | None, dict, list[str]]:
     dom = int(np.argmax(total)) if len(total) and total.max() > 0 else None
     per_T = {}
     if dom is not None:
-        per_T = {T: _mean_se([r[dom] for r in pre[T]])[0] for T in camp.temperatures if pre[T]}
+        per_T = {T: _hops.mean_se([r[dom] for r in pre[T]])[0] for T in camp.temperatures if pre[T]}
     what = ("the per-direction rate J/(t N_c z_c) of jump class "
             f"{dom} (|dr| = {classes.length[dom]:.4g}, the most frequent)" if dom is not None else "")
     nu, nu_source, nu_fit = _hops.attempt_frequency(camp.units, rc.get("attempt_frequency"), per_T, what=what)
@@ -283,9 +252,9 @@ def build_hops(camp, by_T, kB) -> tuple[dict | None, dict, list[str]]:
              "n_hops": int(sum(r["n_hops"] for r in reps)), "n_hops_per_replica": [r["n_hops"] for r in reps]}
         for k in ("hop_rate", "residence_mean", "backjump_fraction", "correlated_fraction",
                   "correlated_chance_fraction", "correlated_excess_fraction"):
-            e[k], e[k + "_err"] = _mean_se([r.get(k) for r in reps])
-        e.update(_correlated_pooled(reps))
-        dj, dj_err = _mean_se([r.get("D_j") for r in reps])
+            e[k], e[k + "_err"] = _hops.mean_se([r.get(k) for r in reps])
+        e.update(_hops.pool_correlated(reps))
+        dj, dj_err = _hops.mean_se([r.get("D_j") for r in reps])
         e["D_j_run"], e["D_j_run_err"] = dj, dj_err
         e["D_j"] = None if dj is None else dj * Dfac
         e["D_j_err"] = None if dj_err is None else dj_err * Dfac
@@ -294,13 +263,13 @@ def build_hops(camp, by_T, kB) -> tuple[dict | None, dict, list[str]]:
             c = {"class": i, "length": classes.length[i]}
             c["count"] = int(sum(int(r["class_count"][i]) for r in reps if "class_count" in r))
             for k in ("rate", "rate_per_direction", "Ea"):
-                c[k], c[k + "_err"] = _mean_se([r[f"class_{k}"][i] for r in reps if f"class_{k}" in r])
-            c["multiplicity"] = _mean_se([r["class_multiplicity"][i] for r in reps if "class_multiplicity" in r])[0]
+                c[k], c[k + "_err"] = _hops.mean_se([r[f"class_{k}"][i] for r in reps if f"class_{k}" in r])
+            c["multiplicity"] = _hops.mean_se([r["class_multiplicity"][i] for r in reps if "class_multiplicity" in r])[0]
             cls.append(c)
         e["classes"] = cls
         ea = {"attempt_frequency": nu}
         for k in ("Ea_class_mean", "Ea_class_std", "Ea_pair_mean", "Ea_pair_std", "Ea_pair_min", "Ea_pair_max"):
-            ea[k] = _mean_se([r.get(k) for r in reps])[0]
+            ea[k] = _hops.mean_se([r.get(k) for r in reps])[0]
         skipped = [r["Ea_skipped"] for r in reps if "Ea_skipped" in r]
         pskip = [r["Ea_pair_skipped"] for r in reps if "Ea_pair_skipped" in r]
         if pskip:
@@ -457,10 +426,8 @@ def build(camp) -> dict:
         if h is not None:
             tr = e.get("tracer")
             if tr and tr.get("D") and h["D_j"] is not None:
-                h["D_j_over_D_tracer"] = h["D_j"] / tr["D"]
-                rel = [x for x in ((h["D_j_err"], h["D_j"]), (tr.get("D_err"), tr["D"])) if x[0] is not None]
-                h["D_j_over_D_tracer_err"] = (abs(h["D_j_over_D_tracer"]) * math.sqrt(sum((a / b) ** 2 for a, b in rel))
-                                              if rel else None)
+                h["D_j_over_D_tracer"], h["D_j_over_D_tracer_err"] = _hops.ratio_with_error(
+                    h["D_j"], h["D_j_err"], tr["D"], tr.get("D_err"))
             else:
                 h["D_j_over_D_tracer"] = h["D_j_over_D_tracer_err"] = None
             e["hops"] = h

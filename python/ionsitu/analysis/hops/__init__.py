@@ -56,6 +56,7 @@ from .rates import (BackjumpStats, JumpDiffusivity, JumpStats, backjump_fraction
 from .residence import (ResidenceACF, ResidenceStats, chudley_elliott_length,  # noqa: F401
                         residence_autocorrelation, residence_time_distribution, residence_times,
                         site_trajectory)
-from .summary import correlation_defaults, hop_summary  # noqa: F401
+from .summary import (HopSummary, correlation_defaults, hop_summary, mean_se, pool_correlated,  # noqa: F401
+                      ratio_with_error)
 
 __all__ = [n for n in dir() if not n.startswith("_")]

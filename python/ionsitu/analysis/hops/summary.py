@@ -12,11 +12,14 @@ Defaults (the same for both, and for the Python API):
   else 5 samples of the fix; cutoff given, else 10 Å (3 sigma_LJ in lj); the chance level
   from 30 shuffles seeded 0;
 - backjumps: site mode exact, site-free within half the fix's threshold;
-- residence times: uncensored, finite ones.
+- residence times: uncensored, finite ones;
+- replicas (the report): :func:`mean_se` of every per-replica number, :func:`pool_correlated`
+  for the chance reference of the correlated hops.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,7 +32,8 @@ from .classes import JumpClasses, JumpClassStats, jump_class_rates, jump_classes
 from .correlated import CorrelatedHops, correlated_hops_of_log
 from .rates import BackjumpStats, JumpDiffusivity, JumpStats, backjump_fraction, jump_diffusivity, jump_rates
 
-__all__ = ["HopSummary", "hop_summary", "correlation_defaults", "CORR_RANDOM", "CORR_SEED"]
+__all__ = ["HopSummary", "hop_summary", "correlation_defaults", "mean_se", "pool_correlated", "ratio_with_error",
+           "CORR_RANDOM", "CORR_SEED"]
 
 #: chance reference of the correlated hops: shuffles per log and their seed
 CORR_RANDOM = 30
@@ -165,3 +169,47 @@ def hop_summary(events, meta, *, temperature: float | None = None, attempt_frequ
             s.Ea_pair_skipped = str(exc)
     return s
 
+
+# --------------------------------------------------------------------------- replicas
+
+
+def mean_se(vals):
+    """Mean and standard error over replicas (finite values, None skipped; error None for < 2);
+    (None, None) without values. The pooling of every per-replica hop number of the report."""
+    v = np.array([x for x in vals if x is not None and np.isfinite(x)], dtype=float)
+    if len(v) == 0:
+        return None, None
+    return float(v.mean()), (float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else None)
+
+
+def pool_correlated(reps) -> dict:
+    """Replicas' correlated-hop chance reference pooled (the report's per-replica dicts, keys
+    ``correlated_*``): z of the mean excess against the
+    chance spread of the mean, sqrt(sum sd_r^2)/n; ions-per-event histograms summed (chance
+    sd: sqrt of the summed variances)."""
+    r = [x for x in reps if x.get("correlated_excess_fraction") is not None]
+    if not r:
+        return {}
+    sd = np.sqrt(sum(x["correlated_chance_fraction_sd"] ** 2 for x in r)) / len(r)
+    exc = float(np.mean([x["correlated_excess_fraction"] for x in r]))
+    nmax = max(len(x["correlated_ions_per_event"]["n"]) for x in r)
+    obs, ch, var = np.zeros(nmax), np.zeros(nmax), np.zeros(nmax)
+    for x in r:
+        h = x["correlated_ions_per_event"]
+        k = len(h["n"])
+        obs[:k] += h["observed"]
+        ch[:k] += h["chance"]
+        var[:k] += np.nan_to_num(np.asarray(h["chance_sd"], float)) ** 2
+    return {"correlated_z": exc / sd if sd > 0 else None,
+            "correlated_ions_per_event": {"n": np.arange(1, nmax + 1), "observed": obs.astype(np.int64),
+                                          "chance": ch, "chance_sd": np.sqrt(var)}}
+
+
+def ratio_with_error(a, a_err, b, b_err):
+    """(a/b, its 1-sigma error from the relative errors added in quadrature; None where an
+    error is None, both None if a or b is None or b is 0)."""
+    if a is None or not b:
+        return None, None
+    r = a / b
+    rel = [(e, v) for e, v in ((a_err, a), (b_err, b)) if e is not None]
+    return r, (abs(r) * math.sqrt(sum((e / v) ** 2 for e, v in rel)) if rel else None)
