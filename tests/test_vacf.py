@@ -246,3 +246,20 @@ def test_readers_refuse_other_files(tmp_path):
     (tmp_path / "y.dat").write_text("a b\n# ionsitu-vacf 9\n# meta {}\n1 2\n")
     with pytest.raises(ValueError, match="version 9 is not known"):
         read_vacf(tmp_path / "y.dat")
+
+
+def test_fix_page_documents_the_parsed_keywords_limits_and_defaults():
+    import re
+    from pathlib import Path
+
+    from test_docs import constant, test_fix_page_documents_exactly_the_parsed_keywords
+
+    test_fix_page_documents_exactly_the_parsed_keywords("vacf")
+    root = Path(__file__).parents[1]
+    src = (root / "src" / "lammps" / "fix_vacf.cpp").read_text()
+    page = (root / "docs" / "fix_vacf.md").read_text()
+    assert f"(integer, 2..{constant(src, 'MAX_BLOCK')})" in page
+    default = re.search(r"int block = (\d+);", src).group(1)
+    assert f"block = {default}, no types" in page
+    assert "#vacf-files-ionsitu-vacf-ionsitu-vacf-atoms" in page
+    assert "## VACF files (`ionsitu-vacf`, `ionsitu-vacf-atoms`)" in (root / "docs" / "file_formats.md").read_text()
