@@ -21,28 +21,34 @@ void VacfCorrelator::add_atom(double *history, const double v[3], int species)
   double *ring = history;
   double *own = history + 3 * block_;
   const int now = (int) (nsamples_ % block_);
+  const double v0 = v[0], v1 = v[1], v2 = v[2];
   double *dst = ring + 3 * now;
-  dst[0] = v[0];
-  dst[1] = v[1];
-  dst[2] = v[2];
+  dst[0] = v0;
+  dst[1] = v1;
+  dst[2] = v2;
   const int kmax = (int) std::min<int64_t>(block_ - 1, nsamples_);
-  int slot = now;
-  for (int k = 0; k <= kmax; ++k) {
-    const double *old = ring + 3 * slot;
-    const double p[3] = {old[0] * v[0], old[1] * v[1], old[2] * v[2]};
-    double *s = &sums_[((size_t) k * ngroups) * 3];
-    s[0] += p[0];
-    s[1] += p[1];
-    s[2] += p[2];
-    if (species >= 0) {
-      s += 3 * (1 + species);
-      s[0] += p[0];
-      s[1] += p[1];
-      s[2] += p[2];
+  // origins k samples back sit at ring slot now - k, wrapping once: two contiguous spans
+  auto span = [&](int k0, int k1, int offset) {
+    for (int k = k0; k <= k1; ++k) {
+      const double *old = ring + 3 * (offset - k);
+      const double p0 = old[0] * v0, p1 = old[1] * v1, p2 = old[2] * v2;
+      double *s = &sums_[(size_t) k * ngroups * 3];
+      s[0] += p0;
+      s[1] += p1;
+      s[2] += p2;
+      own[k] += p0 + p1 + p2;
     }
-    own[k] += p[0] + p[1] + p[2];
-    slot = slot == 0 ? block_ - 1 : slot - 1;
-  }
+    if (species < 0) return;
+    for (int k = k0; k <= k1; ++k) {
+      const double *old = ring + 3 * (offset - k);
+      double *s = &sums_[((size_t) k * ngroups + 1 + species) * 3];
+      s[0] += old[0] * v0;
+      s[1] += old[1] * v1;
+      s[2] += old[2] * v2;
+    }
+  };
+  span(0, std::min(now, kmax), now);
+  if (kmax > now) span(now + 1, kmax, now + block_);
 }
 
 std::vector<std::string> VacfCorrelator::column_names(const std::vector<int> &type_labels) const
