@@ -83,6 +83,12 @@ def test_fix_matches_numpy_on_dumped_velocities(tmp_path, nprocs):
     assert res.meta["natoms"] == 256 and res.types == [1, 2] and sum(res.meta["species_counts"]) == 256
     np.testing.assert_allclose(res.time, np.arange(12) * 2 * 0.005)
     assert_matches_reference(res, atoms, v, types, 12, [1, 2])
+    import pandas as pd     # the documented plain readers name the columns
+    for path, want in (("vacf.dat", list(res.columns)), ("vacf_atoms.dat", ["id", "type"] + [f"vacf_{k}" for k in range(12)])):
+        arr = np.genfromtxt(tmp_path / path, names=True)
+        df = pd.read_csv(tmp_path / path, sep=r"\s+", comment="#")
+        assert list(arr.dtype.names) == want and list(df.columns) == want
+    np.testing.assert_array_equal(df["vacf_3"].to_numpy(), atoms.vacf[:, 3])
     # the offline core on the same velocities gives the same sums and the same file
     corr = VACFCorrelator(len(types), block=12, types=types, species=[1, 2], nevery=2, dt=0.005)
     for frame in v:

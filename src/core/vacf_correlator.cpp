@@ -1,7 +1,8 @@
 #include "vacf_correlator.h"
 
+#include "msd_correlator.h"    // format_msd_text
+
 #include <algorithm>
-#include <cstdio>
 #include <stdexcept>
 
 namespace ionsitu {
@@ -128,17 +129,10 @@ void VacfCorrelator::deserialize(const double *buf, size_t n, bool keep_sums)
 std::string format_tagged_table(const std::string &tag, int version, const std::string &meta_json,
                                 const std::vector<std::string> &names, const std::vector<double> &table)
 {
-  std::string text;
-  for (size_t i = 0; i < names.size(); ++i) text += (i ? " " : "") + names[i];
-  text += "\n# " + tag + " " + std::to_string(version) + "\n# meta " + meta_json + "\n";
-  char num[32];
-  const size_t ncols = names.size();
-  for (size_t i = 0; i < table.size(); ++i) {
-    std::snprintf(num, sizeof num, "%.17g", table[i]);
-    text += num;
-    text += (i + 1) % ncols == 0 ? "\n" : " ";
-  }
-  return text;
+  // The layout is the MSD file's (version 2, one writer): only its tag line (line 2) differs.
+  std::string text = format_msd_text(meta_json, names, table);
+  const size_t begin = text.find('\n') + 1, end = text.find('\n', begin);
+  return text.replace(begin, end - begin, "# " + tag + " " + std::to_string(version));
 }
 
 }  // namespace ionsitu

@@ -69,7 +69,7 @@ class VacfCorrelator {
   std::vector<double> sums_;
 };
 
-// The versioned text layout shared by ionsitu's tables: column names on line 1, then
+// The versioned text layout of the MSD file (format_msd_text) with another tag: column names on line 1, then
 // `# <tag> <version>`, `# meta <meta_json>`, then the rows (%.17g).
 std::string format_tagged_table(const std::string &tag, int version, const std::string &meta_json,
                                 const std::vector<std::string> &names, const std::vector<double> &table);
