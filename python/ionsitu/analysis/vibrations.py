@@ -23,7 +23,9 @@ suppressed truncation ripples. From g:
   the ions with its standard deviation (the spread over ions) and standard error.
 
 A spectrum is marked unresolved when its peak lies below two resolution widths (2/T):
-then the lags do not reach two vibration periods and ``block`` (or Nevery) must grow.
+then the lags do not reach two vibration periods and ``block`` (or Nevery) must grow (a
+diffusive, liquid-like VDOS with its maximum at nu = 0 is marked so too: its peak
+frequency means nothing, its mean frequency still does).
 
 Units: the lag times are in the time unit of the run's ``units`` style; frequencies are
 reported in THz for every physical style (metal: 1/ps, real: 1/fs = 1000 THz, ...) and
