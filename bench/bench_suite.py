@@ -69,6 +69,7 @@ VARIANTS = {
     "occupancy/grid": [OCC],
     "hop/events sites": [HOPS],
     "hop/events free": [FREE],
+    "vacf": ["fix m {g} vacf 10 block 100 file {d}/vacf.dat"],
     "all together": [MSD10, OCC, HOPS, FREE],
 }
 TEARDOWN = {"compute cm": "uncompute cm", "fix cma": "unfix cma", "fix m ": "unfix m", "fix occ": "unfix occ",

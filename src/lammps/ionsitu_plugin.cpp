@@ -4,6 +4,7 @@
 #include "fix_hop_events.h"
 #include "fix_msd_cross.h"
 #include "fix_occupancy_grid.h"
+#include "fix_vacf.h"
 
 using namespace LAMMPS_NS;
 
@@ -59,4 +60,6 @@ extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
   register_fix(lmp, handle, regfunc, "hop/events",
                "ionsitu: site-based or site-free hop detection with an event log",
                (lammpsplugin_factory2 *) &create_fix<FixHopEvents>);
+  register_fix(lmp, handle, regfunc, "vacf", "ionsitu: velocity autocorrelation over every origin, per type and per atom",
+               (lammpsplugin_factory2 *) &create_fix<FixVACF>);
 }
