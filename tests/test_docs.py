@@ -15,7 +15,7 @@ def constant(text: str, name: str) -> int:
     return int(re.search(rf"constexpr long long {name} = (\d+)", text).group(1))
 
 
-@pytest.mark.parametrize("style", ["msd_cross", "occupancy_grid", "hop_events"])
+@pytest.mark.parametrize("style", ["msd_cross", "occupancy_grid", "hop_events", "vacf"])
 def test_fix_page_documents_exactly_the_parsed_keywords(style):
     src = (ROOT / "src" / "lammps" / f"fix_{style}.cpp").read_text()
     page = (ROOT / "docs" / f"fix_{style}.md").read_text()

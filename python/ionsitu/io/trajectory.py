@@ -77,6 +77,7 @@ from typing import Iterator
 import numpy as np
 
 from .. import units as _units
+from .cell import lammps_cell
 
 __all__ = [
     "Frame",
@@ -201,13 +202,13 @@ def _box_from_header(header: str, lines: list[str], path, step) -> tuple[np.ndar
         xhi = xhib - max(0.0, xy, xz, xy + xz)
         ylo = ylob - min(0.0, yz)
         yhi = yhib - max(0.0, yz)
-        cell = np.array([[xhi - xlo, 0.0, 0.0], [xy, yhi - ylo, 0.0], [xz, yz, zhi - zlo]])
+        cell = lammps_cell(xhi - xlo, yhi - ylo, zhi - zlo, yz=yz, xz=xz, xy=xy)
         origin = np.array([xlo, ylo, zlo])
         flags = [w for w in words if w not in ("xy", "xz", "yz")]
     else:
         if vals.shape[0] != 3 or vals.shape[1] < 2:
             raise ValueError(f"{path}: step {step}: box needs 3 lines of 'lo hi', got {lines!r}")
-        cell = np.diag(vals[:, 1] - vals[:, 0])
+        cell = lammps_cell(*(vals[:, 1] - vals[:, 0]))
         origin = vals[:, 0].copy()
         flags = words
     pbc = np.array([f.startswith("p") for f in flags[:3]]) if len(flags) >= 3 else np.ones(3, bool)
