@@ -1,4 +1,4 @@
-"""Reader of the MSD files written by ``fix msd/cross`` and by the offline core.
+r"""Reader of the MSD files written by ``fix msd/cross`` and by the offline core.
 
 File format, plain text, written atomically (temp file + rename); docs/file_formats.md is
 the normative description. Version 2 (what ionsitu writes)::
