@@ -347,7 +347,7 @@ def run(args) -> int:
             d.mkdir(parents=True, exist_ok=True)
             plot(events, meta, s, d / f"hops_{f.stem}.png")
     if args.json:
-        text = json.dumps(results, indent=1, default=float)
+        text = json.dumps(results, default=float)  # no indent: json's C encoder (10x faster on 10^5 hops)
         if args.json == "-":
             print(text)
         else:
