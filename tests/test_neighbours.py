@@ -78,3 +78,17 @@ def test_close_pairs_bad_input():
         core.close_pairs(x, [0.0, 0.0], [0, 1], 1.0, 1.0, cell=np.zeros((3, 3)))
     with pytest.raises(ValueError, match=r"cell must be \(3, 3\)"):
         core.close_pairs(x, [0.0, 0.0], [0, 1], 1.0, 1.0, cell=np.eye(2))
+
+
+def test_components_equal_scipy():
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(3)
+    for n, m in ((1, 0), (50, 0), (200, 150), (2000, 1900), (500, 3000)):
+        a, b = rng.integers(0, n, m), rng.integers(0, n, m)
+        labels, nc = core.components(n, a, b)
+        ng, want = connected_components(coo_matrix((np.ones(m), (a, b)), shape=(n, n)), directed=False)
+        assert nc == ng and np.array_equal(labels, want)
+    with pytest.raises(ValueError, match=r"edge 1 \(2, 5\) has a node outside 0..4"):
+        core.components(5, [0, 2], [1, 5])

@@ -4,6 +4,7 @@
 cdef extern from "space_time_pairs.h" namespace "ionsitu":
     void space_time_pairs(int, const double *, const double *, const double *, const int64_t *, double, double,
                           vector[int64_t] &, vector[int64_t] &) except +
+    int pair_components(int, int64_t, const int64_t *, const int64_t *, int64_t *) except +
 
 
 def close_pairs(points, times, groups, double window, double cutoff_sq, cell=None):
@@ -45,3 +46,21 @@ def close_pairs(points, times, groups, double window, double cutoff_sq, cell=Non
         oa[k] = a[k]
         ob[k] = b[k]
     return out_a, out_b
+
+
+def components(int n, a, b):
+    """Connected components of the undirected graph of nodes 0..n-1 with edges (a[k], b[k]):
+    (labels (n,) int64, numbered in the order of each component's lowest node, and their
+    number), as scipy.sparse.csgraph.connected_components labels them."""
+    cdef int64_t[::1] aa = np.ascontiguousarray(a, dtype=np.int64).reshape(-1)
+    cdef int64_t[::1] bb = np.ascontiguousarray(b, dtype=np.int64).reshape(-1)
+    if aa.shape[0] != bb.shape[0]:
+        raise ValueError(f"a ({aa.shape[0]}) and b ({bb.shape[0]}) must have the same length")
+    if n < 0:
+        raise ValueError(f"number of nodes must be >= 0, got {n}")
+    labels = np.empty(n, dtype=np.int64)
+    cdef int64_t[::1] lab = labels
+    cdef int64_t m = aa.shape[0]
+    cdef int nc = pair_components(n, m, &aa[0] if m > 0 else NULL, &bb[0] if m > 0 else NULL,
+                                  &lab[0] if n > 0 else NULL)
+    return labels, nc

@@ -1284,12 +1284,9 @@ def _close_pairs(tkey, frac, pos, ion, w, rc2, cell):
 def _groups(n, a, b, ion, n_ions):
     """Connected components of the pair graph -> (group (n,), group_ions, group_hops); groups
     numbered by their first member (index order of the input)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    from .core import components
 
-    g = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
-    ng, group = connected_components(g, directed=False)
-    group = group.astype(np.int64)
+    group, ng = components(n, a, b)
     group_hops = np.bincount(group, minlength=ng)
     key = np.unique(group * n_ions + ion)
     group_ions = np.bincount(key // n_ions, minlength=ng).astype(np.int64)

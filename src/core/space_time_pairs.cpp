@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <numeric>
 #include <utility>
 #include <stdexcept>
 #include <string>
@@ -174,6 +175,36 @@ void space_time_pairs(int n, const double *x, const double *cell, const double *
       }
     });
   }
+}
+
+int pair_components(int n, std::int64_t m, const std::int64_t *a, const std::int64_t *b, std::int64_t *label) {
+  if (n < 0) throw std::invalid_argument("pair_components: number of nodes must be >= 0, got " + std::to_string(n));
+  std::vector<int> parent(static_cast<std::size_t>(n));
+  std::iota(parent.begin(), parent.end(), 0);
+  auto root = [&](int i) {
+    while (parent[i] != i) {
+      parent[i] = parent[parent[i]];  // path halving
+      i = parent[i];
+    }
+    return i;
+  };
+  for (std::int64_t k = 0; k < m; ++k) {
+    if (a[k] < 0 || a[k] >= n || b[k] < 0 || b[k] >= n)
+      throw std::invalid_argument("pair_components: edge " + std::to_string(k) + " (" + std::to_string(a[k]) + ", " +
+                                  std::to_string(b[k]) + ") has a node outside 0.." + std::to_string(n - 1));
+    int ra = root(static_cast<int>(a[k])), rb = root(static_cast<int>(b[k]));
+    if (ra == rb) continue;
+    if (ra > rb) std::swap(ra, rb);
+    parent[rb] = ra;  // the lower node is the root: roots are their components' lowest nodes
+  }
+  std::vector<std::int64_t> id(static_cast<std::size_t>(n), -1);
+  int nc = 0;
+  for (int i = 0; i < n; ++i) {
+    const int r = root(i);
+    if (id[r] < 0) id[r] = nc++;  // r <= i: the first node met of each component is its root
+    label[i] = id[r];
+  }
+  return nc;
 }
 
 }  // namespace ionsitu

@@ -29,4 +29,10 @@ namespace ionsitu {
 void space_time_pairs(int n, const double *x, const double *cell, const double *t, const std::int64_t *group,
                       double window, double cutoff_sq, std::vector<std::int64_t> &a, std::vector<std::int64_t> &b);
 
+// Connected components of the undirected graph of n nodes with edges (a[k], b[k]), k < m:
+// label[i] in 0 .. ncomponents-1, components numbered in the order of their lowest node
+// (node 0 is in component 0). Returns the number of components. Throws
+// std::invalid_argument on a node outside 0..n-1.
+int pair_components(int n, std::int64_t m, const std::int64_t *a, const std::int64_t *b, std::int64_t *label);
+
 }  // namespace ionsitu
