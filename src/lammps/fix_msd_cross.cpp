@@ -140,7 +140,9 @@ void FixMSDCross::sample()
   const int drift_bit = drift_group >= 0 ? group->bitmask[drift_group] : 0;
 
   // mass-weighted drift sums (4), group count, species counts
-  std::vector<double> local(5 + nspecies, 0.0), global(5 + nspecies);
+  std::vector<double> &local = sample_drift, &global = sample_drift_total;
+  local.assign(5 + nspecies, 0.0);
+  global.resize(5 + nspecies);
   double xu[3];
   for (int i = 0; i < nlocal; ++i) {
     if (mask[i] & drift_bit) {
@@ -185,16 +187,25 @@ void FixMSDCross::sample()
   }
 
   corr->begin_sample(domain->xprd * domain->yprd * domain->zprd);
+  // the group's atoms in local order, handed to the correlator at once (buffers reused)
+  sample_x.resize(3 * (size_t) nlocal);
+  sample_history.resize(nlocal);
+  sample_species.resize(nlocal);
+  int n = 0;
   for (int i = 0; i < nlocal; ++i) {
     if (!(mask[i] & groupbit)) continue;
-    domain->unmap(x[i], image[i], xu);
-    for (int d = 0; d < 3; ++d) xu[d] -= com[d];
-    corr->add_atom(peratom[i], xu, species_of_type[type[i]]);
+    double *xs = &sample_x[3 * (size_t) n];
+    domain->unmap(x[i], image[i], xs);
+    for (int d = 0; d < 3; ++d) xs[d] -= com[d];
+    sample_history[n] = peratom[i];
+    sample_species[n] = species_of_type[type[i]];
+    ++n;
   }
+  corr->add_atoms(n, sample_history.data(), sample_x.data(), sample_species.data());
   std::vector<double> &partial = corr->collective_partial();
-  std::vector<double> total(partial.size());
-  MPI_Allreduce(partial.data(), total.data(), (int) partial.size(), MPI_DOUBLE, MPI_SUM, world);
-  corr->end_sample(total.data());
+  sample_total.resize(partial.size());
+  MPI_Allreduce(partial.data(), sample_total.data(), (int) partial.size(), MPI_DOUBLE, MPI_SUM, world);
+  corr->end_sample(sample_total.data());
   step_last = step;
 }
 
@@ -282,5 +293,7 @@ void FixMSDCross::restart(char *raw)
 double FixMSDCross::memory_usage()
 {
   return peratom_bytes() +
-      sizeof(double) * (corr->self_sums().size() + corr->collective_sums().size() + table.size());
+      sizeof(double) * (corr->self_sums().size() + corr->collective_sums().size() + table.size()) +
+      sizeof(double) * (sample_x.capacity() + sample_total.capacity()) +
+      sizeof(double *) * sample_history.capacity() + sizeof(int) * sample_species.capacity();
 }
