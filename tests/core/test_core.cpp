@@ -15,6 +15,7 @@
 #include "box_geometry.h"
 #include "cell_list.h"
 #include "hop_detector.h"
+#include "msd_correlator.h"
 #include "occupancy_grid.h"
 #include "space_time_pairs.h"
 
@@ -710,6 +711,38 @@ static void test_space_time_pairs() {
   CHECK(a.size() == 1 && b.size() == 1);
 }
 
+// MsdCorrelator::add_atoms (blocks of atoms, sums in registers) against add_atom per atom:
+// bitwise the same sums and histories, for atom counts around the block size and species -1.
+static void test_msd_add_atoms() {
+  Rng g(99);
+  for (int natoms : {1, 63, 64, 65, 150}) {
+    MsdCorrelator one(4, 3, 2), many(4, 3, 2);
+    const int pd = one.peratom_doubles();
+    std::vector<double> h1((size_t) natoms * pd, 0.0), h2 = h1, x(3 * (size_t) natoms);
+    std::vector<int> species(natoms);
+    std::vector<double *> rows(natoms);
+    for (int i = 0; i < natoms; ++i) species[i] = static_cast<int>(g.uniform() * 3) - 1;
+    for (int i = 0; i < natoms; ++i) rows[i] = &h2[(size_t) i * pd];
+    for (double &v : x) v = 10.0 * g.uniform();
+    for (int sample = 0; sample < 70; ++sample) {
+      for (double &v : x) v += g.uniform() - 0.5;
+      one.begin_sample(1.0);
+      many.begin_sample(1.0);
+      for (int i = 0; i < natoms; ++i) one.add_atom(&h1[(size_t) i * pd], &x[3 * (size_t) i], species[i]);
+      many.add_atoms(natoms, rows.data(), x.data(), species.data());
+      CHECK(one.collective_partial() == many.collective_partial());
+      std::vector<double> t1 = one.collective_partial(), t2 = many.collective_partial();
+      one.end_sample(t1.data());
+      many.end_sample(t2.data());
+    }
+    CHECK(one.self_sums() == many.self_sums());
+    CHECK(one.collective_sums() == many.collective_sums());
+    CHECK(one.n_origins() == many.n_origins());
+    CHECK(h1 == h2);
+    CHECK(one.self_sums()[4] == 69.0 * natoms);  // pairs of the first lag: every atom, every later sample
+  }
+}
+
 // Random walkers among random sites in a changing triclinic box: at every sample the
 // detector's assignment equals the brute-force rule (keep within r_out, else nearest within r_in).
 static void test_sites_random_walk_vs_brute() {
@@ -863,6 +896,7 @@ int main(int argc, char **argv) {
   test_sites_triclinic();
   test_cell_list();
   test_space_time_pairs();
+  test_msd_add_atoms();
   test_sites_random_walk_vs_brute();
   test_site_free();
   test_site_file(dir);
