@@ -139,24 +139,38 @@ void FixMSDCross::sample()
   const int nspecies = corr->nspecies();
   const int drift_bit = drift_group >= 0 ? group->bitmask[drift_group] : 0;
 
-  // mass-weighted drift sums (4), group count, species counts
+  // mass-weighted drift sums (4), group count, species counts; the group's unwrapped
+  // positions in local order (one unmap per atom; the drift is subtracted below)
   std::vector<double> &local = sample_drift, &global = sample_drift_total;
   local.assign(5 + nspecies, 0.0);
   global.resize(5 + nspecies);
+  sample_x.resize(3 * (size_t) nlocal);
+  sample_history.resize(nlocal);
+  sample_species.resize(nlocal);
+  int n = 0;
   double xu[3];
   for (int i = 0; i < nlocal; ++i) {
-    if (mask[i] & drift_bit) {
+    const bool in_group = mask[i] & groupbit, in_drift = mask[i] & drift_bit;
+    if (!in_group && !in_drift) continue;
+    domain->unmap(x[i], image[i], xu);
+    if (in_drift) {
       const double m = atom->rmass ? atom->rmass[i] : atom->mass[type[i]];
-      domain->unmap(x[i], image[i], xu);
       local[0] += m * xu[0];
       local[1] += m * xu[1];
       local[2] += m * xu[2];
       local[3] += m;
     }
-    if (mask[i] & groupbit) {
+    if (in_group) {
       local[4] += 1.0;
       const int s = species_of_type[type[i]];
       if (s >= 0) local[5 + s] += 1.0;
+      double *xs = &sample_x[3 * (size_t) n];
+      xs[0] = xu[0];
+      xs[1] = xu[1];
+      xs[2] = xu[2];
+      sample_history[n] = peratom[i];
+      sample_species[n] = s;
+      ++n;
     }
   }
   MPI_Allreduce(local.data(), global.data(), (int) local.size(), MPI_DOUBLE, MPI_SUM, world);
@@ -187,20 +201,8 @@ void FixMSDCross::sample()
   }
 
   corr->begin_sample(domain->xprd * domain->yprd * domain->zprd);
-  // the group's atoms in local order, handed to the correlator at once (buffers reused)
-  sample_x.resize(3 * (size_t) nlocal);
-  sample_history.resize(nlocal);
-  sample_species.resize(nlocal);
-  int n = 0;
-  for (int i = 0; i < nlocal; ++i) {
-    if (!(mask[i] & groupbit)) continue;
-    double *xs = &sample_x[3 * (size_t) n];
-    domain->unmap(x[i], image[i], xs);
-    for (int d = 0; d < 3; ++d) xs[d] -= com[d];
-    sample_history[n] = peratom[i];
-    sample_species[n] = species_of_type[type[i]];
-    ++n;
-  }
+  for (int j = 0; j < n; ++j)
+    for (int d = 0; d < 3; ++d) sample_x[3 * (size_t) j + d] -= com[d];
   corr->add_atoms(n, sample_history.data(), sample_x.data(), sample_species.data());
   std::vector<double> &partial = corr->collective_partial();
   sample_total.resize(partial.size());
