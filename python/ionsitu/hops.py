@@ -518,22 +518,20 @@ class JumpClassStats:
 
 def _site_pairs(sf, cell, origins, r_max):
     """Site pairs (s, t, d) with s in ``origins``, t != s and minimum-image distance d <=
-    ``r_max``: candidates from a k-d tree over the periodic images of the sites that can lie
-    within ``r_max`` of the cell, d then exactly as :func:`_min_image_frac` gives it."""
-    from scipy.spatial import cKDTree
+    ``r_max``, sorted by (s, t): candidates from :func:`ionsitu.core.close_pairs` (periodic
+    cell list, any cell shape; cutoff widened by rounding), d then exactly as
+    :func:`_min_image_frac` gives it."""
+    from .core import close_pairs
 
     origins = np.asarray(origins, dtype=np.int64)
-    w = sf - np.floor(sf)
-    width = abs(np.linalg.det(cell)) / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
-    r = r_max * (1 + 1e-9) + 1e-12                    # candidates only: the exact test comes last
-    k = np.ceil(r / width).astype(int)
-    shifts = np.stack(np.meshgrid(*[np.arange(-n, n + 1) for n in k], indexing="ij"), -1).reshape(-1, 3)
-    images = ((w[None, :, :] + shifts[:, None, :]) @ cell).reshape(-1, 3)
-    near = cKDTree(w[origins] @ cell).sparse_distance_matrix(cKDTree(images), r, output_type="ndarray")
     n = len(sf)
-    key = np.unique(origins[near["i"]] * n + near["j"] % n)  # a site may be near through several images
-    s, t = key // n, key % n
-    s, t = s[s != t], t[s != t]
+    r = r_max * (1 + 1e-9) + 1e-12                    # candidates only: the exact test comes last
+    a, b = close_pairs(sf, np.zeros(n), np.arange(n), 0.0, r * r, cell=cell)
+    s, t = np.concatenate([a, b]), np.concatenate([b, a])
+    mine = np.isin(s, origins)
+    s, t = s[mine], t[mine]
+    order = np.lexsort((t, s))
+    s, t = s[order], t[order]
     d = np.linalg.norm(_min_image_frac(sf[t] - sf[s], cell), axis=1)
     keep = d <= r_max
     return s[keep], t[keep], d[keep]
