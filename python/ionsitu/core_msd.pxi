@@ -27,6 +27,7 @@ cdef extern from "msd_correlator.h" namespace "ionsitu":
         double volume_sum()
         void begin_sample(double)
         void add_atom(double *, const double *, int)
+        void add_atoms(int, double *const *, const double *, const int *)
         vector[double] &collective_partial()
         void end_sample(const double *)
         vector[double] &self_sums()
@@ -138,9 +139,13 @@ cdef class MSDCorrelator:
 
     cdef _add(self, double[:, ::1] xu, double volume):
         cdef int i
-        self.c.begin_sample(volume)
+        cdef vector[double *] rows
+        rows.resize(self.natoms)
         for i in range(self.natoms):
-            self.c.add_atom(&self.history[i, 0], &xu[i, 0], self.species[i])
+            rows[i] = &self.history[i, 0]
+        self.c.begin_sample(volume)
+        if self.natoms > 0:
+            self.c.add_atoms(self.natoms, rows.data(), &xu[0, 0], &self.species[0])
         cdef vector[double] *partial = &self.c.collective_partial()
         self.c.end_sample(partial.data())
 

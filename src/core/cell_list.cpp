@@ -7,11 +7,15 @@
 namespace ionsitu {
 
 void CellList::build(int n, const double *s, const Box &box, double min_cell_width) {
+  double w[3];
+  box.widths(w);
+  build(n, s, w, min_cell_width);
+}
+
+void CellList::build(int n, const double *s, const double w[3], double min_cell_width) {
   if (n < 0) throw std::invalid_argument("CellList: number of points must be >= 0, got " + std::to_string(n));
   if (!(min_cell_width > 0.0))
     throw std::invalid_argument("CellList: cell width must be > 0, got " + std::to_string(min_cell_width));
-  double w[3];
-  box.widths(w);
   double want[3];
   for (int k = 0; k < 3; ++k) want[k] = std::max(1.0, std::floor(w[k] / min_cell_width));
   const double cap = std::max(64.0, 4.0 * n);
@@ -35,6 +39,10 @@ void CellList::build(int n, const double *s, const Box &box, double min_cell_wid
 CellList::Reach CellList::reach(const Box &box, double r) const {
   double w[3];
   box.widths(w);
+  return reach(w, r);
+}
+
+CellList::Reach CellList::reach(const double w[3], double r) const {
   Reach out;
   for (int k = 0; k < 3; ++k) {
     // +1 cell: the point may sit anywhere in its own cell; the relative margin covers

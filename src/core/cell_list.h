@@ -35,17 +35,33 @@ class CellList {
   // w_k / min_cell_width cells along axis k of `box` (at least 1; at most about
   // max(64, 4 n) cells in all, so a tiny width never allocates a huge grid).
   void build(int n, const double *s, const Box &box, double min_cell_width);
+  // The same for a cell given by its perpendicular widths (any cell shape, also one that is
+  // not in LAMMPS's lower-triangular convention).
+  void build(int n, const double *s, const double widths[3], double min_cell_width);
   bool empty() const { return start_.empty(); }
   int ncells(int k) const { return n_[k]; }
+  int ncells() const { return n_[0] * n_[1] * n_[2]; }
   int npoints() const { return static_cast<int>(index_.size()); }
+  // All points, cell by cell (each cell's in ascending index): for_each_cell's ranges.
+  const std::vector<int> &points() const { return index_; }
 
   // Reach of radius r in `box` (any box: the one of build() or a changed one).
   Reach reach(const Box &box, double r) const;
+  Reach reach(const double widths[3], double r) const;
 
   // Calls f(j) once for each point j that can be within the radius of `reach` of the point
   // at fractional coordinates s (any image), in cell order (not sorted by j).
   template <class F>
   void for_each_candidate(const Reach &reach, const double s[3], F &&f) const {
+    for_each_cell(reach, s, [&](int, const int *first, const int *last) {
+      for (const int *p = first; p != last; ++p) f(*p);
+    });
+  }
+
+  // Calls f(cell, first, last) once for each cell within `reach` of the point at fractional
+  // s: cell in 0..ncells()-1, [first, last) its points in ascending index (empty cells too).
+  template <class F>
+  void for_each_cell(const Reach &reach, const double s[3], F &&f) const {
     int c[3];
     for (int k = 0; k < 3; ++k) c[k] = cell_of(s[k], k);
     for (int a = 0; a < reach.span[0]; ++a) {
@@ -55,7 +71,7 @@ class CellList {
         for (int g = 0; g < reach.span[2]; ++g) {
           const int i2 = wrap(c[2] + reach.lo[2] + g, n_[2]);
           const int cell = (i0 * n_[1] + i1) * n_[2] + i2;
-          for (int p = start_[cell]; p < start_[cell + 1]; ++p) f(index_[p]);
+          f(cell, index_.data() + start_[cell], index_.data() + start_[cell + 1]);
         }
       }
     }
@@ -66,10 +82,8 @@ class CellList {
   std::vector<int> start_;  // CSR: points of cell c are index_[start_[c] .. start_[c+1])
   std::vector<int> index_;
 
-  static int wrap(int i, int n) {
-    i %= n;
-    return i < 0 ? i + n : i;
-  }
+  // i in (-n, 2n): a cell offset within reach (|lo| <= span <= n) of a cell in [0, n)
+  static int wrap(int i, int n) { return i < 0 ? i + n : (i >= n ? i - n : i); }
   int cell_of(double s, int k) const {
     const int c = static_cast<int>(Box::wrap01(s) * n_[k]);
     return std::min(std::max(c, 0), n_[k] - 1);

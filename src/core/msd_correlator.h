@@ -9,7 +9,8 @@
 //
 // Per sample:
 //   begin_sample(volume);
-//   add_atom(history_i, x_i, species_i)      for every atom (any order, any rank)
+//   add_atom(history_i, x_i, species_i)      for every atom (any order, any rank),
+//     or add_atoms(n, histories, x, species)  for many at once (the same sums, faster)
 //   collective_partial()                      summed over ranks (offline: as is)
 //   end_sample(collective_total);
 // `x` is the unwrapped position with the drift already removed.  The per-atom history
@@ -48,6 +49,9 @@ class MsdCorrelator {
   void begin_sample(double volume);
   // species in [-1, nspecies): -1 takes part in self and group-collective terms only
   void add_atom(double *history, const double x[3], int species);
+  // n atoms at once (the same sums, bitwise, as add_atom for each in this order, faster):
+  // histories[i] atom i's history, x its 3 coordinates at x[3 i], species[i] as above.
+  void add_atoms(int n, double *const *histories, const double *x, const int *species);
   std::vector<double> &collective_partial() { return partial_; }
   void end_sample(const double *collective_total);
 
@@ -78,6 +82,9 @@ class MsdCorrelator {
   int nactive_ = 0;                  // levels taking part in the current sample
   double volume_sum_ = 0.0;
   std::vector<int64_t> level_count_; // samples held by each level so far
+  std::vector<int> level_kmax_;      // current sample: lags with an origin, per active level
+  std::vector<int> level_now_;       // current sample: its ring slot, per active level
+  int64_t natoms_sample_ = 0;        // atoms added in the current sample
   std::vector<int64_t> norigins_;    // per lag
   std::vector<double> self_;         // per lag, SELF_FIELDS
   std::vector<double> coll_;         // per lag, per species pair (v <= w), xyz

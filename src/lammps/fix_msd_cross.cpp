@@ -153,22 +153,38 @@ void FixMSDCross::sample()
   const int nspecies = corr->nspecies();
   const int drift_bit = drift_group >= 0 ? group->bitmask[drift_group] : 0;
 
-  // mass-weighted drift sums (4), group count, species counts
-  std::vector<double> local(5 + nspecies, 0.0), global(5 + nspecies);
+  // mass-weighted drift sums (4), group count, species counts; the group's unwrapped
+  // positions in local order (one unmap per atom; the drift is subtracted below)
+  std::vector<double> &local = sample_drift, &global = sample_drift_total;
+  local.assign(5 + nspecies, 0.0);
+  global.resize(5 + nspecies);
+  sample_x.resize(3 * (size_t) nlocal);
+  sample_history.resize(nlocal);
+  sample_species.resize(nlocal);
+  int n = 0;
   double xu[3];
   for (int i = 0; i < nlocal; ++i) {
-    if (mask[i] & drift_bit) {
+    const bool in_group = mask[i] & groupbit, in_drift = mask[i] & drift_bit;
+    if (!in_group && !in_drift) continue;
+    domain->unmap(x[i], image[i], xu);
+    if (in_drift) {
       const double m = atom->rmass ? atom->rmass[i] : atom->mass[type[i]];
-      domain->unmap(x[i], image[i], xu);
       local[0] += m * xu[0];
       local[1] += m * xu[1];
       local[2] += m * xu[2];
       local[3] += m;
     }
-    if (mask[i] & groupbit) {
+    if (in_group) {
       local[4] += 1.0;
       const int s = species_of_type[type[i]];
       if (s >= 0) local[5 + s] += 1.0;
+      double *xs = &sample_x[3 * (size_t) n];
+      xs[0] = xu[0];
+      xs[1] = xu[1];
+      xs[2] = xu[2];
+      sample_history[n] = peratom[i];
+      sample_species[n] = s;
+      ++n;
     }
   }
   MPI_Allreduce(local.data(), global.data(), (int) local.size(), MPI_DOUBLE, MPI_SUM, world);
@@ -199,16 +215,13 @@ void FixMSDCross::sample()
   }
 
   corr->begin_sample(domain->xprd * domain->yprd * domain->zprd);
-  for (int i = 0; i < nlocal; ++i) {
-    if (!(mask[i] & groupbit)) continue;
-    domain->unmap(x[i], image[i], xu);
-    for (int d = 0; d < 3; ++d) xu[d] -= com[d];
-    corr->add_atom(peratom[i], xu, species_of_type[type[i]]);
-  }
+  for (int j = 0; j < n; ++j)
+    for (int d = 0; d < 3; ++d) sample_x[3 * (size_t) j + d] -= com[d];
+  corr->add_atoms(n, sample_history.data(), sample_x.data(), sample_species.data());
   std::vector<double> &partial = corr->collective_partial();
-  std::vector<double> total(partial.size());
-  MPI_Allreduce(partial.data(), total.data(), (int) partial.size(), MPI_DOUBLE, MPI_SUM, world);
-  corr->end_sample(total.data());
+  sample_total.resize(partial.size());
+  MPI_Allreduce(partial.data(), sample_total.data(), (int) partial.size(), MPI_DOUBLE, MPI_SUM, world);
+  corr->end_sample(sample_total.data());
   step_last = step;
 }
 
@@ -296,5 +309,7 @@ void FixMSDCross::restart(char *raw)
 double FixMSDCross::memory_usage()
 {
   return peratom_bytes() +
-      sizeof(double) * (corr->self_sums().size() + corr->collective_sums().size() + table.size());
+      sizeof(double) * (corr->self_sums().size() + corr->collective_sums().size() + table.size()) +
+      sizeof(double) * (sample_x.capacity() + sample_total.capacity()) +
+      sizeof(double *) * sample_history.capacity() + sizeof(int) * sample_species.capacity();
 }

@@ -53,6 +53,12 @@ class FixMSDCross : public FixSampled {
   double dt_first;
 
   std::vector<double> table;           // cached results
+  // per-sample buffers, kept between samples (no allocation per sample)
+  std::vector<double> sample_x;        // unwrapped, drift-free positions of the group's local atoms
+  std::vector<double *> sample_history;
+  std::vector<int> sample_species;
+  std::vector<double> sample_total;    // collective vectors summed over ranks
+  std::vector<double> sample_drift, sample_drift_total;  // drift sums, counts (local, total)
   bigint table_nsamples;
 
   void reduce_table();

@@ -12,5 +12,6 @@ SANITIZE="${SANITIZE--fsanitize=address,undefined -fno-sanitize-recover=all}"
 "$CXX" -std=c++17 -Wall -Wextra -Werror -O2 -g $SANITIZE -I"$root/src/core" \
   "$here/test_core.cpp" "$root/src/core/occupancy_grid.cpp" "$root/src/core/hop_detector.cpp" \
   "$root/src/core/cell_list.cpp" "$root/src/core/msd_correlator.cpp" "$root/src/core/append_log.cpp" \
+  "$root/src/core/space_time_pairs.cpp" \
   -o "$out/test_core"
 "$out/test_core" "$out"

@@ -2,6 +2,7 @@
 // Built and run by tests/core/build_and_run.sh. Exit status 0 iff all checks pass.
 #include <cmath>
 #include <cstdint>
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -14,7 +15,9 @@
 #include "box_geometry.h"
 #include "cell_list.h"
 #include "hop_detector.h"
+#include "msd_correlator.h"
 #include "occupancy_grid.h"
+#include "space_time_pairs.h"
 
 using namespace ionsitu;
 
@@ -622,6 +625,124 @@ static void test_cell_list() {
   CHECK_THROWS(CellList().build(1, std::vector<double>(3, 0.5).data(), Box::orthogonal(1, 1, 1), 0.0));
 }
 
+// space_time_pairs against all pairs checked directly: random events in random cells (also
+// rotated ones, not lower-triangular), open boundaries, integer time keys with pairs right at
+// the window, cutoffs up to beyond half the cell; each pair once.
+static void test_space_time_pairs() {
+  Rng g(4242);
+  long n_pairs = 0;
+  for (int trial = 0; trial < 40; ++trial) {
+    const int mode = trial % 4;  // 0 orthogonal, 1 triclinic, 2 rotated triclinic, 3 open
+    const Box box = random_box(g, 4.0, 12.0);
+    double cell[9] = {box.h[0], 0, 0, box.h[5], box.h[1], 0, box.h[4], box.h[3], box.h[2]};
+    if (mode == 0) cell[3] = cell[6] = cell[7] = 0.0;
+    if (mode == 2) {  // rotate the rows about z then x
+      const double a = 2 * g.uniform(), b = 2 * g.uniform();
+      for (int r = 0; r < 3; ++r) {
+        double *v = cell + 3 * r;
+        const double x = std::cos(a) * v[0] - std::sin(a) * v[1], y = std::sin(a) * v[0] + std::cos(a) * v[1];
+        const double y2 = std::cos(b) * y - std::sin(b) * v[2], z2 = std::sin(b) * y + std::cos(b) * v[2];
+        v[0] = x, v[1] = y2, v[2] = z2;
+      }
+    }
+    const int n = static_cast<int>(g.uniform() * 400);
+    std::vector<double> x(3 * static_cast<std::size_t>(n)), t(n);
+    std::vector<std::int64_t> grp(n);
+    const bool integer_times = trial % 3 == 0;
+    for (int i = 0; i < n; ++i) {
+      for (int k = 0; k < 3; ++k) x[3 * i + k] = mode == 3 ? 20.0 * g.uniform() : 3.0 * g.uniform() - 1.0;
+      t[i] = integer_times ? std::floor(30.0 * g.uniform()) : 30.0 * g.uniform();
+      grp[i] = static_cast<std::int64_t>(g.uniform() * 40);
+    }
+    const double w = integer_times ? std::floor(4.0 * g.uniform()) : 3.0 * g.uniform();
+    const double rc = (0.1 + 0.8 * g.uniform()) * (mode == 3 ? 6.0 : box.min_half_width() * (trial % 5 ? 1.0 : 3.0));
+    const double rc2 = rc * rc;
+    const double *cp = mode == 3 ? nullptr : cell;
+    std::vector<std::int64_t> a, b;
+    space_time_pairs(n, x.data(), cp, t.data(), grp.data(), w, rc2, a, b);
+    CHECK(a.size() == b.size());
+    std::vector<std::pair<std::int64_t, std::int64_t>> got, want;
+    for (std::size_t k = 0; k < a.size(); ++k) got.emplace_back(std::min(a[k], b[k]), std::max(a[k], b[k]));
+    for (int i = 0; i < n; ++i)
+      for (int j = i + 1; j < n; ++j) {
+        if (grp[i] == grp[j] || std::fabs(t[j] - t[i]) > w) continue;
+        double d2;
+        if (cp == nullptr) {
+          d2 = 0.0;
+          for (int k = 0; k < 3; ++k) d2 += (x[3 * j + k] - x[3 * i + k]) * (x[3 * j + k] - x[3 * i + k]);
+        } else {  // the shortest of all images within two cells
+          d2 = INFINITY;
+          for (int u = -2; u <= 2; ++u)
+            for (int v = -2; v <= 2; ++v)
+              for (int z = -2; z <= 2; ++z) {
+                double ds[3] = {x[3 * j] - x[3 * i], x[3 * j + 1] - x[3 * i + 1], x[3 * j + 2] - x[3 * i + 2]};
+                for (int k = 0; k < 3; ++k) ds[k] -= std::floor(ds[k] + 0.5);
+                ds[0] += u, ds[1] += v, ds[2] += z;
+                double d[3];
+                for (int m = 0; m < 3; ++m) d[m] = ds[0] * cell[m] + ds[1] * cell[3 + m] + ds[2] * cell[6 + m];
+                d2 = std::min(d2, d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+              }
+        }
+        // skip pairs within rounding of the cutoff: the direct sum above may differ by an ulp
+        if (std::fabs(d2 - rc2) <= 1e-12 * rc2) {
+          got.erase(std::remove(got.begin(), got.end(), std::make_pair<std::int64_t, std::int64_t>(i, j)), got.end());
+          continue;
+        }
+        if (d2 <= rc2) want.emplace_back(i, j);
+      }
+    std::sort(got.begin(), got.end());
+    std::sort(want.begin(), want.end());
+    if (got != want)
+      std::fprintf(stderr, "space_time_pairs trial %d mode %d: %zu pairs, %zu by all pairs\n", trial, mode,
+                   got.size(), want.size());
+    CHECK(got == want);
+    n_pairs += static_cast<long>(want.size());
+  }
+  CHECK(n_pairs > 1000);  // the cases have pairs
+  std::vector<std::int64_t> a, b;
+  const double x1[6] = {0, 0, 0, 0.1, 0, 0}, t1[2] = {0, NAN};
+  const std::int64_t g1[2] = {0, 1};
+  CHECK_THROWS(space_time_pairs(2, x1, nullptr, t1, g1, 1.0, 1.0, a, b));
+  const double t2[2] = {0, 0};
+  CHECK_THROWS(space_time_pairs(2, x1, nullptr, t2, g1, -1.0, 1.0, a, b));
+  const double sing[9] = {1, 0, 0, 2, 0, 0, 0, 0, 1};
+  CHECK_THROWS(space_time_pairs(2, x1, sing, t2, g1, 1.0, 1.0, a, b));
+  space_time_pairs(2, x1, nullptr, t2, g1, 0.0, 0.0101, a, b);
+  CHECK(a.size() == 1 && b.size() == 1);
+}
+
+// MsdCorrelator::add_atoms (blocks of atoms, sums in registers) against add_atom per atom:
+// bitwise the same sums and histories, for atom counts around the block size and species -1.
+static void test_msd_add_atoms() {
+  Rng g(99);
+  for (int natoms : {1, 63, 64, 65, 150}) {
+    MsdCorrelator one(4, 3, 2), many(4, 3, 2);
+    const int pd = one.peratom_doubles();
+    std::vector<double> h1((size_t) natoms * pd, 0.0), h2 = h1, x(3 * (size_t) natoms);
+    std::vector<int> species(natoms);
+    std::vector<double *> rows(natoms);
+    for (int i = 0; i < natoms; ++i) species[i] = static_cast<int>(g.uniform() * 3) - 1;
+    for (int i = 0; i < natoms; ++i) rows[i] = &h2[(size_t) i * pd];
+    for (double &v : x) v = 10.0 * g.uniform();
+    for (int sample = 0; sample < 70; ++sample) {
+      for (double &v : x) v += g.uniform() - 0.5;
+      one.begin_sample(1.0);
+      many.begin_sample(1.0);
+      for (int i = 0; i < natoms; ++i) one.add_atom(&h1[(size_t) i * pd], &x[3 * (size_t) i], species[i]);
+      many.add_atoms(natoms, rows.data(), x.data(), species.data());
+      CHECK(one.collective_partial() == many.collective_partial());
+      std::vector<double> t1 = one.collective_partial(), t2 = many.collective_partial();
+      one.end_sample(t1.data());
+      many.end_sample(t2.data());
+    }
+    CHECK(one.self_sums() == many.self_sums());
+    CHECK(one.collective_sums() == many.collective_sums());
+    CHECK(one.n_origins() == many.n_origins());
+    CHECK(h1 == h2);
+    CHECK(one.self_sums()[4] == 69.0 * natoms);  // pairs of the first lag: every atom, every later sample
+  }
+}
+
 // Random walkers among random sites in a changing triclinic box: at every sample the
 // detector's assignment equals the brute-force rule (keep within r_out, else nearest within r_in).
 static void test_sites_random_walk_vs_brute() {
@@ -774,6 +895,8 @@ int main(int argc, char **argv) {
   test_sites_line();
   test_sites_triclinic();
   test_cell_list();
+  test_space_time_pairs();
+  test_msd_add_atoms();
   test_sites_random_walk_vs_brute();
   test_site_free();
   test_site_file(dir);

@@ -340,7 +340,7 @@ def run(args) -> int:
             d.mkdir(parents=True, exist_ok=True)
             plot(events, meta, s, d / f"hops_{f.stem}.png")
     if args.json:
-        text = json.dumps(json_safe(results), indent=1, allow_nan=False)
+        text = json.dumps(json_safe(results), allow_nan=False)  # no indent: json's C encoder (10x faster on 10^5 hops)
         if args.json == "-":
             print(text)
         else:

@@ -70,7 +70,7 @@ def write_cube(path, counts, cell, origin, *, to_bohr: float, comment: str = "")
     for k in range(3):
         lines.append(f"{n[k]:5d} " + " ".join(f"{v:.6f}" for v in cellb[k] / n[k]))
     flat = rho.ravel()  # C order: x slowest, z fastest
-    body = []
-    for i in range(0, len(flat), 6):
-        body.append(" ".join(f"{v:.6e}" for v in flat[i:i + 6]))
+    full, rest = divmod(len(flat), 6)  # one %-format of all values (a loop of f-strings took 0.2 s)
+    rows = [" ".join(["%.6e"] * 6)] * full + ([" ".join(["%.6e"] * rest)] if rest else [])
+    body = ["\n".join(rows) % tuple(flat.tolist())] if len(flat) else []
     return write_atomic(path, "\n".join(lines + body) + "\n")

@@ -17,22 +17,20 @@ from ...io.cell import min_image_frac as _min_image_frac
 
 def _site_pairs(sf, cell, origins, r_max):
     """Site pairs (s, t, d) with s in ``origins``, t != s and minimum-image distance d <=
-    ``r_max``: candidates from a k-d tree over the periodic images of the sites that can lie
-    within ``r_max`` of the cell, d then exactly as :func:`_min_image_frac` gives it."""
-    from scipy.spatial import cKDTree
+    ``r_max``, sorted by (s, t): candidates from :func:`ionsitu.core.close_pairs` (periodic
+    cell list, any cell shape; cutoff widened by rounding), d then exactly as
+    :func:`_min_image_frac` gives it."""
+    from ...core import close_pairs
 
     origins = np.asarray(origins, dtype=np.int64)
-    w = sf - np.floor(sf)
-    width = abs(np.linalg.det(cell)) / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
-    r = r_max * (1 + 1e-9) + 1e-12                    # candidates only: the exact test comes last
-    k = np.ceil(r / width).astype(int)
-    shifts = np.stack(np.meshgrid(*[np.arange(-n, n + 1) for n in k], indexing="ij"), -1).reshape(-1, 3)
-    images = ((w[None, :, :] + shifts[:, None, :]) @ cell).reshape(-1, 3)
-    near = cKDTree(w[origins] @ cell).sparse_distance_matrix(cKDTree(images), r, output_type="ndarray")
     n = len(sf)
-    key = np.unique(origins[near["i"]] * n + near["j"] % n)  # a site may be near through several images
-    s, t = key // n, key % n
-    s, t = s[s != t], t[s != t]
+    r = r_max * (1 + 1e-9) + 1e-12                    # candidates only: the exact test comes last
+    a, b = close_pairs(sf, np.zeros(n), np.arange(n), 0.0, r * r, cell=cell)
+    s, t = np.concatenate([a, b]), np.concatenate([b, a])
+    mine = np.isin(s, origins)
+    s, t = s[mine], t[mine]
+    order = np.lexsort((t, s))
+    s, t = s[order], t[order]
     d = np.linalg.norm(_min_image_frac(sf[t] - sf[s], cell), axis=1)
     keep = d <= r_max
     return s[keep], t[keep], d[keep]
@@ -151,91 +149,24 @@ class CorrelatedHops:
         return np.nan if self.chance is None else self.chance.excess
 
 
-#: candidate pairs filtered per chunk (bounds the memory of the distance checks)
-
-
-_PAIR_CHUNK = 1 << 21
-
-
-def _close_pairs(tkey, frac, pos, ion, w, rc2, cell, orthogonal):
+def _close_pairs(tkey, frac, pos, ion, w, rc2, cell):
     """Pairs (a, b) of hops, indices into the inputs, of different ions with |tkey_a - tkey_b|
     <= w and distance <= sqrt(rc2) (minimum image when ``cell`` is given; ``frac`` the
-    fractional positions then, else ``pos``). Candidates: a k-d tree over (position, time
-    scaled to the cutoff) with the max-norm (orthogonal or no cell, w > 0), else the hops
-    sorted by time and searched within the window; both then filtered exactly alike."""
-    if w > 0 and (cell is None or orthogonal):
-        a, b = _candidates_kdtree(tkey, frac, pos, w, np.sqrt(rc2), cell)
-    else:
-        a, b = _candidates_window(tkey, w)
-    out_a, out_b = [], []
-    for lo in range(0, len(a), _PAIR_CHUNK):
-        i, j = a[lo:lo + _PAIR_CHUNK], b[lo:lo + _PAIR_CHUNK]
-        keep = (ion[i] != ion[j]) & (np.abs(tkey[j] - tkey[i]) <= w)
-        i, j = i[keep], j[keep]
-        if cell is None:
-            d = pos[j] - pos[i]
-            close = np.einsum("ij,ij->i", d, d) <= rc2
-        else:
-            ds = frac[j] - frac[i]
-            ds -= np.floor(ds + 0.5)
-            d = ds @ cell
-            close = np.einsum("ij,ij->i", d, d) <= rc2
-            if not orthogonal and not close.all():  # skewed cell: another image may be closer
-                far = np.flatnonzero(~close)
-                dm = _min_image_frac(ds[far], cell)
-                close[far] = np.einsum("ij,ij->i", dm, dm) <= rc2
-        out_a.append(i[close])
-        out_b.append(j[close])
-    if not out_a:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(out_a), np.concatenate(out_b)
+    fractional positions then, else ``pos``): :func:`ionsitu.core.close_pairs`, a periodic
+    cell list in space (any cell shape) with each cell's hops searched in time order."""
+    from ...core import close_pairs
 
-
-def _candidates_kdtree(tkey, frac, pos, w, rc, cell):
-    """Pairs within the cube |dx|, |dy|, |dz| <= rc and |dt| <= w (slightly widened; the
-    caller filters exactly): scipy cKDTree, max-norm, periodic in space with an orthogonal cell."""
-    from scipy.spatial import cKDTree
-
-    t = np.asarray(tkey, dtype=float)
-    scale = rc / w
-    tt = (t - t.min()) * scale
-    r = rc * (1 + 1e-6)
     if cell is None:
-        X = np.column_stack([pos, tt])
-        box = None
-    else:
-        L = np.diag(cell).astype(float)
-        X = np.column_stack([np.mod(frac, 1.0) * L, tt])
-        X[:, :3] = np.where(X[:, :3] >= L, 0.0, X[:, :3])  # mod can round up to L
-        box = np.append(L, tt.max() + 4 * r + 1.0)  # time: a period longer than the span, no wrap
-        if 2 * rc >= L.min():  # cutoff beyond half the box: every spatial pair is a candidate
-            return _candidates_window(tkey, w)
-    pairs = cKDTree(X, boxsize=box).query_pairs(r, p=np.inf, output_type="ndarray")
-    return pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
-
-
-def _candidates_window(tkey, w):
-    """All pairs within the time window (hops sorted by time, searched within the window)."""
-    n = len(tkey)
-    order = np.argsort(tkey, kind="stable")
-    t = tkey[order]
-    hi = np.searchsorted(t, t + w, side="right")
-    cnt = hi - np.arange(n) - 1
-    tot = int(cnt.sum())
-    i = np.repeat(np.arange(n), cnt)
-    j = i + 1 + (np.arange(tot) - np.repeat(np.cumsum(cnt) - cnt, cnt))
-    return order[i], order[j]
+        return close_pairs(pos, tkey, ion, float(w), rc2)
+    return close_pairs(frac, tkey, ion, float(w), rc2, cell=cell)
 
 
 def _groups(n, a, b, ion, n_ions):
     """Connected components of the pair graph -> (group (n,), group_ions, group_hops); groups
     numbered by their first member (index order of the input)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    from ...core import components
 
-    g = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
-    ng, group = connected_components(g, directed=False)
-    group = group.astype(np.int64)
+    group, ng = components(n, a, b)
     group_hops = np.bincount(group, minlength=ng)
     key = np.unique(group * n_ions + ion)
     group_ions = np.bincount(key // n_ions, minlength=ng).astype(np.int64)
@@ -319,8 +250,8 @@ def correlated_hops(events, time_window: float, cutoff: float, cell=None, positi
     circle of (t_end - t_start)/q + 1 samples, and the window is compared in samples, so a
     pair exactly one window apart counts the same in the observed and the shifted data;
     continuous times are shifted on a circle of length t_end - t_start. ``n_random=0``:
-    no reference. The window search sorts by time and examines only the hops within the
-    window (vectorised), for 10^4-10^5 hops.
+    no reference. The pairs come from a cell list in space with each cell's hops in time
+    order (:func:`ionsitu.core.close_pairs`), O(n log n), for 10^5 hops and more.
     """
     ev = _check_events(events)
     tw = _positive("time_window", time_window, allow_zero=True)
@@ -339,13 +270,11 @@ def correlated_hops(events, time_window: float, cutoff: float, cell=None, positi
     if not np.all(np.isfinite(pos)):
         raise ValueError(f"events lack the positions needed for position={position!r} (NaN in fx/fy/fz or tx/ty/tz)")
     c = frac = None
-    orthogonal = True
     if cell is not None:
         c = np.asarray(cell, dtype=float)
         if c.shape != (3, 3):
             raise ValueError(f"cell must be (3, 3) rows a, b, c; got shape {c.shape}")
         frac = pos @ np.linalg.inv(c)
-        orthogonal = bool(np.all(c[~np.eye(3, dtype=bool)] == 0))
     tkey, span, q, nslots = _time_grid(ev, time_span, time_quantum)
     if q > 0:
         w = int(np.floor(tw / q + 1e-9))
@@ -357,7 +286,7 @@ def correlated_hops(events, time_window: float, cutoff: float, cell=None, positi
     rc2 = rc * rc
 
     def analyse(keys):
-        a, b = _close_pairs(keys, frac, pos, ion, w, rc2, c, orthogonal)
+        a, b = _close_pairs(keys, frac, pos, ion, w, rc2, c)
         return _groups(n, a, b, ion, m)
 
     group, group_ions, group_hops = analyse(tkey)
