@@ -247,7 +247,7 @@ def test_json_to_stdout_and_the_option_aliases(campaign, tmp_path, capsys):
 def test_hops_and_campaign_report_take_the_same_option_names():
     import argparse
 
-    from ionsitu import campaign_cli, hops_cli
+    from ionsitu.cli import campaign as campaign_cli, hops as hops_cli
 
     p = argparse.ArgumentParser()
     hops_cli.add_arguments(p)
