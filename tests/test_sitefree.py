@@ -160,8 +160,8 @@ group mobile type 2
 delete_atoms random fraction 0.75 yes mobile NULL 482793
 mass 1 20.0
 mass 2 1.0
-{PAIR}velocity all create 0.45 4928 mom yes rot yes dist gaussian
-fix nvt all nvt temp 0.45 0.45 0.2
+{PAIR}velocity all create 0.55 4928 mom yes rot yes dist gaussian
+fix nvt all nvt temp 0.55 0.55 0.2
 run 1000
 reset_timestep 0
 dump d mobile custom 25 dump.lammpstrj id type xu yu zu
@@ -181,7 +181,7 @@ def test_conductor_hops_match_iondiff(conductor, monkeypatch):
     d, pos, steps, box = conductor
     T, N, _ = pos.shape
     res = detect_hops(pos, steps * 0.002, steps=steps)
-    assert res.descriptors["n_hops"] > 20 and res.descriptors["n_ions_hopping"] > 5
+    assert res.descriptors["n_hops"] >= 10 and res.descriptors["n_ions_hopping"] >= 8
 
     # IonDiff on the same frames (wrapped fractional coordinates, its own unwrapping), the ions that
     # ionsitu found hopping plus as many non-hopping ones (its run time is ~1 s per ion)
@@ -196,20 +196,29 @@ def test_conductor_hops_match_iondiff(conductor, monkeypatch):
     monkeypatch.setattr("builtins.print", lambda *a, **k: None)
     theirs = identify.xdatcar(args).get_diffusion(args)
     monkeypatch.undo()
-    assert len(theirs) > 10
-    ours = {}
-    for k in range(len(res.events)):
-        ours.setdefault(int(res.events["atom_id"][k]), []).append((res.path_start[k], res.path_end[k]))
-    matched, unmatched = 0, []
+    assert len(theirs) >= 10
+    compat = detect_hops(pos, steps * 0.002, steps=steps, iondiff_path_start=True)
+
+    def paths(r):
+        out = {}
+        for k in range(len(r.events)):
+            out.setdefault(int(r.events["atom_id"][k]), []).append((int(r.path_start[k]), int(r.path_end[k])))
+        return out
+
+    ours, same_def = paths(res), paths(compat)
+    matched, within, unmatched = 0, 0, []
     for p, s, e in theirs:
         e = T - 1 if e == -1 else e
-        cands = ours.get(int(sel[p]), [])
-        if any(abs(s - s2) <= 2 and abs(e - e2) <= 2 for s2, e2 in cands):
+        if any(abs(s - s2) <= 2 and abs(e - e2) <= 2 for s2, e2 in same_def.get(int(sel[p]), [])):
             matched += 1
         else:
-            unmatched.append((int(sel[p]), s, e, cands))
-    n_ours = sum(len(ours.get(int(i), [])) for i in sel)
-    print(f"\nIonDiff {len(theirs)} hops on {len(sel)} ions, ionsitu {n_ours}; matched {matched} "
-          f"({matched / len(theirs):.1%}); unmatched {unmatched}")
+            unmatched.append((int(sel[p]), s, e, same_def.get(int(sel[p]))))
+        # the default path starts at the excursion's first frame: inside IonDiff's path, same end
+        within += any(s - 2 <= s2 <= e and abs(e - e2) <= 2 for s2, e2 in ours.get(int(sel[p]), []))
+    n_ours = sum(len(same_def.get(int(i), [])) for i in sel)
+    print(f"\nIonDiff {len(theirs)} hops on {len(sel)} ions, ionsitu {n_ours} (same path definition); matched "
+          f"{matched} ({matched / len(theirs):.1%}) within 2 frames at both path ends; unmatched {unmatched}; "
+          f"default path start: {within} inside IonDiff's path with the same end")
     assert matched >= 0.95 * len(theirs)
     assert n_ours <= 1.05 * len(theirs) + 1
+    assert within >= 0.95 * len(theirs)
