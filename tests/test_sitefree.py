@@ -61,7 +61,7 @@ def test_planted_hops_found_with_times_and_vectors():
         np.testing.assert_allclose([ev["dx"][k], ev["dy"][k], ev["dz"][k]], v, atol=0.05)
         # path: leaves the origin's 0.4 sphere and enters the destination's within the transit +- 3
         assert mid - 8 <= res.path_start[k] <= mid and mid <= res.path_end[k] <= mid + 8, (res.path_start[k], mid)
-        assert ev["duration"][k] == pytest.approx((res.path_end[k] - res.path_start[k]) * dt)
+        assert ev["duration"][k] == pytest.approx((res.path_end[k] - res.path_start[k] + 2) * dt)
     # the return hop of ion 2 goes back to its first cluster; clusters numbered by first visit
     e2 = ev[ev["atom_id"] == 3]
     assert list(zip(e2["from_site"], e2["to_site"])) == [(0, 1), (1, 0)]
@@ -72,7 +72,26 @@ def test_planted_hops_found_with_times_and_vectors():
     assert d["dr"]["min"] == pytest.approx(2.2, abs=0.05) and d["dr"]["max"] == pytest.approx(2.6, abs=0.05)
     assert d["nu"]["max"] == pytest.approx(3 / (t[-1] - t[0])) and d["nu"]["min"] == 0
     # gamma: residence between consecutive hops (ion 1: 1100 - 400 frames, minus a path)
-    assert 6.0 <= d["gamma"]["max"] <= 7.0 and d["gamma"]["n"] == 4
+    assert 6.8 <= d["gamma"]["max"] <= 7.0 and d["gamma"]["n"] == 4
+
+
+def test_jumps_between_vibrating_frames_are_separate_hops():
+    # instantaneous jumps (no frame outside both 0.4 spheres): each is its own hop with an empty
+    # path; IonDiff's path rule merges consecutive ones into one vibrating stretch
+    rng = np.random.default_rng(4)
+    T = 900
+    centre = np.zeros((T, 1, 3))
+    centre[300:, 0, 0] += 2.5
+    centre[600:, 0, 1] += 2.5
+    pos = centre + rng.normal(0, SIGMA, centre.shape)
+    t = np.arange(T) * 0.01
+    res = detect_hops(pos, t)
+    assert res.events["time"].tolist() == pytest.approx([3.0, 6.0])
+    np.testing.assert_array_equal(res.path_start, [300, 600])
+    np.testing.assert_array_equal(res.path_end, [299, 599])
+    assert res.events["duration"].tolist() == pytest.approx([0.01, 0.01])
+    merged = detect_hops(pos, t, iondiff_path_start=True)
+    assert len(merged.events) < 2
 
 
 def test_subsampled_clustering_and_wrapped_input_give_the_same_hops():
@@ -205,7 +224,10 @@ def test_conductor_hops_match_iondiff(conductor, monkeypatch):
             out.setdefault(int(r.events["atom_id"][k]), []).append((int(r.path_start[k]), int(r.path_end[k])))
         return out
 
-    ours, same_def = paths(res), paths(compat)
+    same_def = paths(compat)
+    change = {}
+    for k in range(len(res.events)):
+        change.setdefault(int(res.events["atom_id"][k]), []).append(int(np.searchsorted(steps, res.events["step"][k])))
     matched, within, unmatched = 0, 0, []
     for p, s, e in theirs:
         e = T - 1 if e == -1 else e
@@ -213,12 +235,14 @@ def test_conductor_hops_match_iondiff(conductor, monkeypatch):
             matched += 1
         else:
             unmatched.append((int(sel[p]), s, e, same_def.get(int(sel[p]))))
-        # the default path starts at the excursion's first frame: inside IonDiff's path, same end
-        within += any(s - 2 <= s2 <= e and abs(e - e2) <= 2 for s2, e2 in ours.get(int(sel[p]), []))
+        # the default paths (the excursion around the change): the same cluster change (first
+        # frame in the destination cluster) inside IonDiff's path
+        within += any(s - 2 <= c <= e + 2 for c in change.get(int(sel[p]), []))
     n_ours = sum(len(same_def.get(int(i), [])) for i in sel)
+    n_default = sum(len(change.get(int(i), [])) for i in sel)
     print(f"\nIonDiff {len(theirs)} hops on {len(sel)} ions, ionsitu {n_ours} (same path definition); matched "
           f"{matched} ({matched / len(theirs):.1%}) within 2 frames at both path ends; unmatched {unmatched}; "
-          f"default path start: {within} inside IonDiff's path with the same end")
+          f"default paths: {n_default} hops, {within} of IonDiff's hold one of their cluster changes")
     assert matched >= 0.95 * len(theirs)
     assert n_ours <= 1.05 * len(theirs) + 1
     assert within >= 0.95 * len(theirs)

@@ -13,10 +13,9 @@ in docs/hops_sitefree.md. Per mobile ion, on its unwrapped trajectory r(t):
 2. a hop is a change of cluster between consecutive frames, c -> c + 1;
 3. its path: "vibrating" frames are those within ``distance_threshold`` (0.4 length units,
    IonDiff's default, Å there) of their cluster's centre; the path starts at the first
-   frame of the excursion outside the origin's sphere that holds frame c (IonDiff: the
-   run of equal vibrating state holding frame c - 1, see ``iondiff_path_start``) and ends
-   at the last frame of the run that holds frame c (the last frame before entering the
-   destination's sphere). Changes whose paths
+   and last frame of the excursion outside both spheres around the change (the run of
+   non-vibrating frames holding frame c or c + 1; empty for a jump between two vibrating
+   frames); IonDiff's literal rule with ``iondiff_path_start=True``. Changes whose paths
    coincide (an ion flickering across the boundary during one excursion) are one hop,
    as in IonDiff.
 
@@ -24,7 +23,8 @@ The events are an :data:`ionsitu.io.events.EVENT_DTYPE` table (:func:`make_event
 from_site / to_site are the ion's own cluster indices (0 = the cluster it starts in,
 numbered by first visit; not comparable between ions), time = first frame in the
 destination cluster, displacement = centre(to) - centre(from), fx.. / tx.. the two
-centres, duration = path end - path start, residence = arrival (time) to arrival,
+centres, duration = last frame before the path to first frame after it, residence =
+arrival (time) to arrival,
 censored for each ion's first hop.
 """
 
@@ -54,9 +54,10 @@ class SiteFreeHops:
     silhouette for K = 2 .. max_clusters (NaN where K exceeded the distinct samples).
     labels: (T, N) cluster of every frame (numbered by first visit). centres: list of
     (K_i, 3) arrays per ion. path_start / path_end: (n_hops,) frame indices of each hop's
-    path, aligned with ``events``; path_open: the path reaches the last frame (IonDiff
-    writes -1 there). path_length: |r(path_end) - r(path_start)| (IonDiff's "length of
-    diffusion"). returns: the hop's destination cluster is its origin (flicker kept as a
+    path, aligned with ``events`` (path_start = path_end + 1: empty path, a jump between two
+    vibrating frames); path_open: the path reaches the last frame (IonDiff writes -1
+    there). path_length: |r(path_end + 1) - r(path_start - 1)| (IonDiff's "length of
+    diffusion" over the frames around the path). returns: the hop's destination cluster is its origin (flicker kept as a
     hop, as IonDiff does). from_kind / to_kind: "lattice" / "interstitial" per hop when
     reference sites were given, else None. descriptors: see :func:`detect_hops`.
     sample_frames: the frames used for clustering.
@@ -200,16 +201,17 @@ def detect_hops(positions, times, cell=None, *, atom_ids=None, steps=None,
     means of their frames. ``seed``: the random k-means initialisations (``n_init`` per K).
     ``memory_mb``: bound on the work arrays (ions are processed in chunks).
 
-    iondiff_path_start: start paths as IonDiff 1.6 does (the run of frame c - 1: when only
-    frame c is outside the origin's sphere, the path starts where the residence began);
-    default: the first frame of the excursion from the origin.
+    iondiff_path_start: path ends as IonDiff 1.6 computes them (start: the run of equal
+    vibrating state holding frame c - 1, end: the run holding frame c); default: the
+    excursion outside both spheres (see the module docstring and docs/hops_sitefree.md).
 
     reference_sites: (M, 3) lattice positions (optional): a cluster centre farther than
     ``lattice_tolerance`` from every one (minimum image with ``cell``) is "interstitial",
     else "lattice" (the rule of IonDiff's residence analysis, 1 Å there).
 
     descriptors (dict of {"n", "mean", "sd", "min", "max"}): "dr" hop length |Δr| between
-    centres, "path_length" |r(end) - r(start)|, "dt" path duration, "nu" hop frequency per
+    centres, "path_length" |r(after) - r(before)| over the path, "dt" hop duration (last
+    frame before the path to the first after it), "nu" hop frequency per
     ion (hops / observed time, 1/time), "gamma" residence time on a cluster between
     consecutive hops of an ion (uncensored only), plus "n_hops", "n_ions_hopping",
     "observed_time".
@@ -307,13 +309,19 @@ def detect_hops(positions, times, cell=None, *, atom_ids=None, steps=None,
     ct, ci = np.nonzero(labels[1:] != labels[:-1])
     o = np.lexsort((ct, ci))
     ct, ci = ct[o], ci[o]
-    # path start: IonDiff takes the run holding frame c - 1, which is the whole residence before
-    # the hop when frame c is the first frame outside the origin's sphere (an off-by-one there);
-    # by default the run holding frame c when c is outside (the excursion's first frame)
-    ps = run_start[np.maximum(ct - 1, 0), ci]
-    if not iondiff_path_start:
-        ps = np.where(vib[ct, ci], ps, run_start[ct, ci])
-    pe = run_end[ct, ci]
+    # path = the excursion outside both spheres around the change: the non-vibrating run holding
+    # frame c (or c + 1), empty (ps = c + 1 > pe = c) for a jump between two vibrating frames.
+    # IonDiff 1.6 instead starts at the run holding frame c - 1 and ends at the run holding c,
+    # whatever their state: the whole residence before the hop when c is the first frame
+    # outside, and consecutive jumps between vibrating frames merged into one.
+    if iondiff_path_start:
+        ps = run_start[np.maximum(ct - 1, 0), ci]
+        pe = run_end[ct, ci]
+    else:
+        nxt = np.minimum(ct + 1, T - 1)
+        f = np.where(~vib[ct, ci], ct, np.where(~vib[nxt, ci], nxt, -1))
+        ps = np.where(f >= 0, run_start[np.maximum(f, 0), ci], ct + 1)
+        pe = np.where(f >= 0, run_end[np.maximum(f, 0), ci], ct)
     new = np.ones(len(ct), dtype=bool)
     new[1:] = (ci[1:] != ci[:-1]) | (ps[1:] != ps[:-1]) | (pe[1:] != pe[:-1])
     first = np.flatnonzero(new)
@@ -330,11 +338,12 @@ def detect_hops(positions, times, cell=None, *, atom_ids=None, steps=None,
     prev_same[1:] = ion[1:] == ion[:-1]
     t_prev = np.where(prev_same, np.roll(t_arr, 1), t[0])
     residence = t_arr - t_prev
-    duration = t[pe] - t[ps]
-    # residence between hops: arrival (first frame after the previous path) to this path's start
-    prev_end = np.roll(pe, 1)
-    gamma = np.where(prev_same, t[ps] - t[np.minimum(prev_end + 1, T - 1)], np.nan)
-    path_len = np.linalg.norm(pos[pe, ion] - pos[ps, ion], axis=1)
+    dep = np.maximum(ps - 1, 0)                        # last frame before the path (on the origin)
+    arr = np.minimum(pe + 1, T - 1)                    # first frame after it (at the destination)
+    duration = t[arr] - t[dep]
+    prev_arr = np.roll(arr, 1)
+    gamma = np.where(prev_same, t[dep] - t[prev_arr], np.nan)   # from arriving to leaving again
+    path_len = np.linalg.norm(pos[arr, ion] - pos[dep, ion], axis=1)
 
     order = np.lexsort((ids[ion], t_arr, steps[arrive] if steps is not None else np.zeros(len(ion), np.int64)))
     events = make_events(ids[ion][order], c_from[order], c_to[order], (cto - cfrom)[order], time=t_arr[order],
