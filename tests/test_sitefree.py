@@ -114,7 +114,7 @@ def test_subsampled_clustering_and_wrapped_input_give_the_same_hops():
 
 
 def test_batched_kmeans_and_silhouette_match_scikit_learn():
-    skl = pytest.importorskip("sklearn")  # noqa: F841
+    pytest.importorskip("sklearn")
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
 
@@ -162,34 +162,16 @@ def _xdatcar(path, frac, box):
 @pytest.fixture(scope="module")
 def conductor(tmp_path_factory):
     from lammps_helpers import run_lmp
-    from test_estimator_validation import PAIR
+    from test_estimator_validation import conductor_script
 
     from ionsitu.io.trajectory import iter_lammps_dump
 
     d = tmp_path_factory.mktemp("sitefree")
-    script = f"""units lj
-atom_style atomic
-lattice fcc 1.05
-region box block 0 4 0 4 0 4
-create_box 2 box
-create_atoms 1 box
-lattice fcc 1.05 origin 0.5 0.0 0.0
-create_atoms 2 box
-group mobile type 2
-delete_atoms random fraction 0.75 yes mobile NULL 482793
-mass 1 20.0
-mass 2 1.0
-{PAIR}velocity all create 0.55 4928 mom yes rot yes dist gaussian
-fix nvt all nvt temp 0.55 0.55 0.2
-run 1000
-reset_timestep 0
-dump d mobile custom 25 dump.lammpstrj id type xu yu zu
-dump_modify d sort id
-run 10000
-"""
-    run_lmp(d, script, timeout=600)
-    frames = list(iter_lammps_dump(d / "dump.lammpstrj"))
-    pos = np.array([f.positions for f in frames])
+    # one 20-tau replica at T = 0.55 dumped every 25 steps (401 frames); the "long" run is minimal
+    run_lmp(d, conductor_script(0.55, 1, 10000, 25, 25, 25, equil=1000, pre=500), timeout=600)
+    frames = list(iter_lammps_dump(d / "dump.1.lammpstrj"))
+    mobile = frames[0].types == 2
+    pos = np.array([f.positions[mobile] for f in frames])
     box = np.diag(frames[0].cell)
     return d, pos, np.array([f.step for f in frames]), box
 
