@@ -52,7 +52,7 @@ def main():
     ap.add_argument("--ions", type=int, default=1000)
     ap.add_argument("--frames", type=int, default=10000)
     ap.add_argument("--rate", type=float, default=2.0)
-    ap.add_argument("--max-samples", type=int, default=1000)
+    ap.add_argument("--max-samples", type=int, default=500)
     ap.add_argument("--peer-ions", type=int, default=5)
     ap.add_argument("--peer-full", type=int, default=1, help="ions IonDiff clusters on all frames (as it does)")
     a = ap.parse_args()

@@ -185,7 +185,7 @@ def _stats(v):
 def detect_hops(positions, times, cell=None, *, atom_ids=None, steps=None,
                 silhouette_threshold=DEFAULT_SILHOUETTE_THRESHOLD, max_clusters=DEFAULT_MAX_CLUSTERS,
                 distance_threshold=DEFAULT_DISTANCE_THRESHOLD, n_init=10, max_iter=300, tol=1e-4,
-                max_samples=1000, seed=0, reference_sites=None, lattice_tolerance=1.0,
+                max_samples=500, seed=0, reference_sites=None, lattice_tolerance=1.0,
                 iondiff_path_start=False, memory_mb=256) -> SiteFreeHops:
     """Site-free hops of every ion by k-means + silhouette (IonDiff's method).
 
