@@ -56,6 +56,7 @@ from .rates import (BackjumpStats, JumpDiffusivity, JumpStats, backjump_fraction
 from .residence import (ResidenceACF, ResidenceStats, chudley_elliott_length,  # noqa: F401
                         residence_autocorrelation, residence_time_distribution, residence_times,
                         site_trajectory)
+from .sitefree import SiteFreeHops, detect_hops  # noqa: F401  (k-means + silhouette, IonDiff's method)
 from .summary import (HopSummary, correlation_defaults, hop_summary, mean_se, pool_correlated,  # noqa: F401
                       ratio_with_error)
 
