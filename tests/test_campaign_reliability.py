@@ -153,7 +153,7 @@ def test_stop_signal_writes_restarts_and_resume_equals_uninterrupted(tmp_path, t
         # end): the lock refuses a second run, naming the holder; status says running
         with pytest.raises(CampaignLocked) as locked:
             CampaignLock(out).acquire()
-        campaign_cli.run(argparse.Namespace(action="status", config=str(cfg)))
+        campaign_cli.run(argparse.Namespace(action="status", config=str(cfg), json=None))
         status = capsys.readouterr().out
         t_signal = time.time()
         proc.send_signal(sig)
