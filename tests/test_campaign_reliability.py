@@ -110,7 +110,10 @@ def test_rank0_failure_ends_every_rank_and_check_finds_it(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for r in (0, 1):
-        line = next(ln for ln in proc.stdout.splitlines() if ln.startswith(f"rank {r}:"))
+        # the two ranks' lines reach mpirun's stdout in chunks that may interleave
+        lines = [ln[ln.index(f"rank {r}:"):] for ln in proc.stdout.splitlines() if f"rank {r}:" in ln]
+        assert lines, proc.stdout + proc.stderr
+        line = lines[0]
         assert "CampaignError: campaign output" in line and "Not a directory" in line, line
     # an unwritable member folder: check says so too
     out = tmp_path / "out"
