@@ -281,25 +281,15 @@ void FixMSDCross::write_restart(FILE *fp)
   const std::vector<double> &self = corr->self_sums();
   std::vector<double> self_total(self.size());
   MPI_Allreduce(self.data(), self_total.data(), (int) self.size(), MPI_DOUBLE, MPI_SUM, world);
-  std::vector<double> buf = {(double) natoms_group, (double) step_first, (double) step_last, dt_first};
-  for (auto c : species_counts) buf.push_back((double) c);
-  const std::vector<double> rec = corr->serialize(self_total);
-  buf.insert(buf.end(), rec.begin(), rec.end());
-  write_restart_record(fp, buf);
+  write_group_record(fp, {natoms_group, step_first, step_last, dt_first, species_counts}, corr->serialize(self_total));
 }
 
 void FixMSDCross::restart(char *raw)
 {
-  const std::vector<double> buf = read_restart_record(raw);
-  const size_t nfix = 4 + species_counts.size();
-  if (buf.size() < nfix) error->all(FLERR, "{}: restart record is too short", STYLE);
-  natoms_group = (bigint) buf[0];
-  step_first = (bigint) buf[1];
-  step_last = (bigint) buf[2];
-  dt_first = buf[3];
-  for (size_t s = 0; s < species_counts.size(); ++s) species_counts[s] = (bigint) buf[4 + s];
+  const std::vector<double> rec =
+      read_group_record(raw, {natoms_group, step_first, step_last, dt_first, species_counts});
   try {
-    corr->deserialize(buf.data() + nfix, buf.size() - nfix, comm->me == 0);
+    corr->deserialize(rec.data(), rec.size(), comm->me == 0);
   } catch (std::exception &e) {
     error->all(FLERR, "{} {}: {}", STYLE, id, e.what());
   }

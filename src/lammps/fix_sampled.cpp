@@ -285,6 +285,27 @@ std::vector<double> FixSampled::read_restart_record(const char *raw)
   return values;
 }
 
+void FixSampled::write_group_record(FILE *fp, const GroupFields &g, const std::vector<double> &correlator)
+{
+  std::vector<double> buf = {(double) g.natoms, (double) g.step_first, (double) g.step_last, g.dt_first};
+  for (auto n : g.species_counts) buf.push_back((double) n);
+  buf.insert(buf.end(), correlator.begin(), correlator.end());
+  write_restart_record(fp, buf);
+}
+
+std::vector<double> FixSampled::read_group_record(const char *raw, const GroupFields &g)
+{
+  const std::vector<double> buf = read_restart_record(raw);
+  const size_t nfix = 4 + g.species_counts.size();
+  if (buf.size() < nfix) error->all(FLERR, "fix {} {}: restart record is too short", style, id);
+  g.natoms = (bigint) buf[0];
+  g.step_first = (bigint) buf[1];
+  g.step_last = (bigint) buf[2];
+  g.dt_first = buf[3];
+  for (size_t s = 0; s < g.species_counts.size(); ++s) g.species_counts[s] = (bigint) buf[4 + s];
+  return std::vector<double>(buf.begin() + nfix, buf.end());
+}
+
 void FixSampled::write_files(const std::function<void()> &write)
 {
   std::string problem;

@@ -80,6 +80,16 @@ class FixSampled : public Fix {
   void write_restart_record(FILE *fp, const std::vector<double> &values);
   // Checks the header against this fix (error->all naming the first difference).
   std::vector<double> read_restart_record(const char *raw);
+  // The record of a group correlator (msd/cross, vacf): the group's atom count, first and
+  // last sampled step, first timestep, atoms per species, then the correlator's values.
+  struct GroupFields {
+    bigint &natoms, &step_first, &step_last;
+    double &dt_first;
+    std::vector<bigint> &species_counts;
+  };
+  void write_group_record(FILE *fp, const GroupFields &g, const std::vector<double> &correlator);
+  // Reads the fields back into `g`; returns the correlator's values.
+  std::vector<double> read_group_record(const char *raw, const GroupFields &g);
 
   // Runs `write` (which writes the output files) on rank 0; an exception there becomes an
   // error->all on every rank of the fix's communicator.  Call on every rank.

@@ -116,8 +116,8 @@ void FixVACF::sample()
     }
   MPI_Allreduce(local.data(), global.data(), (int) local.size(), MPI_DOUBLE, MPI_SUM, world);
   const auto count = (bigint) global[0];
-  std::vector<int64_t> counts(nspecies);
-  for (int s = 0; s < nspecies; ++s) counts[s] = (int64_t) global[1 + s];
+  std::vector<bigint> counts(nspecies);
+  for (int s = 0; s < nspecies; ++s) counts[s] = (bigint) global[1 + s];
   if (natoms_group < 0) {
     if (count == 0) error->all(FLERR, "{}: group {} is empty", STYLE, group->names[igroup]);
     for (int s = 0; s < nspecies; ++s)
@@ -231,25 +231,15 @@ void FixVACF::write_restart(FILE *fp)
   const std::vector<double> &sums = corr->sums();
   std::vector<double> total(sums.size());
   MPI_Allreduce(sums.data(), total.data(), (int) sums.size(), MPI_DOUBLE, MPI_SUM, world);
-  std::vector<double> buf = {(double) natoms_group, (double) step_first, (double) step_last, dt_first};
-  for (auto c : species_counts) buf.push_back((double) c);
-  const std::vector<double> rec = corr->serialize(total);
-  buf.insert(buf.end(), rec.begin(), rec.end());
-  write_restart_record(fp, buf);
+  write_group_record(fp, {natoms_group, step_first, step_last, dt_first, species_counts}, corr->serialize(total));
 }
 
 void FixVACF::restart(char *raw)
 {
-  const std::vector<double> buf = read_restart_record(raw);
-  const size_t nfix = 4 + species_counts.size();
-  if (buf.size() < nfix) error->all(FLERR, "{}: restart record is too short", STYLE);
-  natoms_group = (bigint) buf[0];
-  step_first = (bigint) buf[1];
-  step_last = (bigint) buf[2];
-  dt_first = buf[3];
-  for (size_t s = 0; s < species_counts.size(); ++s) species_counts[s] = (int64_t) buf[4 + s];
+  const std::vector<double> rec =
+      read_group_record(raw, {natoms_group, step_first, step_last, dt_first, species_counts});
   try {
-    corr->deserialize(buf.data() + nfix, buf.size() - nfix, comm->me == 0);
+    corr->deserialize(rec.data(), rec.size(), comm->me == 0);
   } catch (std::exception &e) {
     error->all(FLERR, "{} {}: {}", STYLE, id, e.what());
   }

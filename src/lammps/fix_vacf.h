@@ -40,7 +40,7 @@ class FixVACF : public FixSampled {
 
   std::vector<int> species_of_type;    // per type (1-based), -1 when not a species
   std::vector<int> species_types;      // atom type of each species
-  std::vector<int64_t> species_counts;
+  std::vector<bigint> species_counts;
   std::string filename, atoms_filename;
 
   bigint natoms_group;   // -1 until the first sample
