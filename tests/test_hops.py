@@ -403,30 +403,43 @@ def test_exponential_fit():
         H.fit_exponential_decay([1, 2], [1.0, 0.0])
 
 
-def test_correlation_matrix_method_finds_the_concerted_pair():
+def test_correlation_matrix_method_finds_the_planted_groups():
+    """A pair (ions 0, 1) and a triple (2, 3, 4) hop together, ions 5..11 at random: the
+    element-wise reference finds exactly those groups; n = 2.5 +- 0.707."""
     rng = np.random.default_rng(5)
-    T_end, dt = 1000.0, 0.5
+    T_end, dt = 10000.0, 1.0
     rows, dur = [], []
-    together = np.sort(rng.random(12) * (T_end - 10) + 5)
-    for t in together:  # ions 0 and 1 always hop together
-        rows += [(t, 0, 0, 1, 1, 0, 0), (t + 0.5, 1, 2, 3, 1, 0, 0)]
-        dur += [1.0, 1.0]
-    for ion in range(2, 10):  # the others hop at random
+    for members in ([0, 1], [2, 3, 4]):
+        for t in np.sort(rng.random(12) * (T_end - 10) + 5):
+            for k, ion in enumerate(members):
+                rows.append((t + 1.0 * k, ion, 0, 1, 1, 0, 0))
+                dur.append(2.0)
+    for ion in range(5, 12):
         for t in np.sort(rng.random(12) * (T_end - 10) + 5):
             rows.append((t, ion, 0, 1, 1, 0, 0))
-            dur.append(1.0)
+            dur.append(2.0)
     r = np.array(rows)
     ev = H.make_events(r[:, 1].astype(int), r[:, 2].astype(int), r[:, 3].astype(int), r[:, 4:7], time=r[:, 0],
                        duration=dur)
-    res = H.correlation_matrix_method(ev, np.arange(10), 0.0, T_end, dt, n_random=10, quantile=0.999, seed=1)
-    assert res.fwhm == pytest.approx(1.0)
-    assert res.matrix[0, 1] > 0.8
-    assert res.correlated[0, 1]
-    assert res.group[0] == res.group[1] >= 0
-    assert res.sizes.tolist() == [2]
-    assert np.sum(res.group >= 0) == 2
+    res = H.correlation_matrix_method(ev, np.arange(12), 0.0, T_end, dt, n_random=400, seed=1)
+    assert res.fwhm == pytest.approx(2.0)
+    assert res.reference.shape == (12, 12)
+    assert res.matrix[0, 1] > 0.8 and res.correlated[0, 1]
+    assert res.group[0] == res.group[1] >= 0 and res.group[2] == res.group[3] == res.group[4] >= 0
+    assert np.all(res.group[5:] == -1)
+    assert sorted(res.sizes.tolist()) == [2, 3]
+    assert res.n_mean == pytest.approx(2.5) and res.n_sd == pytest.approx(np.sqrt(0.5))
+    # histogram over groups (n = 1: the 7 uncorrelated ions), fitted from n = 2
+    assert res.n_counts.tolist() == [7, 1, 1]
+    assert res.fit is not None and res.fit.n.tolist() == [2.0, 3.0]
+    assert res.fit.A * np.exp(-2 * res.fit.b) == pytest.approx(1 / 9)
+    # element-wise: the reference of each pair is the maximum of its own random coefficients
+    one = H.correlation_matrix_method(ev, np.arange(12), 0.0, T_end, dt, n_random=1, seed=1)
+    assert np.array_equal(one.correlated, (one.matrix > one.reference) & ~np.eye(12, dtype=bool))
     with pytest.raises(ValueError, match="quantile"):
-        H.correlation_matrix_method(ev, np.arange(10), 0.0, T_end, dt, quantile=1.5)
+        H.correlation_matrix_method(ev, np.arange(12), 0.0, T_end, dt, quantile=1.5)
+    with pytest.warns(UserWarning, match="only 1 of 12 ions hop"):
+        H.correlation_matrix_method(ev[ev["atom_id"] == 0], np.arange(12), 0.0, T_end, dt, n_random=2)
 
 
 def _fcc_octahedral_walk(n=3, a=1.0, steps=2000, ions=10, seed=1, long_every=7):

@@ -357,22 +357,34 @@ def correlated_hops_of_log(events, meta, time_window: float, cutoff: float, cell
 
 @dataclass
 class CorrelationGroups:
-    """Correlation-matrix method. atom_ids (N,); matrix (N, N) Pearson correlation of the
-    smoothed hop series; threshold: the reference quantile; correlated (N, N) bool;
-    group (N,) label of each ion's connected group (-1: correlated with no one); sizes (g,)
-    ions per group (>= 2); n_values, n_counts: histogram of group sizes; fit over n >= n_min;
-    fwhm (time units) of the Gaussian smoothing."""
+    """Correlation-matrix method (:func:`correlation_matrix_method`). atom_ids (N,); matrix
+    (N, N) Pearson correlation of the smoothed hop series; reference (N, N) the element-wise
+    threshold from the randomly placed hops (the ``quantile`` over the ``n_random``
+    realisations of each pair's coefficient; with one realisation, that realisation);
+    correlated (N, N) bool, matrix > reference off the diagonal; group (N,) label of each
+    ion's connected group (-1: correlated with no one); sizes (g,) ions per group (>= 2);
+    n_values, n_counts: histogram of group sizes (n = 1, 2, ...; n = 1 counts the ions
+    correlated with no one); fit: A e^(-b n) of the size distribution over n >= n_min;
+    n_mean, n_sd (ddof=1): mean number of concerted ions over the groups and its spread
+    (NaN without groups / with one); fwhm (time units) of the Gaussian smoothing;
+    n_random, quantile as used; expected_false_pairs: N(N-1)/2 x (1 - quantile), or
+    N(N-1)/2 / (n_random + 1) at quantile 1: pairs above their reference by chance."""
 
     atom_ids: np.ndarray
     matrix: np.ndarray
-    threshold: float
+    reference: np.ndarray
     correlated: np.ndarray
     group: np.ndarray
     sizes: np.ndarray
     n_values: np.ndarray
     n_counts: np.ndarray
     fit: ExpFit | None
+    n_mean: float
+    n_sd: float
     fwhm: float
+    n_random: int
+    quantile: float
+    expected_false_pairs: float
 
 
 def _hop_series(starts, ends, t0, dt, nT):
@@ -397,20 +409,34 @@ def _corr(X):
 
 
 def correlation_matrix_method(events, atom_ids, t_start: float, t_end: float, dt: float,
-                              fwhm: float | None = None, n_random: int = 20, quantile: float = 0.99,
+                              fwhm: float | None = None, n_random: int = 100, quantile: float = 1.0,
                               seed: int = 0, n_min: int = 2) -> CorrelationGroups:
-    """Concerted hops by the correlation-matrix method.
+    """Concerted hops by the correlation-matrix method (Jose et al., IonDiff; the method of
+    the correlated-hop analysis of Li conductors).
 
-    Per ion (``atom_ids``, N) a binary series on the grid t_start, t_start+dt, ... < t_end
+    Per ion (``atom_ids``, N) a 0/1 series on the grid t_start, t_start+dt, ... < t_end
     (time units): 1 while hopping (from the last sample on the origin, time - duration, to
     the arrival time; at least one grid point per hop), 0 while vibrating. Each series is
     smoothed with a Gaussian of full width at half maximum ``fwhm`` (default: the mean hop
-    duration, at least dt), and the N x N Pearson correlation matrix is formed. Reference:
-    ``n_random`` realisations with every ion's hops (same number, same durations) placed at
-    uniformly random times (seeded); ``threshold`` = the ``quantile`` of their off-diagonal
-    coefficients. Pairs above the threshold are correlated; connected groups give the
-    number of concerted ions n; the distribution of n is fitted by A e^(-b n) over n >= n_min.
+    duration, at least dt; σ = FWHM / (2 sqrt(2 ln 2))), and the N x N Pearson correlation
+    matrix C is formed. Reference: the same ions with the same hops (number and durations)
+    placed at uniformly random times (seeded), ``n_random`` times; the reference of each
+    pair (i, j) is the ``quantile`` of its own coefficients over those realisations
+    (element-wise: no global threshold; ``n_random=1``: the single random matrix of the
+    study, compared entry by entry). Pair (i, j) is correlated when C_ij exceeds its
+    reference; an uncorrelated pair does so with probability about 1 - ``quantile`` (at
+    ``quantile=1``, the maximum: 1/(n_random + 1)), so that N(N-1)/2 pairs give about
+    ``expected_false_pairs`` spurious ones: raise ``n_random`` with the number of ions; connected groups of correlated ions give the number of concerted ions n
+    (n >= 2; an ion correlated with no one is a group of n = 1); the distribution
+    f(n) = groups of n ions / all groups is fitted by A e^(-b n) over n >= ``n_min`` (2:
+    single ions are not concerted), and the mean n of the concerted groups (n >= 2) is
+    reported with its standard deviation.
+
+    Warns (``UserWarning``) when fewer than 2 ions hop (no pair can be concerted) or an
+    ion's hops cover the whole grid (its series is constant and correlates with nothing).
     """
+    import warnings
+
     from scipy.ndimage import gaussian_filter1d
     from scipy.sparse.csgraph import connected_components
 
@@ -423,10 +449,12 @@ def correlation_matrix_method(events, atom_ids, t_start: float, t_end: float, dt
     dt = _positive("dt", dt)
     if not (np.isfinite(t_start) and np.isfinite(t_end) and t_end > t_start):
         raise ValueError(f"need t_end > t_start, got t_start={t_start}, t_end={t_end}")
-    if not 0 < quantile < 1:
-        raise ValueError(f"quantile must be in (0, 1), got {quantile}")
+    if not 0 < quantile <= 1:
+        raise ValueError(f"quantile must be in (0, 1], got {quantile}")
     if int(n_random) < 1:
         raise ValueError(f"n_random must be >= 1, got {n_random}")
+    if int(n_min) < 1:
+        raise ValueError(f"n_min must be >= 1, got {n_min}")
     unknown = np.setdiff1d(np.unique(ev["atom_id"]), ids)
     if len(unknown):
         raise ValueError(f"events of atoms not in atom_ids: {unknown[:10].tolist()}")
@@ -436,6 +464,10 @@ def correlation_matrix_method(events, atom_ids, t_start: float, t_end: float, dt
     dur = np.nan_to_num(ev["duration"], nan=0.0)
     if np.any(dur < 0):
         raise ValueError(f"negative hop durations: {dur[dur < 0][:5]}")
+    n_hopping = len(np.unique(ev["atom_id"]))
+    if n_hopping < 2:
+        warnings.warn(f"correlation-matrix method: only {n_hopping} of {len(ids)} ions hop; no pair can be "
+                      "concerted", UserWarning, stacklevel=2)
     if fwhm is None:
         fwhm = max(float(dur.mean()) if len(dur) else dt, dt)
     fwhm = _positive("fwhm", fwhm)
@@ -450,35 +482,41 @@ def correlation_matrix_method(events, atom_ids, t_start: float, t_end: float, dt
         for j in range(len(ids)):
             if len(starts_of[j]):
                 X[j] = gaussian_filter1d(_hop_series(starts_of[j], ends_of[j], t_start, dt, nT), sigma, mode="constant")
-        return _corr(X)
+        return X, _corr(X)
 
     ends = [ev["time"][np.array(ix, dtype=np.int64)] for ix in per_ion]
     starts = [e - dur[np.array(ix, dtype=np.int64)] for e, ix in zip(ends, per_ion)]
-    C = matrix(starts, ends)
+    X, C = matrix(starts, ends)
+    flat = [int(a) for j, a in enumerate(ids) if len(per_ion[j]) and np.ptp(X[j]) == 0]
+    if flat:
+        warnings.warn(f"correlation-matrix method: the hop series of atoms {flat[:10]} is constant over the grid "
+                      "(hopping throughout); they correlate with no one", UserWarning, stacklevel=2)
     rng = np.random.default_rng(seed)
-    ref = []
-    iu = np.triu_indices(len(ids), 1)
     span = t_end - t_start
-    for _ in range(int(n_random)):
+    R = np.empty((int(n_random),) + C.shape)
+    for r in range(int(n_random)):
         rs, re = [], []
         for j in range(len(ids)):
             d = dur[np.array(per_ion[j], dtype=np.int64)]
             st = t_start + rng.random(len(d)) * np.maximum(span - d, 0.0)
             rs.append(st)
             re.append(st + d)
-        R = matrix(rs, re)
-        ref.append(R[iu])
-    thr = float(np.quantile(np.concatenate(ref), quantile))
-    corr = C > thr
+        R[r] = matrix(rs, re)[1]
+    ref = R[0] if len(R) == 1 else np.quantile(R, quantile, axis=0)
+    corr = C > ref
     np.fill_diagonal(corr, False)
     ncomp, lab = connected_components(corr.astype(np.int8), directed=False)
     sizes_all = np.bincount(lab, minlength=ncomp)
-    group = np.where(sizes_all[lab] >= 2, lab, -1)
-    # relabel groups 0..g-1
-    uniq = np.unique(group[group >= 0])
-    remap = {int(u): k for k, u in enumerate(uniq)}
-    group = np.array([remap.get(int(g), -1) for g in group], dtype=np.int64)
-    sizes = np.bincount(group[group >= 0], minlength=len(uniq)).astype(np.int64)
-    n_values, n_counts, fit = _hist_n(sizes, n_min)
-    return CorrelationGroups(atom_ids=ids, matrix=C, threshold=thr, correlated=corr, group=group, sizes=sizes,
-                             n_values=n_values, n_counts=n_counts, fit=fit, fwhm=float(fwhm))
+    multi = np.flatnonzero(sizes_all >= 2)            # components in order of their first ion
+    remap = np.full(ncomp, -1, dtype=np.int64)
+    remap[multi] = np.arange(len(multi))
+    group = remap[lab]
+    sizes = sizes_all[multi].astype(np.int64)
+    n_values, n_counts, fit = _hist_n(np.r_[sizes, np.ones(int(np.sum(group < 0)), np.int64)], n_min)
+    n_mean = float(sizes.mean()) if len(sizes) else np.nan
+    n_sd = float(sizes.std(ddof=1)) if len(sizes) > 1 else np.nan
+    n_pairs = len(ids) * (len(ids) - 1) / 2
+    return CorrelationGroups(atom_ids=ids, matrix=C, reference=ref, correlated=corr, group=group, sizes=sizes,
+                             n_values=n_values, n_counts=n_counts, fit=fit, n_mean=n_mean, n_sd=n_sd,
+                             fwhm=float(fwhm), n_random=int(n_random), quantile=float(quantile),
+                             expected_false_pairs=n_pairs * (1 / (n_random + 1) if quantile == 1 else 1 - quantile))
