@@ -274,6 +274,17 @@ def test_correlated_hops_distance_time_window():
     assert sorted(ch2.group_ions.tolist()) == [1, 1, 1, 1, 2, 3]
     with pytest.raises(ValueError, match="lack the positions"):
         H.correlated_hops(ev_table(rows[:2]), 1.0, 3.0)
+    # warnings where the definition cannot mean much: too few hops; cutoff >= half the box
+    with pytest.warns(UserWarning, match="9 hops of 8 ions"):
+        H.correlated_hops(ev, time_window=1.0, cutoff=3.0, cell=cell, n_random=0)
+    tilted = np.array([[30.0, 0, 0], [20.0, 10.0, 0], [0, 0, 30.0]])   # widths 10, 30*10/sqrt(500)=13.4, 30
+    many = np.concatenate([ev] * 2)
+    with pytest.warns(UserWarning, match="cutoff 5 >= half the narrowest cell width \\(5\\)"):
+        H.correlated_hops(many, time_window=1.0, cutoff=5.0, cell=tilted, n_random=0)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        H.correlated_hops(many, time_window=1.0, cutoff=4.9, cell=tilted, n_random=0)
 
 
 def _poisson_trains(rng, n_ions=120, box=20.0, rate=0.02, span=1000.0, step=None, pairs=0):

@@ -7,12 +7,24 @@ excess together."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from ...io.events import _check_events, _disp, _positive
 from ...io.cell import min_image_frac as _min_image_frac
+
+
+MIN_HOPS_CORRELATED = 10   # fewer hops than this: correlated_hops warns
+
+
+def _cell_widths(cell) -> np.ndarray:
+    """(3,) perpendicular widths of the cell (rows a, b, c): V / |b x c|, V / |c x a|, V / |a x b|
+    (length); the minimum image is unique within half the smallest."""
+    a, b, c = cell
+    vol = abs(float(np.dot(a, np.cross(b, c))))
+    return vol / np.linalg.norm([np.cross(b, c), np.cross(c, a), np.cross(a, b)], axis=1)
 
 
 def _site_pairs(sf, cell, origins, r_max):
@@ -252,6 +264,11 @@ def correlated_hops(events, time_window: float, cutoff: float, cell=None, positi
     continuous times are shifted on a circle of length t_end - t_start. ``n_random=0``:
     no reference. The pairs come from a cell list in space with each cell's hops in time
     order (:func:`ionsitu.core.close_pairs`), O(n log n), for 10^5 hops and more.
+
+    Warns (``UserWarning``) where the definition cannot mean much: ``cutoff`` >= half the
+    narrowest perpendicular width of ``cell`` (a 10 Å cutoff in a 15.6 Å box reaches every
+    ion, and the fraction saturates at its chance level), or fewer than
+    :data:`MIN_HOPS_CORRELATED` hops or 2 hopping ions.
     """
     ev = _check_events(events)
     tw = _positive("time_window", time_window, allow_zero=True)
@@ -275,6 +292,15 @@ def correlated_hops(events, time_window: float, cutoff: float, cell=None, positi
         if c.shape != (3, 3):
             raise ValueError(f"cell must be (3, 3) rows a, b, c; got shape {c.shape}")
         frac = pos @ np.linalg.inv(c)
+        half = 0.5 * _cell_widths(c).min()
+        if rc >= half:
+            warnings.warn(f"correlated hops: cutoff {rc:g} >= half the narrowest cell width ({half:g}); the distance "
+                          "criterion no longer selects neighbours (every periodic image is within reach), so the "
+                          "fraction approaches its chance level", UserWarning, stacklevel=2)
+    n_movers = len(np.unique(ev["atom_id"]))
+    if n < MIN_HOPS_CORRELATED or n_movers < 2:
+        warnings.warn(f"correlated hops: {n} hops of {n_movers} ions (fewer than {MIN_HOPS_CORRELATED} hops or "
+                      "2 ions); the collective fraction means little", UserWarning, stacklevel=2)
     tkey, span, q, nslots = _time_grid(ev, time_span, time_quantum)
     if q > 0:
         w = int(np.floor(tw / q + 1e-9))
@@ -435,7 +461,6 @@ def correlation_matrix_method(events, atom_ids, t_start: float, t_end: float, dt
     Warns (``UserWarning``) when fewer than 2 ions hop (no pair can be concerted) or an
     ion's hops cover the whole grid (its series is constant and correlates with nothing).
     """
-    import warnings
 
     from scipy.ndimage import gaussian_filter1d
     from scipy.sparse.csgraph import connected_components
