@@ -120,6 +120,15 @@ def test_backjumps():
         H.backjump_fraction(free)
     bf = H.backjump_fraction(free, tol=0.1)
     assert (bf.n_backjumps, bf.n_considered) == (3, 5)
+    # "quickly returns": ion 1's backjumps after 1 time unit, ion 2's after 1 -> all within 1,
+    # none within 0.9; a slow return (ion 4: back after 10) counts only without the limit
+    slow = ev_table(rows + [(1.0, 4, 3, 4, 1, 0, 0), (11.0, 4, 4, 3, -1, 0, 0)])
+    assert H.backjump_fraction(slow).n_backjumps == 4
+    q = H.backjump_fraction(slow, max_time=1.0)
+    assert (q.n_backjumps, q.n_considered, q.max_time) == (3, 6, 1.0)
+    assert H.backjump_fraction(slow, max_time=0.9).n_backjumps == 0
+    with pytest.raises(ValueError, match="max_time"):
+        H.backjump_fraction(ev, max_time=-1.0)
 
 
 def lattice_walk(n_ions, L, a, gamma, t_total, seed):
@@ -232,16 +241,24 @@ def test_jump_network_connectivity_and_gop():
     with pytest.raises(ValueError, match="do not join"):
         H.network_connectivity(ev, 6, moved, cell)
     # GOP by hand: in-degrees (weights P(i->j)): 0: 1+0.5, 1: 1, 2: 0.5, 3: 1, 4: 1, 5: 0
-    gop = H.graph_order_parameter(G)
+    gop = H.graph_order_parameter(G, normalize=False)
     p_third = 1 / 3
     g012 = 3 * (p_third * np.log(p_third)) + (1.5 + 1 + 0.5) * p_third
     g34 = 1.0 * np.log(1.0) + 1.0
     g5 = 0.0
     assert gop == pytest.approx(g012 + g34 + g5)
+    # degrees normalised to 0..1 (divided by the largest, 1.5): 1, 2/3, 1/3 | 2/3, 2/3 | 0
+    g012n = 3 * (p_third * np.log(p_third)) + (1 + 2 / 3 + 1 / 3) * p_third
+    assert H.graph_order_parameter(G) == pytest.approx(g012n + 2 / 3 + 0.0, abs=2e-6)   # degrees rounded to 1e-6
     # a fully connected ring is more ordered (one degree value) than a star
     ring = nx.cycle_graph(6)
     nx.set_edge_attributes(ring, 1.0, "weight")
-    assert H.graph_order_parameter(ring) == pytest.approx(2.0)
+    assert H.graph_order_parameter(ring, normalize=False) == pytest.approx(2.0)
+    assert H.graph_order_parameter(ring) == pytest.approx(1.0)
+    star = nx.star_graph(5)   # centre degree 5 -> 1, leaves 1 -> 0.2
+    nx.set_edge_attributes(star, 1.0, "weight")
+    p = np.array([1, 5]) / 6
+    assert H.graph_order_parameter(star) == pytest.approx(np.sum(p * np.log(p)) + (1 + 5 * 0.2) / 6)
 
 
 def test_correlated_hops_distance_time_window():

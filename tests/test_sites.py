@@ -194,3 +194,58 @@ def test_sites_from_array_and_structure(tmp_path):
     assert both.n == 4
     with pytest.raises(ValueError, match="no atoms of species"):
         SF.sites_from_structure(atoms, "Na")
+
+
+def test_site_volumes_convex_hull_of_resident_positions():
+    """Planted clouds: a unit cube about a site at the cell corner (split by the periodic
+    boundary), a tetrahedron in the triclinic cell, a site with 3 positions (no volume)."""
+    rng = np.random.default_rng(3)
+    cell = TRI_CELL
+    centres = np.array([[0.0, 0.0, 0.0], [5.0, 5.0, 5.0], [8.0, 3.0, 2.0], [2.0, 8.0, 6.0]])
+    cube = np.array([[i, j, k] for i in (-0.5, 0.5) for j in (-0.5, 0.5) for k in (-0.5, 0.5)])
+    cube = np.r_[cube, rng.uniform(-0.5, 0.5, (20, 3))]              # interior points add nothing
+    tet = np.array([[0, 0, 0], [1.2, 0, 0], [0, 0.9, 0], [0, 0, 0.7]]) - 0.2
+    tet = np.r_[tet, 0.1 * rng.random((6, 3))]
+    three = np.array([[0.1, 0, 0], [0, 0.1, 0], [0, 0, 0.1]])
+    pts = [(0, centres[0] + cube), (1, centres[1] + tet), (2, centres[2] + three)]
+    T = max(len(p) for _, p in pts)
+    pos = np.zeros((T, 3, 3))
+    traj = np.full((T, 3), -1)
+    for j, (s, p) in enumerate(pts):
+        shifted = p + rng.integers(-1, 2, (len(p), 3)) @ cell        # any periodic image
+        pos[:len(p), j] = shifted
+        traj[:len(p), j] = s
+    v = S.site_volumes(pos, traj, centres, cell)
+    assert v.volume[0] == pytest.approx(1.0, rel=1e-10)
+    assert v.volume[1] == pytest.approx(1.2 * 0.9 * 0.7 / 6, rel=1e-10)
+    assert np.isnan(v.volume[2]) and np.isnan(v.volume[3])
+    assert v.n_positions.tolist() == [28, 10, 3, 0]
+    assert v.span[0] == pytest.approx(np.sqrt(3) / 2)
+    with pytest.raises(ValueError, match="site index 7"):
+        S.site_volumes(pos, np.where(traj == 2, 7, traj), centres, cell)
+    with pytest.raises(ValueError, match="site_traj has shape"):
+        S.site_volumes(pos, traj[:, :2], centres, cell)
+
+
+def test_residence_vs_volume():
+    from ionsitu.analysis import hops as H
+    # site s (0..3) held for s+1 time units each visit; volumes increasing with s
+    rows = []
+    t = 0.0
+    for rep in range(3):
+        for s in range(4):
+            t += s + 1
+            rows.append((t, 1, s, (s + 1) % 4))
+    r = np.array(rows)
+    cens = np.zeros(len(r), bool)
+    cens[0] = True                                  # on site 0 from the start: left out
+    ev = H.make_events(r[:, 1].astype(int), r[:, 2].astype(int), r[:, 3].astype(int), np.ones((len(r), 3)),
+                       time=r[:, 0], residence=r[:, 2] + 1, censored=cens)
+    vol = np.array([0.5, 1.0, 2.0, 4.0, np.nan])
+    rv = H.residence_vs_volume(ev, vol)
+    assert rv.site.tolist() == [0, 1, 2, 3] and rv.count.tolist() == [2, 3, 3, 3]
+    assert rv.residence_mean.tolist() == pytest.approx([1.0, 2.0, 3.0, 4.0])
+    assert H.residence_vs_volume(ev, np.r_[np.nan, vol[1:]]).site.tolist() == [1, 2, 3]
+    assert rv.spearman_rho == pytest.approx(1.0) and rv.pearson_r > 0.9
+    with pytest.raises(ValueError, match="len\\(volume\\) 2"):
+        H.residence_vs_volume(ev, vol[:2])

@@ -398,3 +398,67 @@ def site_barriers(F, search: SiteSearch) -> Barriers:
     return Barriers(saddle=saddle, forward=forward, adjacent=adjacent, site_energy=site_energy)
 
 
+
+
+@dataclass
+class SiteVolumes:
+    """Accessible volume of each site from the positions of the ions resident on it.
+
+    site (k,) site index; volume (k,) volume of the convex hull of the resident positions
+    (length³; NaN where fewer than 4 positions, or all in a plane); n_positions (k,) resident
+    samples used; span (k,) largest distance of a resident position from the site centre
+    (length)."""
+
+    site: np.ndarray
+    volume: np.ndarray
+    n_positions: np.ndarray
+    span: np.ndarray
+
+
+def site_volumes(positions, site_traj, site_positions, cell, n_sites: int | None = None) -> SiteVolumes:
+    """Accessible site volume: convex hull of the positions visited while resident.
+
+    ``positions`` (T, N, 3) Cartesian positions (length, wrapped or not), ``site_traj``
+    (T, N) int site of each ion per sample (-1: on no site; e.g.
+    :func:`ionsitu.analysis.hops.site_trajectory`), ``site_positions`` (n_sites, 3) Cartesian
+    site centres, ``cell`` (3, 3) rows a, b, c. Each resident position is taken at its
+    minimum image about the centre of its site (so a site across the periodic boundary is
+    one compact cloud), and the volume is that of the cloud's convex hull
+    (:class:`scipy.spatial.ConvexHull`; Qhull), the volume explored while resident, as the
+    accessible site volume of the site analyses of Li conductors. Sites with fewer than 4
+    positions, or with all of them in a plane, get NaN.
+    """
+    from scipy.spatial import ConvexHull
+    from scipy.spatial import QhullError
+
+    pos = np.asarray(positions, dtype=float)
+    st = np.asarray(site_traj)
+    if pos.ndim != 3 or pos.shape[2] != 3:
+        raise ValueError(f"positions must be (n_samples, n_ions, 3), got shape {pos.shape}")
+    if st.shape != pos.shape[:2]:
+        raise ValueError(f"site_traj has shape {st.shape}, positions {pos.shape[:2]} (n_samples, n_ions)")
+    c = _as_cell(cell)
+    centres = np.asarray(site_positions, dtype=float).reshape(-1, 3)
+    ns = len(centres) if n_sites is None else int(n_sites)
+    if st.size and st.max() >= len(centres):
+        raise ValueError(f"site index {int(st.max())} in site_traj >= number of site positions {len(centres)}")
+    on = st >= 0
+    s_of = st[on].astype(np.int64)
+    rel = _min_image_frac((pos[on] - centres[s_of]) @ np.linalg.inv(c), c)   # minimum image about the centre
+    order = np.argsort(s_of, kind="stable")
+    s_sorted, rel = s_of[order], rel[order]
+    bounds = np.searchsorted(s_sorted, np.arange(ns + 1))
+    vol = np.full(ns, np.nan)
+    npos = np.diff(bounds).astype(np.int64)
+    span = np.full(ns, np.nan)
+    for k in range(ns):
+        pts = rel[bounds[k]:bounds[k + 1]]
+        if len(pts):
+            span[k] = float(np.sqrt(np.max(np.sum(pts * pts, axis=1))))
+        if len(pts) < 4:
+            continue
+        try:
+            vol[k] = ConvexHull(pts).volume
+        except QhullError:                             # all points in a plane (or a line)
+            pass
+    return SiteVolumes(site=np.arange(ns), volume=vol, n_positions=npos, span=span)

@@ -53,9 +53,9 @@ from .correlated import (ChanceReference, CorrelatedHops, CorrelationGroups, Exp
 from .network import Connectivity, graph_order_parameter, jump_network, network_connectivity  # noqa: F401
 from .rates import (BackjumpStats, JumpDiffusivity, JumpStats, backjump_fraction, jump_diffusivity,  # noqa: F401
                     jump_rates)
-from .residence import (ResidenceACF, ResidenceStats, chudley_elliott_length,  # noqa: F401
+from .residence import (ResidenceACF, ResidenceStats, ResidenceVsVolume, chudley_elliott_length,  # noqa: F401
                         residence_autocorrelation, residence_time_distribution, residence_times,
-                        site_trajectory)
+                        residence_vs_volume, site_trajectory)
 from .sitefree import SiteFreeHops, detect_hops  # noqa: F401  (k-means + silhouette, IonDiff's method)
 from .summary import (HopSummary, correlation_defaults, hop_summary, mean_se, pool_correlated,  # noqa: F401
                       ratio_with_error)

@@ -157,17 +157,19 @@ def network_connectivity(events, n_sites: int, site_frac=None, cell=None) -> Con
                         dimensionality=dims, percolating=bool(np.any(dims >= 1)), windings=windings)
 
 
-def graph_order_parameter(G, k: float = 1.0, decimals: int = 6, weight: str = "weight") -> float:
+def graph_order_parameter(G, k: float = 1.0, decimals: int = 6, weight: str = "weight",
+                          normalize: bool = True) -> float:
     """Graph order parameter (GOP) of a (jump) network, Chapman, Goldman & Wood,
     npj Comput. Mater. 8, 37 (2022).
 
     Node degree d = sum of the weights of the edges into the node (in a jump network with
-    weights P(i→j), Σ_i P(i→j): the normalised probability flux into j; undirected graphs:
-    the weighted degree). For each (weakly) connected subgraph s, with P(d_m) the fraction of
-    its nodes whose degree (rounded to ``decimals``) is d_m:
+    weights P(i→j), Σ_i P(i→j): the probability flux into j; undirected graphs: the
+    weighted degree), normalised to 0..1 (``normalize``: divided by the largest degree of
+    the graph; an edgeless graph keeps degree 0). For each (weakly) connected subgraph s,
+    with P(d_m) the fraction of its nodes whose degree (rounded to ``decimals``) is d_m:
         g_s = Σ_m [P(d_m) ln P(d_m) + d_m P(d_m)]
-    and GOP = Σ_s g_s^k (k = 1 by default), as in the authors' reference implementation:
-    a negative degree-entropy term plus the mean degree of each subgraph.
+    and GOP = Σ_s g_s^k (k = 1 by default): a negative degree-entropy term plus the mean
+    (normalised) degree of each subgraph, summed over subgraphs.
     """
     nx = _nx()
     if G.number_of_nodes() == 0:
@@ -178,6 +180,11 @@ def graph_order_parameter(G, k: float = 1.0, decimals: int = 6, weight: str = "w
     else:
         deg = dict(G.degree(weight=weight))
         comps = nx.connected_components(G)
+    if any(v < 0 for v in deg.values()):
+        raise ValueError(f"negative edge weights ('{weight}') give negative node degrees")
+    scale = max(deg.values())
+    if normalize and scale > 0:
+        deg = {v: d / scale for v, d in deg.items()}
     total = 0.0
     for comp in comps:
         d = np.round(np.array([deg[v] for v in comp], dtype=float), decimals)

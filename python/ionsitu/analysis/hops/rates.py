@@ -102,20 +102,25 @@ def jump_diffusivity(events, n_ions: int, total_time: float, dim: int = 3) -> Ju
 @dataclass
 class BackjumpStats:
     """fraction = n_backjumps / n_considered (hops that have a previous hop of the same ion);
-    is_backjump (n,) aligned with the event table."""
+    is_backjump (n,) aligned with the event table; max_time: the time limit used (time
+    units; None: no limit)."""
 
     fraction: float
     n_backjumps: int
     n_considered: int
     is_backjump: np.ndarray
+    max_time: float | None = None
 
 
-def backjump_fraction(events, tol: float | None = None) -> BackjumpStats:
+def backjump_fraction(events, tol: float | None = None, max_time: float | None = None) -> BackjumpStats:
     """Fraction of hops that return to the previous site next.
 
     Hop k of an ion is a backjump if its destination is the origin of the ion's hop k-1
     (site events: to_site[k] == from_site[k-1]). For site-free events (site -1) give
-    ``tol`` (length): backjump if |Δr_k + Δr_{k-1}| < tol.
+    ``tol`` (length): backjump if |Δr_k + Δr_{k-1}| < tol. ``max_time`` (time units): the
+    ion must return "quickly", within that time of arriving on the intermediate site
+    (time[k] - time[k-1] <= max_time, arrival to arrival); later returns are not counted
+    as backjumps (they stay in ``n_considered``). None: any return counts.
     """
     ev = _check_events(events)
     isb = np.zeros(len(ev), dtype=bool)
@@ -125,16 +130,22 @@ def backjump_fraction(events, tol: float | None = None) -> BackjumpStats:
         raise ValueError("events without site indices (site-free mode): give tol (length) for backjumps")
     if tol is not None:
         _positive("tol", tol)
+    if max_time is not None:
+        max_time = _positive("max_time", max_time)
     d = _disp(ev)
+    t = ev["time"].astype(float)
     for idx in _by_atom(ev):
         if len(idx) < 2:
             continue
         cur, prev = idx[1:], idx[:-1]
         considered += len(cur)
         if sitefree:
-            isb[cur] = np.linalg.norm(d[cur] + d[prev], axis=1) < tol
+            back = np.linalg.norm(d[cur] + d[prev], axis=1) < tol
         else:
-            isb[cur] = ev["to_site"][cur] == ev["from_site"][prev]
+            back = ev["to_site"][cur] == ev["from_site"][prev]
+        if max_time is not None:
+            back &= t[cur] - t[prev] <= max_time * (1 + 1e-12)
+        isb[cur] = back
     nb = int(isb.sum())
     return BackjumpStats(fraction=nb / considered if considered else float("nan"), n_backjumps=nb,
-                         n_considered=considered, is_backjump=isb)
+                         n_considered=considered, is_backjump=isb, max_time=max_time)

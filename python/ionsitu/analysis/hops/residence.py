@@ -48,6 +48,47 @@ def residence_times(events, include_censored: bool = False) -> ResidenceStats:
     )
 
 
+@dataclass
+class ResidenceVsVolume:
+    """Per site with a volume and at least one (uncensored) residence: site (k,), volume (k,)
+    (length³), residence_mean (k,) (time units), count (k,) residences; spearman_rho,
+    spearman_p (rank correlation of residence with volume and its two-sided p-value) and
+    pearson_r (NaN with fewer than 3 sites)."""
+
+    site: np.ndarray
+    volume: np.ndarray
+    residence_mean: np.ndarray
+    count: np.ndarray
+    spearman_rho: float
+    spearman_p: float
+    pearson_r: float
+
+
+def residence_vs_volume(events, volume, include_censored: bool = False) -> ResidenceVsVolume:
+    """Mean residence time of each site against its accessible volume.
+
+    ``volume`` (n_sites,) per site index (length³; NaN: unknown, left out), e.g.
+    :func:`ionsitu.analysis.sites.site_volumes`; residences as :func:`residence_times`.
+    Returns the sites with both, and their rank (Spearman) and linear (Pearson)
+    correlation: a larger accessible volume holding the ion longer gives rho > 0.
+    """
+    from scipy.stats import pearsonr, spearmanr
+
+    r = residence_times(events, include_censored)
+    vol = np.asarray(volume, dtype=float).ravel()
+    if len(r.site) and r.site.max() >= len(vol):
+        raise ValueError(f"site index {int(r.site.max())} in the events >= len(volume) {len(vol)}")
+    keep = np.isfinite(vol[r.site]) if len(r.site) else np.zeros(0, bool)
+    site, res, cnt = r.site[keep], r.mean[keep], r.count[keep]
+    v = vol[site]
+    rho = p = pr = np.nan
+    if len(site) >= 3 and np.ptp(v) > 0 and np.ptp(res) > 0:
+        rho, p = (float(x) for x in spearmanr(v, res))
+        pr = float(pearsonr(v, res)[0])
+    return ResidenceVsVolume(site=site, volume=v, residence_mean=res, count=cnt, spearman_rho=rho, spearman_p=p,
+                             pearson_r=pr)
+
+
 def residence_time_distribution(events, bins=50, site=None, include_censored: bool = False):
     """Normalised histogram (probability density, 1/time) of residence times.
 
