@@ -199,6 +199,43 @@ def test_residence_autocorrelation_exact():
         H.residence_autocorrelation(st, 1.0, max_lag=20)
 
 
+def test_intermittent_residence_autocorrelation_exact():
+    """Intermittent c(τ) counts returns: 0 0 1 0 0 -> c(1) = 2/4, c(2) = 1/3, c(3) = 2/2,
+    c(4) = 1/1; continuous (runs 2, 1, 2 of 5 samples): 1, 2/5, 0, 0, 0."""
+    st = np.array([[0, 5], [0, 5], [1, -1], [0, 5], [0, 6]])
+    one = H.residence_autocorrelation(st[:, :1], dt=0.5, kind="intermittent")
+    np.testing.assert_allclose(one.c, [1, 2 / 4, 1 / 3, 1, 1])
+    assert one.kind == "intermittent" and one.T == pytest.approx(2 * 0.5 * (one.c.sum() - 0.5 * (one.c[0] + one.c[-1])))
+    cont = H.residence_autocorrelation(st[:, :1], dt=0.5)
+    np.testing.assert_allclose(cont.c, [1, 2 / 5, 0, 0, 0])
+    # two ions against a direct double loop over origins and lags
+    both = H.residence_autocorrelation(st, dt=1.0, kind="intermittent")
+    for k in range(5):
+        num = den = 0
+        for i in range(2):
+            for t in range(5 - k):
+                if st[t, i] >= 0:
+                    den += 1
+                    num += st[t + k, i] == st[t, i]
+        assert both.c[k] == pytest.approx(num / den)
+    assert both.chudley_elliott_length(0.3) == pytest.approx(np.sqrt(6 * 0.3 * both.T))
+    with pytest.raises(ValueError, match="kind"):
+        H.residence_autocorrelation(st, 1.0, kind="both")
+
+
+def test_nearest_neighbour_trajectory_minimum_image():
+    cell = np.diag([10.0, 10.0, 10.0])
+    # ion 0 at x = 0.5 is next to ion 2 at x = 9.5 through the boundary, then ion 1 comes closer
+    pos = np.array([[[0.5, 0, 0], [3.0, 0, 0], [9.5, 0, 0]],
+                    [[0.5, 0, 0], [1.0, 0, 0], [9.5, 0, 0]]])
+    nn = H.nearest_neighbour_trajectory(pos, cell, atom_ids=[11, 12, 13])
+    assert nn.tolist() == [[13, 11, 11], [12, 11, 11]]
+    acf = H.residence_autocorrelation(nn, 1.0, kind="intermittent")
+    assert acf.c.tolist() == pytest.approx([1, 2 / 3])
+    with pytest.raises(ValueError, match="cell must be"):
+        H.nearest_neighbour_trajectory(pos, np.eye(2))
+
+
 def test_site_trajectory_from_events():
     ev = ev_table([(1.0, 4, 0, 1, 1, 0, 0), (3.0, 4, 1, 2, 1, 0, 0)])
     st = H.site_trajectory(ev, [4, 5], [0.0, 1.0, 2.0, 3.5])

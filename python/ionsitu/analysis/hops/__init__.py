@@ -54,8 +54,8 @@ from .network import Connectivity, graph_order_parameter, jump_network, network_
 from .rates import (BackjumpStats, JumpDiffusivity, JumpStats, backjump_fraction, jump_diffusivity,  # noqa: F401
                     jump_rates)
 from .residence import (ResidenceACF, ResidenceStats, ResidenceVsVolume, chudley_elliott_length,  # noqa: F401
-                        residence_autocorrelation, residence_time_distribution, residence_times,
-                        residence_vs_volume, site_trajectory)
+                        nearest_neighbour_trajectory, residence_autocorrelation,
+                        residence_time_distribution, residence_times, residence_vs_volume, site_trajectory)
 from .sitefree import SiteFreeHops, detect_hops  # noqa: F401  (k-means + silhouette, IonDiff's method)
 from .summary import (HopSummary, correlation_defaults, hop_summary, mean_se, pool_correlated,  # noqa: F401
                       ratio_with_error)

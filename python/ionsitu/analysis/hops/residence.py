@@ -134,52 +134,110 @@ def site_trajectory(events, atom_ids, times, initial_sites=None) -> np.ndarray:
 @dataclass
 class ResidenceACF:
     """lag (L,) time; c (L,) residence autocorrelation; T = 2 ∫c dτ (time units);
-    integral = ∫c dτ."""
+    integral = ∫c dτ; kind: "continuous" or "intermittent"."""
 
     lag: np.ndarray
     c: np.ndarray
     T: float
     integral: float
+    kind: str = "continuous"
+
+    def chudley_elliott_length(self, D: float, dim: int = 3) -> float:
+        """Chudley–Elliott jump length l = sqrt(2 d D T) from this residence time T
+        (:func:`chudley_elliott_length`); D: tracer diffusion coefficient (length²/time)."""
+        return chudley_elliott_length(D, self.T, dim)
 
 
-def residence_autocorrelation(site_traj, dt: float, max_lag: int | None = None) -> ResidenceACF:
-    """Residence-time autocorrelation c(τ) = <β(t) β(t+τ)> / <β(t)>.
+def residence_autocorrelation(site_traj, dt: float, max_lag: int | None = None,
+                              kind: str = "continuous") -> ResidenceACF:
+    """Residence autocorrelation c(τ), continuous or intermittent, and T = 2∫c(τ)dτ.
 
-    ``site_traj`` (T, N) int: site of each ion per sample (-1: on no site), samples ``dt``
-    apart. β_t(t') = 1 while the ion stays continuously on the site it occupied at t, so c(τ)
-    is the probability that an ion on a site at t is still (without leaving) there at t+τ;
-    c(0) = 1. Counted exactly from run lengths L of consecutive samples on one site:
-    c(τ) = Σ max(L - τ, 0) / Σ L (runs cut by the ends of the record are included, which
-    biases c slightly low at long lags). Residence time T = 2∫c(τ)dτ (for
-    c = exp(-τ/τ0) the integral is τ0), trapezoid rule up to max_lag samples (default T-1).
+    ``site_traj`` (T, N) int: label of each ion per sample, ``dt`` apart: its site (-1: on
+    no site), or the id of its nearest neighbour (:func:`nearest_neighbour_trajectory`,
+    "staying next to the same Li neighbour"). β_i(t) = 1 while ion i holds the label it had
+    at the time origin.
+
+    - ``kind="continuous"``: β stays 1 only while the ion holds the label without
+      interruption, so c(τ) is the probability that an ion on a site at t has not left it
+      by t+τ; c(0) = 1. Counted exactly from run lengths L of consecutive samples with one
+      label: c(τ) = Σ max(L - τ, 0) / Σ L (runs cut by the ends of the record are included,
+      which biases c slightly low at long lags).
+    - ``kind="intermittent"``: β(t+τ) = 1 whenever the ion holds the same label at t+τ as
+      at t, whatever happened in between (returns count):
+      c(τ) = Σ_i Σ_t [s_i(t) >= 0, s_i(t+τ) = s_i(t)] / Σ_i Σ_t [s_i(t) >= 0], both sums
+      over the origins t < n_samples - τ; c(0) = 1.
+
+    Residence time T = 2∫c(τ)dτ (for c = exp(-τ/τ0) the integral is τ0), trapezoid rule
+    up to ``max_lag`` samples (default n_samples - 1); the Chudley–Elliott length from it:
+    :meth:`ResidenceACF.chudley_elliott_length`.
     """
     s = np.asarray(site_traj)
     if s.ndim == 1:
         s = s[:, None]
     if s.ndim != 2 or s.shape[0] < 2:
         raise ValueError(f"site_traj must be (n_samples >= 2, n_ions), got shape {s.shape}")
+    if kind not in ("continuous", "intermittent"):
+        raise ValueError(f"kind must be 'continuous' or 'intermittent', got {kind!r}")
     dt = _positive("dt", dt)
     nT = s.shape[0]
     L = nT - 1 if max_lag is None else int(max_lag)
     if not 1 <= L <= nT - 1:
         raise ValueError(f"max_lag must be in [1, {nT - 1}], got {max_lag}")
-    runs = []
-    for j in range(s.shape[1]):
-        col = s[:, j]
-        change = np.flatnonzero(np.diff(col)) + 1
-        starts = np.r_[0, change]
-        lens = np.diff(np.r_[starts, nT])
-        runs.append(lens[col[starts] >= 0])
-    runs = np.concatenate(runs) if runs else np.zeros(0, dtype=np.int64)
-    if runs.sum() == 0:
+    if not np.any(s >= 0):
         raise ValueError("no samples on any site (site_traj is all -1)")
     tau = np.arange(L + 1)
-    hist = np.bincount(runs, minlength=nT + 1).astype(float)  # number of runs of each length
-    lengths = np.arange(len(hist))
-    # Σ_runs max(L - τ, 0) for every τ
-    c = np.array([np.sum(hist[lengths > k] * (lengths[lengths > k] - k)) for k in tau]) / runs.sum()
+    if kind == "intermittent":
+        on = s >= 0
+        c = np.empty(L + 1)
+        for k in tau:
+            origin = on[:nT - k]
+            c[k] = np.count_nonzero(origin & (s[k:] == s[:nT - k])) / max(np.count_nonzero(origin), 1)
+    else:
+        runs = []
+        for j in range(s.shape[1]):
+            col = s[:, j]
+            change = np.flatnonzero(np.diff(col)) + 1
+            starts = np.r_[0, change]
+            lens = np.diff(np.r_[starts, nT])
+            runs.append(lens[col[starts] >= 0])
+        runs = np.concatenate(runs)
+        hist = np.bincount(runs, minlength=nT + 1).astype(float)  # number of runs of each length
+        lengths = np.arange(len(hist))
+        # Σ_runs max(L - τ, 0) for every τ
+        c = np.array([np.sum(hist[lengths > k] * (lengths[lengths > k] - k)) for k in tau]) / runs.sum()
     integral = float(np.trapezoid(c, dx=dt)) if hasattr(np, "trapezoid") else float(np.trapz(c, dx=dt))
-    return ResidenceACF(lag=tau * dt, c=c, T=2 * integral, integral=integral)
+    return ResidenceACF(lag=tau * dt, c=c, T=2 * integral, integral=integral, kind=kind)
+
+
+def nearest_neighbour_trajectory(positions, cell, atom_ids=None) -> np.ndarray:
+    """Nearest other mobile ion of each ion per sample: (T, N) int.
+
+    ``positions`` (T, N, 3) Cartesian (length), ``cell`` (3, 3) rows a, b, c (one cell, or
+    (T, 3, 3) per sample); distances by the minimum image (:func:`ionsitu.io.cell.min_image_frac`).
+    Entries are ``atom_ids`` (N,) of the neighbour (default the column index 0..N-1). Its
+    :func:`residence_autocorrelation` is that of "staying next to the same Li neighbour".
+    O(T N²) memory per sample: for the tens to hundreds of mobile ions of a cell.
+    """
+    from ...io.cell import min_image_frac
+
+    pos = np.asarray(positions, dtype=float)
+    if pos.ndim != 3 or pos.shape[2] != 3 or pos.shape[1] < 2:
+        raise ValueError(f"positions must be (n_samples, n_ions >= 2, 3), got shape {pos.shape}")
+    cells = np.asarray(cell, dtype=float)
+    if cells.shape == (3, 3):
+        cells = np.broadcast_to(cells, (len(pos), 3, 3))
+    if cells.shape != (len(pos), 3, 3):
+        raise ValueError(f"cell must be (3, 3) or ({len(pos)}, 3, 3), got shape {cells.shape}")
+    n = pos.shape[1]
+    ids = np.arange(n) if atom_ids is None else _vec("atom_ids", atom_ids, n, np.int64)
+    out = np.empty(pos.shape[:2], dtype=np.int64)
+    for t in range(len(pos)):
+        inv = np.linalg.inv(cells[t])
+        d = min_image_frac((pos[t][None, :, :] - pos[t][:, None, :]) @ inv, cells[t])
+        r2 = np.sum(d * d, axis=2)
+        np.fill_diagonal(r2, np.inf)
+        out[t] = ids[np.argmin(r2, axis=1)]
+    return out
 
 
 def chudley_elliott_length(D, tau, dim: int = 3) -> float:
