@@ -99,3 +99,26 @@ def test_same_residence_times_as_gemdat(both):
                                    atol=1e-9)
         n += len(ours) - 1
     assert n > 90
+
+
+def test_same_site_assignment_as_site_analysis(both):
+    """site-analysis (spherical sites, the same centres and radius) against ionsitu's site of
+    each ion per frame (:func:`ionsitu.analysis.hops.site_trajectory` of the detected hops,
+    the first frame's site from the nearest centre, minimum image), on the first 600 frames."""
+    sa = pytest.importorskip("site_analysis")
+    from pymatgen.core import Lattice, Structure
+
+    from ionsitu.io.cell import min_image_frac
+
+    pos, site_frac = _planted()[0][:600], both["site_frac"]
+    cell = np.eye(3) * L
+    structs = [Structure(Lattice(cell), ["Li"] * N_IONS, p / L % 1.0) for p in pos]
+    tr = sa.create_trajectory_with_spherical_sites(structs[0], "Li", site_frac.tolist(), SITE_RADIUS)
+    tr.trajectory_from_structures(structs)
+    theirs = np.array(tr.atoms_trajectory)                       # (frames, ions), site index
+    d = min_image_frac(pos[0][:, None, :] / L - site_frac[None], cell)
+    first = np.argmin(np.sum(d * d, axis=2), axis=1)
+    ours = H.site_trajectory(both["ev"], np.arange(1, N_IONS + 1), np.arange(600) * DT_PS, initial_sites=first)
+    assert theirs.shape == ours.shape == (600, N_IONS)
+    assert np.array_equal(ours, theirs)
+    assert len(np.unique(ours)) > N_IONS                          # the ions moved
