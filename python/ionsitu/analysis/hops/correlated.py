@@ -437,8 +437,8 @@ def _corr(X):
 def correlation_matrix_method(events, atom_ids, t_start: float, t_end: float, dt: float,
                               fwhm: float | None = None, n_random: int = 100, quantile: float = 1.0,
                               seed: int = 0, n_min: int = 2) -> CorrelationGroups:
-    """Concerted hops by the correlation-matrix method (Jose et al., IonDiff; the method of
-    the correlated-hop analysis of Li conductors).
+    """Concerted hops by the correlation-matrix method of López, Rurali & Cazorla,
+    J. Am. Chem. Soc. 146, 8269 (2024) (IonDiff).
 
     Per ion (``atom_ids``, N) a 0/1 series on the grid t_start, t_start+dt, ... < t_end
     (time units): 1 while hopping (from the last sample on the origin, time - duration, to
