@@ -228,3 +228,32 @@ def test_conductor_hops_match_iondiff(conductor, monkeypatch):
     assert matched >= 0.95 * len(theirs)
     assert n_ours <= 1.05 * len(theirs) + 1
     assert within >= 0.95 * len(theirs)
+
+
+def test_cli_hops_sitefree_reads_a_trajectory(tmp_path):
+    """``ionsitu hops DUMP --sitefree TYPE --timestep DT``: the planted hops of a LAMMPS dump
+    (mobile type 1 and a fixed atom of type 2), the same events as detect_hops on the arrays."""
+    import json
+
+    from ionsitu.cli import main
+
+    pos, t, planted = planted_trajectory()
+    T, N = pos.shape[:2]
+    box = 30.0
+    lines = []
+    for k in range(T):
+        lines += [f"ITEM: TIMESTEP\n{10 * k}\nITEM: NUMBER OF ATOMS\n{N + 1}\n",
+                  f"ITEM: BOX BOUNDS pp pp pp\n0 {box}\n0 {box}\n0 {box}\nITEM: ATOMS id type xu yu zu\n"]
+        lines += [f"{i + 1} 1 {x:.6f} {y:.6f} {z:.6f}\n" for i, (x, y, z) in enumerate(pos[k] + 10.0)]
+        lines.append(f"{N + 1} 2 1.0 1.0 1.0\n")
+    dump = tmp_path / "traj.lammpstrj"
+    dump.write_text("".join(lines))
+    out = tmp_path / "hops.json"
+    assert main(["hops", str(dump), "--sitefree", "1", "--timestep", "0.001", "--corr-random", "0",
+                 "--json", str(out)]) == 0
+    s = json.loads(out.read_text())[str(dump)]
+    ref = detect_hops(np.round(pos + 10.0, 6), np.arange(T) * 0.01, atom_ids=np.arange(1, N + 1)).events
+    assert len(ref) == len(planted) and s["n_hops"] == len(ref)
+    assert s["n_ions"] == N and s["n_ions_hopped"] == 4 and s["total_time"] == pytest.approx((T - 1) * 0.01)
+    assert main(["hops", str(dump), "--sitefree", "1"]) == 2                # no --timestep
+    assert main(["hops", str(dump), "--sitefree", "7", "--timestep", "0.001"]) == 2

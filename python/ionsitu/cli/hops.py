@@ -273,8 +273,48 @@ def check_finite(events, path) -> None:
                              "positions in the log")
 
 
+def sitefree_events(path, species, timestep: float, units: str = "metal", format: str | None = None):
+    """(events, meta) of a trajectory by site-free detection
+    (:func:`ionsitu.analysis.hops.sitefree.detect_hops`, k-means + silhouette as IonDiff):
+    the frames of ``path`` (:func:`ionsitu.io.trajectory.iter_frames`, unwrapped), the atoms
+    of ``species`` (element symbol or LAMMPS type), times = step x ``timestep`` (time unit of
+    ``units``). ``meta`` is an event-log header (mode "free") so that :func:`summarize` takes
+    it: observed time from the first to the last frame, sampling = the step spacing."""
+    from ..analysis.hops.sitefree import detect_hops
+    from ..io.trajectory import _match, iter_frames
+
+    if not timestep > 0:
+        raise ValueError(f"--timestep must be > 0, got {timestep}")
+    pos, steps, mask, first = [], [], None, None
+    for fr in iter_frames(path, format=format):
+        if first is None:
+            first, mask = fr, _match(fr, species, "species")
+        if fr.step is None:
+            raise ValueError(f"{path}: frames without step numbers; site-free hops need the time of every frame")
+        pos.append(fr.positions[mask])
+        steps.append(int(fr.step))
+    if first is None or len(pos) < 3:
+        raise ValueError(f"{path}: {len(pos)} frame(s); site-free detection needs at least 3")
+    steps = np.asarray(steps, dtype=np.int64)
+    if np.any(np.diff(steps) <= 0):
+        raise ValueError(f"{path}: step numbers do not increase")
+    res = detect_hops(np.stack(pos), steps * float(timestep), atom_ids=first.ids[mask], steps=steps)
+    meta = {"mode": "free", "units": units, "natoms": int(mask.sum()), "dt": float(timestep),
+            "step_first": int(steps[0]), "step_last": int(steps[-1]),
+            "nevery": int(np.gcd.reduce(np.diff(steps))), "cell": first.cell.ravel().tolist(),
+            "threshold": None, "group": str(species), "fix_id": "sitefree"}
+    return res.events, meta
+
+
 def add_arguments(parser):
-    parser.add_argument("path", help="run folder (every '# ionsitu-hops' file in it) or one event log")
+    parser.add_argument("path", help="run folder (every '# ionsitu-hops' file in it) or one event log; with "
+                                     "--sitefree a trajectory")
+    parser.add_argument("--sitefree", metavar="SPECIES",
+                        help="detect hops in the trajectory PATH without sites (k-means + silhouette, IonDiff's "
+                             "method; docs/hops_sitefree.md) for the atoms of SPECIES (element or LAMMPS type)")
+    parser.add_argument("--timestep", type=float, help="with --sitefree: MD time step (time unit of --units)")
+    parser.add_argument("--units", default="metal", help="with --sitefree: LAMMPS units style (default metal)")
+    parser.add_argument("--format", help="with --sitefree: trajectory format (default: from the file)")
     parser.add_argument("--sites", help="site file (default: the one named in the log, if found) for the jump network")
     parser.add_argument("-T", "--temperature", type=float, help="temperature (K; reduced in lj units) for E_a")
     parser.add_argument("--attempt-frequency", type=float,
@@ -294,6 +334,19 @@ def add_arguments(parser):
 
 def run(args) -> int:
     path = Path(args.path)
+    if args.sitefree is not None:
+        if args.timestep is None:
+            print("ionsitu hops: --sitefree needs --timestep", file=sys.stderr)
+            return 2
+        try:
+            events, meta = sitefree_events(path, args.sitefree, args.timestep, args.units, args.format)
+        except (ValueError, FileNotFoundError) as err:
+            print(f"ionsitu hops: {err}", file=sys.stderr)
+            return 2
+        s = summarize(events, meta, temperature=args.temperature, attempt_frequency=args.attempt_frequency,
+                      corr_window=args.corr_window, corr_cutoff=args.corr_cutoff, corr_random=args.corr_random,
+                      corr_seed=args.corr_seed)
+        return _emit(args, {str(path): s}, [] if not args.plots else [(path, events, meta, s)])
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and is_event_file(p))
         if not files:
@@ -304,7 +357,7 @@ def run(args) -> int:
     else:
         print(f"ionsitu hops: {path} does not exist", file=sys.stderr)
         return 2
-    results = {}
+    results, plotted = {}, []
     for f in files:
         try:
             events, meta = read_events(f)
@@ -333,12 +386,20 @@ def run(args) -> int:
                       corr_window=args.corr_window, corr_cutoff=args.corr_cutoff, site_frac=site_frac,
                       corr_random=args.corr_random, corr_seed=args.corr_seed)
         results[str(f)] = s
-        if args.json != "-":
-            _print(str(f), s)
         if args.plots:
-            d = Path(args.plots)
-            d.mkdir(parents=True, exist_ok=True)
-            plot(events, meta, s, d / f"hops_{f.stem}.png")
+            plotted.append((f, events, meta, s))
+    return _emit(args, results, plotted)
+
+
+def _emit(args, results: dict, plotted: list) -> int:
+    """Print each summary (unless JSON goes to stdout), draw the plots, write the JSON."""
+    for name, s in results.items():
+        if args.json != "-":
+            _print(name, s)
+    for f, events, meta, s in plotted:
+        d = Path(args.plots)
+        d.mkdir(parents=True, exist_ok=True)
+        plot(events, meta, s, d / f"hops_{Path(f).stem}.png")
     if args.json:
         text = json.dumps(json_safe(results), allow_nan=False)  # no indent: json's C encoder (10x faster on 10^5 hops)
         if args.json == "-":
