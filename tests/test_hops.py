@@ -499,6 +499,9 @@ def test_correlation_matrix_method_finds_the_planted_groups():
     assert res.fit is not None and res.fit.n.tolist() == [2.0, 3.0]
     assert res.fit.A * np.exp(-2 * res.fit.b) == pytest.approx(1 / 9)
     # element-wise: the reference of each pair is the maximum of its own random coefficients
+    q9 = H.correlation_matrix_method(ev, np.arange(12), 0.0, T_end, dt, n_random=400, quantile=0.9, seed=1)
+    assert np.all(q9.reference <= res.reference + 1e-15) and np.any(q9.reference < res.reference)
+    assert q9.expected_false_pairs == pytest.approx(66 * 0.1) and res.expected_false_pairs == pytest.approx(66 / 401)
     one = H.correlation_matrix_method(ev, np.arange(12), 0.0, T_end, dt, n_random=1, seed=1)
     assert np.array_equal(one.correlated, (one.matrix > one.reference) & ~np.eye(12, dtype=bool))
     with pytest.raises(ValueError, match="quantile"):

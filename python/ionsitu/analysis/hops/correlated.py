@@ -518,7 +518,10 @@ def correlation_matrix_method(events, atom_ids, t_start: float, t_end: float, dt
                       "(hopping throughout); they correlate with no one", UserWarning, stacklevel=2)
     rng = np.random.default_rng(seed)
     span = t_end - t_start
-    R = np.empty((int(n_random),) + C.shape)
+    # quantile 1 (the maximum) is kept as a running maximum: N x N memory, not n_random x N x N
+    running_max = quantile == 1 or int(n_random) == 1
+    R = None if running_max else np.empty((int(n_random),) + C.shape)
+    ref = None
     for r in range(int(n_random)):
         rs, re = [], []
         for j in range(len(ids)):
@@ -526,8 +529,13 @@ def correlation_matrix_method(events, atom_ids, t_start: float, t_end: float, dt
             st = t_start + rng.random(len(d)) * np.maximum(span - d, 0.0)
             rs.append(st)
             re.append(st + d)
-        R[r] = matrix(rs, re)[1]
-    ref = R[0] if len(R) == 1 else np.quantile(R, quantile, axis=0)
+        Cr = matrix(rs, re)[1]
+        if running_max:
+            ref = Cr if ref is None else np.maximum(ref, Cr)
+        else:
+            R[r] = Cr
+    if not running_max:
+        ref = np.quantile(R, quantile, axis=0)
     corr = C > ref
     np.fill_diagonal(corr, False)
     ncomp, lab = connected_components(corr.astype(np.int8), directed=False)
