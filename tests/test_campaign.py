@@ -803,3 +803,55 @@ def test_cli_keys_and_check_of_the_example():
     check = subprocess.run([IONSITU, "campaign", "check", str(example)], capture_output=True, text=True, timeout=120)
     assert check.returncode == 0, check.stderr
     assert "OK (8 members" in check.stdout
+
+
+def test_one_pass_sites_from_the_equilibration_occupancy(tmp_path):
+    """sites_from = { occupancy = 'equilibration' }: the member's own equilibration grid gives
+    its sites (find_sites of that grid, the 256 octahedral interstitials the mobile ions sit on),
+    then fix hop/events finds hops between them in production; on 2 ranks; bad keys refused."""
+    from ionsitu.analysis.sites import find_sites
+    from ionsitu.io.occupancy import read_occupancy
+    from ionsitu.io.sites import read_sites
+
+    lattice = 'sites_from = { lattice = "fcc", origin = [0.5, 0.0, 0.0], cells = [4, 4, 4] }'
+    occ = ('sites_from = { occupancy = "equilibration", grid = [32, 32, 32], nevery = 5, threshold = 0.2, '
+           'min_distance = 0.5 }')
+    cfg = _write(tmp_path / "campaign.toml", campaign_toml(temps=(0.6,), replicas=1, prod=3000,
+                                                           analyses=ANALYSES.replace(lattice, occ)))
+    camp = Campaign.from_toml(cfg)
+    assert camp.check_lammps() == []
+    proc = run_campaign(cfg, args=["--progress-every", "100"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    m = tmp_path / "out" / "T0.6" / "r0"
+    g = read_occupancy(m / "occupancy_equilibration.npz")
+    assert g["nframes"] == EQ // 5 + 1
+    ref = find_sites(g["counts"].sum(axis=0) if g["counts"].ndim == 4 else g["counts"], g["cell"], g["origin"],
+                     threshold=0.2, min_distance=0.5).sites
+    sites = read_sites(m / "sites.txt")
+    np.testing.assert_allclose(sites.frac, ref.frac, atol=1e-9)
+    # the sites are where the 64 ions sat: most of them on the octahedral interstitials the ions
+    # were created on (the rest where ions relaxed next to the deleted neighbours), each within
+    # the grid's resolution (a voxel diagonal: all counts of a still ion fall in one voxel)
+    basis = np.array([[0.5, 0, 0], [0, 0.5, 0], [0, 0, 0.5], [0.5, 0.5, 0.5]])
+    ijk = np.array(np.meshgrid(*[np.arange(4)] * 3, indexing="ij")).reshape(3, -1).T
+    lattice_frac = ((ijk[:, None, :] + basis[None]) / 4).reshape(-1, 3)
+    d = sites.frac[:, None, :] - lattice_frac[None]
+    d = np.linalg.norm((d - np.round(d)) @ sites.cell, axis=-1).min(axis=1)
+    voxel_diagonal = np.linalg.norm(np.diag(sites.cell)) / 32
+    assert 64 <= sites.n <= 256 and np.mean(d < voxel_diagonal) > 0.75, (sites.n, np.sort(d))
+    rep = json.loads((tmp_path / "out" / "report.json").read_text())
+    h = rep["temperatures"][0]["hops"]
+    assert h["n_sites"] == sites.n and h["n_hops"] > 0
+    for bad, key, msg in [
+        ('occupancy = "production"', "sites_from.occupancy", "must be 'equilibration'"),
+        ("grid = [32, 32, 32], ", "analysis.hop_events.sites_from", "exactly one of grid"),
+        ("min_distance = 0.5", "sites_from.min_dist", "unknown key"),
+        ("nevery = 5", "sites_from.occupancy", "fewer than 10 samples"),
+    ]:
+        edit = {"nevery = 5": "nevery = 500", "min_distance = 0.5": "min_dist = 0.5"}.get(bad, "")
+        text = campaign_toml(temps=(0.6,), replicas=1, analyses=ANALYSES.replace(lattice, occ.replace(bad, edit)))
+        if bad.startswith("occupancy"):
+            text = text.replace('occupancy = "equilibration"', 'occupancy = "production"')
+        with pytest.raises(ConfigError, match=msg) as exc:
+            load_config(_write(tmp_path / "bad.toml", text))
+        assert key in str(exc.value)

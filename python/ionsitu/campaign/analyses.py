@@ -29,10 +29,15 @@ class Analysis:
     def outputs(self, member_dir: Path) -> dict[str, Path]:
         return {}
 
-    def prepare(self, cfg: dict, conf: dict, member_dir: Path, lmp, comm=None) -> None:
+    def prepare(self, cfg: dict, conf: dict, member_dir: Path, lmp, comm=None, trial=False) -> None:
         """Called on every rank of the member's group right before its fix is defined (the
         system exists in ``lmp``): write input files the fix needs. Rank 0 writes; an error
-        is raised on every rank (so a multi-rank group fails together)."""
+        is raised on every rank (so a multi-rank group fails together). ``trial``: the serial
+        check of the input (check_lammps), which runs no equilibration."""
+
+    def equilibration_commands(self, cfg: dict, conf: dict, member_dir: Path) -> list[str]:
+        """Fixes this analysis runs during the member's equilibration (unfixed after it)."""
+        return []
 
     def fingerprint(self, cfg: dict) -> dict:
         """What of ``cfg`` determines a member's results (compared when it resumes)."""
@@ -168,7 +173,10 @@ LATTICES = {
                 [0.25, 0.25, 0.25], [0.75, 0.75, 0.25], [0.75, 0.25, 0.75], [0.25, 0.75, 0.75]],
 }
 _SITES_FROM_KEYS = ("lattice", "basis", "origin", "cells", "structure", "species", "format")
+_OCCUPANCY_KEYS = ("occupancy", "grid", "spacing", "nevery", "threshold", "min_distance")
 SITE_FILE = "sites.txt"
+#: the equilibration grid of sites_from = { occupancy = 'equilibration', ... } (<member>/EQ_GRID.npz)
+EQ_GRID, FIX_EQ_GRID = "occupancy_equilibration", "ionsitu_occ_eq"
 
 
 class HopEvents(Analysis):
@@ -185,8 +193,12 @@ class HopEvents(Analysis):
                           "origin = [x, y, z] (shift, unit-cell fractions, like LAMMPS' lattice origin), cells = "
                           "[nx, ny, nz] unit cells along a, b, c }; or the positions of a species in a structure "
                           "file: { species = 'Li' (or a list), structure = file (default system.structure), "
-                          "format = ASE format }. Written to <member>/sites.txt (cell: the box at the start of "
-                          "production; fractional coordinates are what the fix uses)"),
+                          "format = ASE format }; or the density maxima of the mobile ions during the member's own "
+                          "equilibration (one pass: occupancy grid -> sites -> hops): { occupancy = 'equilibration', "
+                          "grid = [nx, ny, nz] (or spacing = d), nevery = 10, threshold = 0.05 (fraction of the "
+                          "largest density), min_distance = 0.0 (maxima closer than this merge) }. Written to "
+                          "<member>/sites.txt (cell: the box at the start of production; fractional coordinates "
+                          "are what the fix uses)"),
         "r_in": Key("float", "mode sites: an ion enters a site within r_in", positive=True),
         "r_out": Key("float", "mode sites: ... and leaves it only beyond r_out (>= r_in; < half the box width)",
                      positive=True),
@@ -239,6 +251,8 @@ class HopEvents(Analysis):
 
     def _check_sites_from(self, sf, conf, err):
         key = f"analysis.{self.name}.sites_from"
+        if "occupancy" in sf:
+            return self._check_sites_from_occupancy(sf, conf, err)
         for k in sf:
             if k not in _SITES_FROM_KEYS:
                 err(f"{key}.{k}", "unknown key" + _suggest(k, _SITES_FROM_KEYS))
@@ -301,6 +315,72 @@ class HopEvents(Analysis):
         except Exception as exc:  # noqa: BLE001 - ASE reader errors, missing species
             err(f"{key}", f"{path}: {exc}")
 
+    def _check_sites_from_occupancy(self, sf, conf, err):
+        key = f"analysis.{self.name}.sites_from"
+        for k in sf:
+            if k not in _OCCUPANCY_KEYS:
+                err(f"{key}.{k}", "unknown key with occupancy" + _suggest(k, _OCCUPANCY_KEYS))
+        if sf["occupancy"] != "equilibration":
+            err(f"{key}.occupancy", f"must be 'equilibration' (the member's own equilibration run), "
+                f"got {sf['occupancy']!r}")
+        if ("grid" in sf) == ("spacing" in sf):
+            err(key, "occupancy sites need exactly one of grid = [nx, ny, nz] or spacing = d")
+        g = sf.get("grid")
+        if g is not None and not (isinstance(g, list) and len(g) == 3 and all(
+                isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in g)):
+            err(f"{key}.grid", f"must be 3 positive integers [nx, ny, nz], got {g!r}")
+        sp = sf.get("spacing")
+        if sp is not None and not (_is_num(sp) and sp > 0):
+            err(f"{key}.spacing", f"must be a positive distance, got {sp!r}")
+        nev = sf.setdefault("nevery", 10)
+        if not (isinstance(nev, int) and not isinstance(nev, bool) and nev > 0):
+            err(f"{key}.nevery", f"must be a positive integer, got {nev!r}")
+        thr = sf.setdefault("threshold", 0.05)
+        if not (_is_num(thr) and 0 <= thr <= 1):
+            err(f"{key}.threshold", f"must be a fraction of the largest density in [0, 1], got {thr!r}")
+        md = sf.setdefault("min_distance", 0.0)
+        if not (_is_num(md) and md >= 0):
+            err(f"{key}.min_distance", f"must be a distance >= 0, got {md!r}")
+        eq = int(conf["equilibration"]["steps"])
+        if isinstance(nev, int) and nev > 0 and eq < 10 * nev:
+            err(f"{key}.occupancy", f"the equilibration ({eq} steps) gives fewer than 10 samples every {nev} "
+                "steps: too few to locate the sites (lengthen equilibration.steps or lower sites_from.nevery)")
+
+    def _occupancy_sites(self, cfg) -> bool:
+        return cfg["mode"] == "sites" and "occupancy" in (cfg.get("sites_from") or {})
+
+    def eq_grid_file(self, member_dir: Path) -> Path:
+        return member_dir / f"{EQ_GRID}.npz"
+
+    def equilibration_commands(self, cfg, conf, member_dir) -> list[str]:
+        """Fixes that run during the member's equilibration: the occupancy grid its sites come
+        from (sites_from occupancy); kept across restarts by its fix ID."""
+        if not self._occupancy_sites(cfg):
+            return []
+        sf = cfg["sites_from"]
+        line = f"fix {FIX_EQ_GRID} {GROUP_MOBILE} occupancy/grid {sf['nevery']} "
+        line += ("grid " + " ".join(str(n) for n in sf["grid"])) if sf.get("grid") else f"spacing {sf['spacing']!r}"
+        return [line + f" norm counts file {_q(member_dir / EQ_GRID)}"]
+
+    def sites_from_occupancy(self, cfg, conf, member_dir: Path):
+        """The sites of the member's equilibration grid: ionsitu.analysis.sites.find_sites of its
+        counts (all mobile ions), threshold relative to the largest density, min_distance."""
+        from ..analysis.sites import find_sites
+        from ..io.occupancy import read_occupancy
+
+        path = self.eq_grid_file(member_dir)
+        if not path.is_file():
+            raise ValueError(f"{path}: the equilibration occupancy grid is missing (its sites cannot be found)")
+        g = read_occupancy(path)
+        sf = cfg["sites_from"]
+        counts = g["counts"].sum(axis=0) if g["counts"].ndim == 4 else g["counts"]
+        s = find_sites(counts, g["cell"], g["origin"], threshold=float(sf["threshold"]),
+                       min_distance=float(sf["min_distance"]), units=conf["campaign"]["units"]).sites
+        if s.n == 0:
+            raise ValueError(f"{path}: no density maximum above threshold {sf['threshold']!r} of the largest")
+        s.meta.update(source=f"campaign sites_from occupancy: {path.name}", nframes=int(g["nframes"]))
+        return s
+
     def site_file(self, member_dir: Path) -> Path:
         return member_dir / SITE_FILE
 
@@ -328,17 +408,22 @@ class HopEvents(Analysis):
         s.meta.update(source=str(sf.get("structure") or conf["system"]["structure"]))
         return s
 
-    def prepare(self, cfg, conf, member_dir, lmp, comm=None):
+    def prepare(self, cfg, conf, member_dir, lmp, comm=None, trial=False):
         if cfg["mode"] != "sites":
             return
         box = lmp.extract_box()  # collective-free; every rank has the box
         path = self.site_file(member_dir)
+        if trial and self._occupancy_sites(cfg):  # no equilibration ran: any valid site file checks the fix
+            cfg = {**cfg, "sites_from": {"lattice": "sc", "cells": [1, 1, 1]}}
 
         def write():
             if not path.is_file():  # kept across restarts: the fix checks the number of sites
                 from ..io.cell import lammps_cell
                 from ..io.sites import write_sites
 
+                if self._occupancy_sites(cfg):
+                    write_sites(path, self.sites_from_occupancy(cfg, conf, member_dir))
+                    return
                 lo, hi, xy, yz, xz = box[0], box[1], box[2], box[3], box[4]
                 cell = lammps_cell(hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2], yz, xz, xy)
                 write_sites(path, self.make_sites(cfg, conf, cell, lo))
@@ -355,7 +440,8 @@ class HopEvents(Analysis):
         return [_with_every(line, cfg, conf)]
 
     def outputs(self, member_dir):
-        return {"events": member_dir / "hops.txt", "sites": self.site_file(member_dir)}
+        return {"events": member_dir / "hops.txt", "sites": self.site_file(member_dir),
+                "equilibration_grid": self.eq_grid_file(member_dir)}
 
     def fingerprint(self, cfg):
         fp = super().fingerprint(cfg)

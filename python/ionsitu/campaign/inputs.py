@@ -98,6 +98,12 @@ class InputsMixin:
                          f"restart {cam['restart_every']} {_q(m.dir / 'restart.a')} {_q(m.dir / 'restart.b')}"))
         return cmds
 
+    def _equilibration_analysis_commands(self, member_dir: Path) -> list[tuple[str, str]]:
+        """Fixes of the analyses that run during equilibration (key analysis.<name>.equilibration:
+        they are not the analysis' production fix, so its prepare() does not run before them)."""
+        return [(f"analysis.{name}.equilibration", line) for name, (a, cfg) in self.analyses.items()
+                for line in a.equilibration_commands(cfg, self.conf, member_dir)]
+
     def _production_commands(self, m: Member) -> list[tuple[str, str]]:
         cmds = [("production", self._thermostat(FIX_MD, m.T, "production"))]
         for name, (a, cfg) in self.analyses.items():
@@ -116,9 +122,11 @@ class InputsMixin:
         if restart_file is None:
             cmds.append(("campaign.seeds", f"velocity all create {m.T!r} {m.seed} mom yes rot yes dist gaussian"))
         if start_step < self.eq_steps:
-            cmds += [("equilibration", self._thermostat(FIX_EQ, m.T, "equilibration")),
+            eq_fixes = self._equilibration_analysis_commands(m.dir)
+            cmds += [("equilibration", self._thermostat(FIX_EQ, m.T, "equilibration")), *eq_fixes,
                      ("equilibration", f"run {self.eq_steps} upto"),
-                     ("equilibration", f"unfix {FIX_EQ}")]
+                     ("equilibration", f"unfix {FIX_EQ}"),
+                     *[(key, f"unfix {cmd.split()[1]}") for key, cmd in eq_fixes]]
         cmds += self._production_commands(m)
         cmds.append(("production", f"run {self.target_step} upto"))
         cmds.append(("production", f"write_restart {_q(m.dir / 'restart.end')}"))
@@ -169,9 +177,11 @@ class InputsMixin:
                 key = "mobile.types"
                 lmp.command(f"group {GROUP_MOBILE} type " + " ".join(map(str, self.conf["mobile"]["types"])))
                 with tempfile.TemporaryDirectory() as tmp:
+                    for key, cmd in self._equilibration_analysis_commands(Path(tmp)):
+                        lmp.command(cmd)
                     for name, (a, cfg) in self.analyses.items():
                         key = f"analysis.{name}"
-                        a.prepare(cfg, self.conf, Path(tmp), lmp, None)
+                        a.prepare(cfg, self.conf, Path(tmp), lmp, None, trial=True)
                         for cmd in a.commands(cfg, self.conf, Path(tmp)):
                             lmp.command(cmd)
                     key = "potential"

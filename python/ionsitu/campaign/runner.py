@@ -373,7 +373,7 @@ class Campaign(InputsMixin, ResourcesMixin):
         try:
             prepared = set()
             for key, cmd in cmds:
-                if key.startswith("analysis.") and key not in prepared:  # before the analysis' first fix
+                if key.count(".") == 1 and key.startswith("analysis.") and key not in prepared:  # before its fix
                     prepared.add(key)
                     a, cfg = self.analyses[key.split(".", 1)[1]]
                     a.prepare(cfg, self.conf, m.dir, lmp, comm)
