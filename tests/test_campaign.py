@@ -26,6 +26,7 @@ from lammps_helpers import BIN, MPIRUN
 IONSITU = str(BIN / "ionsitu")
 TEMPS = (0.6, 0.8)
 EQ, PROD, NEVERY, RESTART = 1000, 8000, 10, 1000
+SEGMENTS = 4  # production segments of [analysis.msd_cross] (segment averaging)
 
 SYSTEM = '''
 [system]
@@ -88,6 +89,7 @@ steps = {prod}
 nevery = {NEVERY}
 block = 10
 levels = 3
+segments = {SEGMENTS}
 {analyses}
 {extra}
 """
@@ -502,8 +504,9 @@ def test_interrupted_campaign_resumes_with_statistics_intact(tmp_path, reference
     from ionsitu.io.occupancy import read_occupancy
 
     for n in st:
-        assert_same_msd(ionsitu.read_msd(mdir(out, n) / "msd.dat"), ionsitu.read_msd(mdir(reference["out"], n) / "msd.dat"),
-                        rtol=1e-8)
+        for f in ["msd.dat"] + [f"msd.seg{k}.dat" for k in range(1, SEGMENTS + 1)]:  # whole run and segments
+            assert_same_msd(ionsitu.read_msd(mdir(out, n) / f), ionsitu.read_msd(mdir(reference["out"], n) / f),
+                            rtol=1e-8)
         # hop events: the same trajectory gives the same event list, compared exactly (every
         # field: steps, atoms, sites, site-centre positions and displacements, residence,
         # censoring); a restart must neither lose nor duplicate events
@@ -771,13 +774,18 @@ def test_resume_script_redefines_the_same_fixes(tmp_path):
     assert any(c.startswith("read_restart") for c in resumed)
     assert not any("ionsitu_eq" in c for c in resumed)  # equilibration was done
     fix = [c for c in fresh if "msd/cross" in c]
-    assert fix == [c for c in resumed if "msd/cross" in c] and fix[0].startswith("fix ionsitu_msd ionsitu_mobile")
+    assert fix[0].startswith("fix ionsitu_msd ionsitu_mobile") and len(fix) == 1 + SEGMENTS
+    # production segments (ends EQ + 2000 k): resumed in segment 2, its fix and the later ones again
+    assert [c for c in resumed if "msd/cross" in c] == [fix[0]] + fix[2:]
+    assert [c for c in fresh if c.startswith("run ")] == [f"run {EQ} upto"] + [
+        f"run {EQ + k * PROD // SEGMENTS} upto" for k in range(1, SEGMENTS + 1)]
+    assert [c for c in resumed if c.startswith("run ")] == [f"run {EQ + k * PROD // SEGMENTS} upto" for k in range(2, SEGMENTS + 1)]
     for style, fid in (("occupancy/grid", "ionsitu_occ"), ("hop/events", "ionsitu_hops")):
         fix = [c for c in fresh if style in c]
         assert len(fix) == 1 and fix == [c for c in resumed if style in c]
         assert fix[0].startswith(f"fix {fid} ionsitu_mobile {style} 10 ") and f"every {RESTART}" in fix[0]
     assert f'sites "{m.dir / "sites.txt"}" 0.3 0.45 residence 3 file "{m.dir / "hops.txt"}"' in fix[0]
-    assert fresh[-2] == resumed[-2] == f"run {EQ + PROD} upto"
+    assert fresh[-3] == resumed[-3] == f"run {EQ + PROD} upto" and fresh[-2] == f"unfix ionsitu_msd_seg{SEGMENTS}"
 
 
 def test_model_deviation_summary(tmp_path):
@@ -855,3 +863,33 @@ def test_one_pass_sites_from_the_equilibration_occupancy(tmp_path):
         with pytest.raises(ConfigError, match=msg) as exc:
             load_config(_write(tmp_path / "bad.toml", text))
         assert key in str(exc.value)
+
+
+def test_segments_are_consecutive_and_the_report_averages_them(reference):
+    """[analysis.msd_cross] segments: SEGMENTS consecutive production segments per member, each
+    its own fix and file; the report's segment average = segment_average of those files."""
+    from ionsitu.analysis.transport import segment_average
+
+    rep = json.loads((reference["out"] / "report.json").read_text())
+    for e in rep["temperatures"]:
+        files = [mdir(reference["out"], n) / f"msd.seg{k}.dat" for n in e["members"] for k in range(1, SEGMENTS + 1)]
+        segs = [ionsitu.read_msd(f) for f in files]
+        for k, r in enumerate(segs[:SEGMENTS]):  # first member: back to back, every sample once
+            assert r.meta["step_first"] == EQ + k * PROD // SEGMENTS
+            assert r.meta["step_last"] == EQ + (k + 1) * PROD // SEGMENTS
+            assert r.meta["nsamples"] == PROD // SEGMENTS // NEVERY + 1
+        ref = segment_average(segs, e["T"]).to_dict()
+        got = e["segments"]
+        assert got["n"] == len(files) == SEGMENTS * e["n_replicas"]
+        for k in ("D_mean", "D_sem", "D_sigma_mean", "D_sigma_sem", "H"):
+            assert got[k] == pytest.approx(ref[k], rel=1e-12), k
+        assert got["D_mean"] > 0 and got["D_sem"] > 0
+        # the segments' mean D agrees with the whole run's within their spread
+        assert abs(got["D_mean"] - e["tracer"]["D"]) < 4 * np.hypot(got["D_sem"], e["tracer"]["D_err"])
+
+
+def test_segments_config_errors(tmp_path):
+    for n, msg in [(1, "must be 0 \\(none\\) or >= 2"), (100, "fewer than 10 samples")]:
+        text = campaign_toml().replace(f"segments = {SEGMENTS}", f"segments = {n}")
+        with pytest.raises(ConfigError, match=msg):
+            load_config(_write(tmp_path / "bad.toml", text))

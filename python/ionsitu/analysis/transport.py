@@ -79,6 +79,8 @@ import numpy as np
 from .. import units as _units
 
 __all__ = [
+    "SegmentAverage",
+    "segment_average",
     "DiffusionFit",
     "HavenRatio",
     "Conductivity",
@@ -1173,3 +1175,47 @@ def analyse(res, T: float, z: float = 1.0, window=None, *, same_window: bool = T
     return TransportReport(T=T, tracer=tr, collective=co, haven=haven_ratio(tr, co),
                            conductivity=cond, charge_conductivity=charge,
                            onsager=ons, drift=tr.drift, notes=notes)
+
+
+@dataclass
+class SegmentAverage:
+    """MSD-derived quantities of independent run segments, averaged (seed 002: 5 segments of
+    each replica). Per segment (one MSD file each: a production run cut into consecutive
+    segments, a fix per segment): the tracer ``D`` and collective ``D_sigma`` (the fitted
+    slopes, also where a segment alone does not resolve them, so that their mean is not
+    biased by dropping the small ones); ``*_mean`` and ``*_sem`` (standard error,
+    sd / sqrt(n), ddof = 1) over the ``n`` segments of all replicas; ``H`` = D_mean /
+    D_sigma_mean with its propagated error. Each segment's window is its own automatic one
+    unless ``window`` is given (then the same for all). A conductivity follows from
+    ``D_sigma_mean`` as for any collective D (:func:`conductivity`)."""
+
+    n: int
+    D: np.ndarray
+    D_sigma: np.ndarray
+    D_mean: float
+    D_sem: float
+    D_sigma_mean: float
+    D_sigma_sem: float
+    H: float
+    H_err: float
+    unit: str
+
+    def to_dict(self) -> dict:
+        return _jsonable(asdict(self))
+
+
+def segment_average(segments, T: float, z: float = 1.0, window=None, **kw) -> SegmentAverage:
+    """:func:`analyse` of each segment's MSD result, and the mean and standard error over them."""
+    segs = _as_list(segments)
+    if len(segs) < 2:
+        raise ValueError(f"segment averaging needs at least 2 segments, got {len(segs)}")
+    reps = [analyse(s, T, z, window, **kw) for s in segs]
+    D = np.array([r.tracer.D for r in reps])
+    Ds = np.array([r.collective.D for r in reps])
+
+    def mean_sem(x):
+        return float(np.mean(x)), float(np.std(x, ddof=1) / np.sqrt(len(x)))
+
+    (d, de), (ds, dse) = mean_sem(D), mean_sem(Ds)
+    H, H_err = _ratio(d, de, ds, dse)
+    return SegmentAverage(len(segs), D, Ds, d, de, ds, dse, float(H), float(H_err), unit=reps[0].tracer.unit)

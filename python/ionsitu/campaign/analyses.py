@@ -54,6 +54,9 @@ class MsdCross(Analysis):
         "charges": Key("floats", "charges of the mobile types (default: mobile.charges)"),
         "every": Key("int", "also write msd.dat every this many steps (default: restart_every, "
                      "rounded to a multiple of nevery)", nonneg=True),
+        "segments": Key("int", "also cut production into this many consecutive segments, each with its own "
+                        "fix and msd.seg<k>.dat; the report averages D, D_sigma and the conductivity over "
+                        "segments x replicas (0: none; else >= 2)", 0, nonneg=True),
     }
 
     def check(self, cfg, conf, err):
@@ -66,6 +69,31 @@ class MsdCross(Analysis):
         ev = cfg.get("every")
         if ev and cfg.get("nevery") and ev % cfg["nevery"]:
             err("analysis.msd_cross.every", f"{ev} is not a multiple of nevery {cfg['nevery']}")
+        n = cfg.get("segments") or 0
+        if n == 1:
+            err("analysis.msd_cross.segments", "must be 0 (none) or >= 2, got 1")
+        elif n and cfg.get("nevery") and int(conf["production"]["steps"]) < 10 * n * cfg["nevery"]:
+            err("analysis.msd_cross.segments", f"{n} segments of {conf['production']['steps']} production steps "
+                f"give fewer than 10 samples (every {cfg['nevery']}) per segment")
+
+    def segment_ends(self, cfg, eq_steps: int, target_step: int) -> list[int]:
+        """Last step of each production segment (multiples of nevery; the last = target_step)."""
+        n, nev = cfg.get("segments") or 0, cfg["nevery"]
+        if not n:
+            return []
+        prod = target_step - eq_steps
+        return [eq_steps + (round(k * prod / n / nev) * nev if k < n else prod) for k in range(1, n + 1)]
+
+    def segment_file(self, member_dir: Path, k: int) -> Path:
+        from ..io.msd import segment_file_name
+
+        return member_dir / segment_file_name(k)
+
+    def segment_commands(self, cfg, conf, member_dir, k: int) -> list[str]:
+        """The fix of segment k (1-based): this analysis' fix under its own ID and file, no every."""
+        line = self.commands({**cfg, "every": 0}, conf, member_dir)[0]
+        line = line.replace(f"fix {self.fix_id} ", f"fix {self.fix_id}_seg{k} ", 1)
+        return [line.replace(_q(member_dir / "msd.dat"), _q(self.segment_file(member_dir, k)))]
 
     def charges(self, cfg, conf):
         return cfg.get("charges") or conf["mobile"]["charges"]

@@ -110,6 +110,29 @@ class InputsMixin:
             cmds += [(f"analysis.{name}", line) for line in a.commands(cfg, self.conf, m.dir)]
         return cmds
 
+    def segment_files(self, m: Member) -> list[Path]:
+        """The MSD files of the member's production segments ([analysis.msd_cross] segments)."""
+        if "msd_cross" not in self.analyses:
+            return []
+        a, cfg = self.analyses["msd_cross"]
+        return [a.segment_file(m.dir, k) for k in range(1, (cfg.get("segments") or 0) + 1)]
+
+    def _segment_runs(self, m: Member, start_step: int) -> list[tuple[str, str]]:
+        """run ... upto the end of production: one run, or one per segment, each with its fix
+        (a resumed member skips the finished segments; the current one's fix resumes by its ID)."""
+        a, cfg = self.analyses.get("msd_cross", (None, None))
+        ends = a.segment_ends(cfg, self.eq_steps, self.target_step) if a is not None else []
+        if not ends:
+            return [("production", f"run {self.target_step} upto")]
+        cmds, key = [], "analysis.msd_cross.segments"
+        for k, end in enumerate(ends, 1):
+            if end < start_step:  # at end == start_step: a zero-step run writes the segment's file
+                continue
+            fixes = a.segment_commands(cfg, self.conf, m.dir, k)
+            cmds += [(key, line) for line in fixes] + [("production", f"run {end} upto")]
+            cmds += [(key, f"unfix {line.split()[1]}") for line in fixes]
+        return cmds
+
     def input_script(self, m: Member, start_step: int = 0, restart_file: Path | None = None,
                      attempt: int = 1) -> list[tuple[str, str]]:
         """The member's LAMMPS commands (config key, command): fresh or from a restart."""
@@ -128,7 +151,7 @@ class InputsMixin:
                      ("equilibration", f"unfix {FIX_EQ}"),
                      *[(key, f"unfix {cmd.split()[1]}") for key, cmd in eq_fixes]]
         cmds += self._production_commands(m)
-        cmds.append(("production", f"run {self.target_step} upto"))
+        cmds += self._segment_runs(m, start_step)
         cmds.append(("production", f"write_restart {_q(m.dir / 'restart.end')}"))
         return cmds
 

@@ -153,7 +153,11 @@ def _is_msd_file(p: Path) -> bool:
 
 
 def _msd_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and _is_msd_file(p))
+    """The MSD files under ``folder``, one per replica (a member's production segments are
+    parts of its msd.dat, not replicas: left out)."""
+    from ..io.msd import is_segment_file
+
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not is_segment_file(p) and _is_msd_file(p))
 
 
 def _name_T(path: Path) -> float | None:

@@ -249,6 +249,17 @@ def _check_table(names, table, src: str, lines) -> None:
                                  "the file is corrupt)")
 
 
+def segment_file_name(k: int) -> str:
+    """File name of production segment k (1-based) of a campaign member ([analysis.msd_cross]
+    segments): a part of the run whose whole is the member's msd.dat, not another replica."""
+    return f"msd.seg{int(k)}.dat"
+
+
+def is_segment_file(path) -> bool:
+    name = Path(path).name
+    return name.startswith("msd.seg") and name.endswith(".dat") and name[7:-4].isdigit()
+
+
 def is_msd_file(path) -> bool:
     """True when ``path`` starts like an MSD file of any version (its tag on line 1 or 2)."""
     try:

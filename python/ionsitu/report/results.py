@@ -347,6 +347,22 @@ def analyse_temperature(camp, T, members) -> tuple[object, list]:
     return rep, results
 
 
+def build_segments(camp, T, members) -> dict | None:
+    """``ionsitu.analysis.transport.segment_average`` over the production segments of the
+    completed replicas at T ([analysis.msd_cross] segments), or None without segments."""
+    files = [f for m in members for f in camp.segment_files(m)]
+    if not files:
+        return None
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        return {"error": f"segment files missing: {missing}"}
+    z = camp.conf["mobile"]["charges"][0] if len(camp.conf["mobile"]["types"]) == 1 else 1.0
+    try:
+        return _tr.segment_average([read_msd(f) for f in files], T, z=z, **_transport_kw(camp)).to_dict()
+    except Exception as exc:  # noqa: BLE001 - e.g. a segment without a Fickian window
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
 def build(camp) -> dict:
     """The report dictionary (see the module docstring); nothing is written."""
     from .._version import __version__
@@ -413,6 +429,9 @@ def build(camp) -> dict:
                       "H_xyz_err": rep.haven.H_xyz_err, "resolved": rep.haven.resolved},
             "conductivity": _cond_summary(cond), "drift": rep.drift,
         })
+        seg = build_segments(camp, T, by_T[T])
+        if seg is not None:
+            entry["segments"] = seg
         curves[T] = (results, rep)
         temps.append(entry)
 
