@@ -137,8 +137,23 @@ def test_occupancy_sites_and_cube(tmp_path):
     assert o.counts.sum() == np.rint(counts).sum() and not o.counts.flags.writeable
     assert len(o.to_dataframe()) == 2 and "sites found" in o._repr_html_()
     o.plot()
+    # cube files read back by ASE: framework atoms in the header, densities per bohr^3 or per A^3
     import ase.io
+    from ase import Atoms
+    from ase.units import Bohr
 
-    cube = o.write_cube(tmp_path / "occ.cube")
-    data = ase.io.read(cube, format="cube", read_data=True, full_output=True)["data"]
-    assert data.shape == (n, n, n)
+    frame = Atoms("Ar2", positions=[[1.0, 2.0, 3.0], [6.0, 5.0, 4.0]], cell=cell, pbc=True)
+    vvox_A = L ** 3 / n ** 3
+    for kw, per_voxel in (({}, vvox_A / Bohr ** 3), ({"per_angstrom3": True}, vvox_A)):
+        for norm, total in (("probability", 1.0), ("density", o.counts.sum() / 100)):
+            cube = o.write_cube(tmp_path / "occ.cube", norm=norm, atoms=frame, **kw)
+            got = ase.io.read(cube, format="cube", read_data=True, full_output=True)
+            assert got["data"].shape == (n, n, n)
+            assert got["data"].sum() * per_voxel == pytest.approx(total, rel=1e-5), (kw, norm)
+            np.testing.assert_allclose(got["atoms"].positions, frame.positions, atol=1e-5)
+            np.testing.assert_allclose(got["atoms"].cell.array, cell, atol=1e-5)
+            assert list(got["atoms"].numbers) == [18, 18]
+    assert "values per A^3" in cube.read_text().splitlines()[1]
+    o_lj = Occupancy(o.grid | {"meta": {"cube_length_to_bohr": 1.0}}, "lj")
+    with pytest.raises(ValueError, match="per_angstrom3 needs lengths.*to_bohr = 1.0"):
+        o_lj.write_cube(tmp_path / "lj.cube", per_angstrom3=True)

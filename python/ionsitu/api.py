@@ -602,11 +602,15 @@ class Occupancy(_Result):
     def n_sites(self) -> int:
         return int(self.entry.get("n_sites_found", 0))
 
-    def write_cube(self, path, *, comment: str = "") -> Path:
-        """The merged grid as a Gaussian cube (:func:`ionsitu.io.occupancy.write_cube`)."""
+    def write_cube(self, path, *, norm: str = "probability", atoms=None, per_angstrom3: bool = False,
+                   comment: str = "") -> Path:
+        """The merged grid as a Gaussian cube (:func:`ionsitu.io.occupancy.write_cube`, the
+        fix's layout): ``norm`` probability/density/counts, ``atoms`` (an ``ase.Atoms``, e.g.
+        the framework) in the header, ``per_angstrom3`` for VESTA/OVITO."""
         to_bohr = float(self.grid["meta"].get("cube_length_to_bohr", _units.length_to_bohr(self.units)))
         return write_cube(path, self.grid["counts"], self.grid["cell"], self.grid["origin"], to_bohr=to_bohr,
-                          comment=comment)
+                          comment=comment or f"ionsitu occupancy, T = {self.T}", nframes=self.grid["nframes"],
+                          norm=norm, atoms=atoms, per_angstrom3=per_angstrom3)
 
     def _rows(self):
         return [("T", self.T), ("grid", "x".join(map(str, self.entry["shape"]))), ("frames", self.entry["nframes"]),
