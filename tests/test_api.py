@@ -157,3 +157,22 @@ def test_occupancy_sites_and_cube(tmp_path):
     o_lj = Occupancy(o.grid | {"meta": {"cube_length_to_bohr": 1.0}}, "lj")
     with pytest.raises(ValueError, match="per_angstrom3 needs lengths.*to_bohr = 1.0"):
         o_lj.write_cube(tmp_path / "lj.cube", per_angstrom3=True)
+
+
+def test_merge_of_replica_grids_is_the_frame_weighted_sum():
+    from ionsitu.io.occupancy import merge_grids
+
+    rng = np.random.default_rng(3)
+    cells = [np.array([[10.0, 0, 0], [1.0, 9.0, 0], [0.5, -0.5, 8.0]]), np.array([[10.2, 0, 0], [1.1, 9.1, 0],
+                                                                                  [0.4, -0.6, 8.1]])]
+    grids = [{"counts": rng.integers(0, 9, (2, 4, 5, 6)).astype(float), "cell": c, "origin": rng.normal(size=3),
+              "nframes": w, "meta": {"i": i}} for i, (c, w) in enumerate(zip(cells, (30.0, 10.0)))]
+    m = merge_grids(grids)
+    np.testing.assert_array_equal(m["counts"], grids[0]["counts"].sum(0) + grids[1]["counts"].sum(0))
+    np.testing.assert_allclose(m["cell"], (30 * cells[0] + 10 * cells[1]) / 40, rtol=1e-14)
+    np.testing.assert_allclose(m["origin"], (30 * grids[0]["origin"] + 10 * grids[1]["origin"]) / 40, rtol=1e-14)
+    assert m["nframes"] == 40.0 and m["meta"] == {"i": 0}
+    with pytest.raises(ValueError, match=r"different grid shapes \[\(4, 5, 6\), \(4, 5, 7\)\]"):
+        merge_grids([grids[0], {**grids[1], "counts": np.zeros((1, 4, 5, 7))}])
+    with pytest.raises(ValueError, match=r"no frames counted \(nframes = \[0.0, 0.0\]\)"):
+        merge_grids([{**g, "nframes": 0.0} for g in grids])

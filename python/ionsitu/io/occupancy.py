@@ -39,19 +39,40 @@ def write_occupancy(path, counts, cell, origin, nframes, meta: dict, types=None)
                                                   types=types, meta=np.array(json.dumps(meta))))
 
 
+def _core_grid(counts, cell, origin, nframes):
+    """A one-grid :class:`ionsitu.core.OccupancyGrid` holding ``counts`` (nx, ny, nz) counted
+    over ``nframes`` frames of mean cell ``cell`` (lower-triangular) and ``origin``."""
+    from ..core import OccupancyGrid
+    from .cell import lammps_box
+
+    counts = np.asarray(counts, float)
+    if counts.ndim != 3:
+        raise ValueError(f"counts must be (nx, ny, nz), got shape {counts.shape}")
+    w = float(nframes)
+    if not w > 0:
+        raise ValueError(f"nframes must be > 0, got {nframes}")
+    lo, h = lammps_box(cell, origin)
+    g = OccupancyGrid(counts.shape, 1)
+    g.deserialize(np.concatenate([[1, *counts.shape, 1, w], lo * w, h * w, counts.ravel()]))
+    return g
+
+
 def merge_grids(grids) -> dict:
     """Sum of occupancy grids (dicts of :func:`read_occupancy`): counts summed (all grids of
-    each into one), cell and origin the frame-weighted means, nframes summed."""
+    each into one), cell and origin the frame-weighted means, nframes summed -- by the C++
+    ``OccupancyGrid::merge`` (the one merge, :class:`ionsitu.core.OccupancyGrid`)."""
     shapes = {tuple(g["counts"].shape[1:]) for g in grids}
     if len(shapes) != 1:
         raise ValueError(f"replicas have different grid shapes {sorted(shapes)}")
     w = np.array([g["nframes"] for g in grids], dtype=float)
-    if w.sum() <= 0:
-        raise ValueError("no frames counted")
-    return {"counts": np.sum([g["counts"].sum(axis=0) for g in grids], axis=0),
-            "cell": np.sum([wi * g["cell"] for wi, g in zip(w, grids)], axis=0) / w.sum(),
-            "origin": np.sum([wi * g["origin"] for wi, g in zip(w, grids)], axis=0) / w.sum(),
-            "nframes": float(w.sum()), "meta": grids[0]["meta"]}
+    if w.sum() <= 0 or np.any(w < 0):
+        raise ValueError(f"no frames counted (nframes = {w.tolist()})")
+    used = [(g, wi) for g, wi in zip(grids, w) if wi > 0]  # a grid of no frames adds nothing
+    total = _core_grid(used[0][0]["counts"].sum(axis=0), used[0][0]["cell"], used[0][0]["origin"], used[0][1])
+    for g, wi in used[1:]:
+        total.merge(_core_grid(g["counts"].sum(axis=0), g["cell"], g["origin"], wi))
+    return {"counts": total.counts[0], "cell": total.cell, "origin": total.origin, "nframes": float(total.nframes),
+            "meta": grids[0]["meta"]}
 
 
 def write_cube(path, counts, cell, origin, *, to_bohr: float, comment: str = "", nframes: float = 1.0,
@@ -65,21 +86,10 @@ def write_cube(path, counts, cell, origin, *, to_bohr: float, comment: str = "",
     ``ase.Atoms`` (e.g. the framework; positions in the run's length unit) listed in the
     header; ``per_angstrom3``: densities per Å^3 (VESTA/OVITO), for styles with a known
     length in Å (not lj). Atomic write."""
-    from ..core import OccupancyGrid
-    from .cell import lammps_box
-
-    counts = np.asarray(counts, float)
-    if counts.ndim != 3:
-        raise ValueError(f"counts must be (nx, ny, nz), got shape {counts.shape}")
     if per_angstrom3 and float(to_bohr) == 1.0:
         raise ValueError("per_angstrom3 needs lengths in a unit with a known length in angstrom; "
                          f"to_bohr = {to_bohr} (lj/electron lengths are written unconverted)")
-    lo, h = lammps_box(cell, origin)
-    w = float(nframes)
-    if not w > 0:
-        raise ValueError(f"nframes must be > 0, got {nframes}")
-    g = OccupancyGrid(counts.shape, 1)
-    g.deserialize(np.concatenate([[1, *counts.shape, 1, w], lo * w, h * w, counts.ravel()]))
+    g = _core_grid(counts, cell, origin, nframes)
     kw = {}
     if atoms is not None:
         kw = {"atom_numbers": atoms.numbers, "atom_positions": atoms.positions}
