@@ -33,7 +33,7 @@ import numpy as np
 from . import units as _units
 from .analysis import arrhenius as _arr
 from .analysis import transport as _tr
-from .io.events import is_event_file
+from .io.events import is_event_file, resolve_site_file
 from .io.msd import is_msd_file, read_msd
 from .io.occupancy import merge_grids, read_occupancy, write_cube
 from .measurement import Measurement
@@ -444,9 +444,7 @@ class Hops(_Result):
         run = hop_run(path, None, member=path.parent.name, T=T)
         site_path = sites or run["meta"].get("site_file")
         if site_path:
-            sp = Path(site_path)
-            sp = sp if sp.is_absolute() or sp.exists() else path.parent / sp
-            run = hop_run(path, sp, member=path.parent.name, T=T)
+            run = hop_run(path, resolve_site_file(path, site_path), member=path.parent.name, T=T)
         classes = _hops.jump_classes([run["events"]], rel_tol=_report_defaults()["jump_rel_tol"])
         rep = member_hop_summary(run, classes, T, attempt_frequency, None, corr_window, corr_cutoff)
         entry = {k: rep.get(k) for k in _HOP_KEYS}
