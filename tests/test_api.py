@@ -83,6 +83,18 @@ def test_transport_equals_the_analysis_api(walks, tmp_path):
     ase.io.write(tmp_path / "walk.extxyz", frames, format="extxyz")
     x = Transport.from_trajectory(tmp_path / "walk.extxyz", "Li", 0.7, DT, **kw)
     assert x.D.value == pytest.approx(rep.tracer.D, rel=1e-6)   # positions rounded to 8 decimals in the file
+    # a LAMMPS text dump (types: 1 framework, 2 mobile), through the same offline path
+    dump = tmp_path / "walk.lammpstrj"
+    with open(dump, "w") as fh:
+        for a in frames:
+            fh.write(f"ITEM: TIMESTEP\n{a.info['step']}\nITEM: NUMBER OF ATOMS\n{len(a)}\n"
+                     "ITEM: BOX BOUNDS pp pp pp\n" + "0 12\n" * 3 + "ITEM: ATOMS id type x y z\n")
+            fh.writelines(f"{i + 1} {1 if z == 18 else 2} {p[0]:.12f} {p[1]:.12f} {p[2]:.12f}\n"
+                          for i, (z, p) in enumerate(zip(a.numbers, a.positions)))
+    kw_dump = dict(units="lj", masses="equal", ion_groups=0, unwrap="minimum-image")   # wrapped x y z
+    d = Transport.from_trajectory(dump, 2, 0.7, DT, **kw_dump)
+    want = transport.analyse(msd_from_trajectory(dump, 2, DT, **kw_dump), 0.7)
+    assert (d.D.value, d.D.error, d.D_collective.value) == (want.tracer.D, want.tracer.D_err, want.collective.D)
     # read-only arrays, tables, display
     with pytest.raises(ValueError):
         t.msd[0] = 1.0
