@@ -434,6 +434,8 @@ def test_result_objects_equal_the_report_json(reference, tmp_path):
         for k in ("hop_rate", "backjump_fraction", "correlated_fraction", "residence_mean"):
             same(getattr(h, k).value, e["hops"][k])
             same(getattr(h, k).error, e["hops"][k + "_err"])
+        np.testing.assert_allclose(h.residence_mean_per_replica, [r["residence_mean"] for r in e["hops"]["replicas"]],
+                                   rtol=1e-12)
         top = rep["hops"]
         for r, want in zip((0, 1), e["hops"]["replicas"]):
             one = Hops.from_run(out / f"T{T:g}" / f"r{r}", T, attempt_frequency=top["attempt_frequency"],

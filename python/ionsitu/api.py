@@ -494,7 +494,7 @@ class Hops(_Result):
         return self._get("correlated_excess_fraction")
 
     @property
-    def residence_times(self) -> np.ndarray:
+    def residence_mean_per_replica(self) -> np.ndarray:
         """Mean residence time of each replica (the per-member values pooled)."""
         return _ro(np.array([np.nan if r.get("residence_mean") is None else r["residence_mean"]
                              for r in self.entry["replicas"]], float))
