@@ -202,6 +202,12 @@ run 50
         vvox = abs(np.linalg.det(cell)) / counts.size / BOHR**3        # bohr^3
         np.testing.assert_allclose(data, counts / (counts.sum() * vvox), rtol=2e-5, atol=1e-12)
         assert data.sum() * vvox == pytest.approx(1.0, rel=1e-4)        # probability density
+    # one cube layout: the Python writer of a grid given as arrays is the fix's writer
+    from ionsitu.io.occupancy import write_cube
+
+    py = write_cube(tmp_path / "py.cube", occ["counts"].sum(axis=0), cell, occ["origin"], nframes=occ["nframes"],
+                    to_bohr=occ["meta"]["cube_length_to_bohr"])
+    assert py.read_text().splitlines()[2:] == (tmp_path / "occ.cube").read_text().splitlines()[2:]
     ase_cube = pytest.importorskip("ase.io.cube")
     with open(tmp_path / "occ.cube") as fh:
         got = ase_cube.read_cube(fh)

@@ -48,8 +48,9 @@ def test_commands_without_deepmd_do_not_import_tensorflow():
 PKG = Path(__file__).resolve().parent.parent / "python" / "ionsitu"
 #: top-level parts of the package by layer, lowest first; a part imports only parts of its own
 #: or a lower layer (core, the binding, and io are one layer: core builds io's result types,
-#: io's trajectory reader runs core's correlator; with no module cycle between them)
-LAYERS = ({"units"}, {"io", "core"}, {"analysis"}, {"report"}, {"campaign"}, {"cli"})
+#: io's trajectory reader runs core's correlator; with no module cycle between them; the result
+#: objects of api sit on top of campaign and report, below the command line)
+LAYERS = ({"units", "measurement"}, {"io", "core"}, {"analysis"}, {"report"}, {"campaign"}, {"api"}, {"cli"})
 
 
 def _module_name(path: Path) -> str:

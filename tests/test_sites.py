@@ -249,3 +249,63 @@ def test_residence_vs_volume():
     assert rv.spearman_rho == pytest.approx(1.0) and rv.pearson_r > 0.9
     with pytest.raises(ValueError, match="len\\(volume\\) 2"):
         H.residence_vs_volume(ev, vol[:2])
+
+
+# --------------------------------------------------------------------------- site-file grammar
+# One grammar, two readers: fix hop/events reads site files in C++ (read_site_file), Python in
+# ionsitu.io.sites.read_sites (which also keeps meta and the extra columns). Every case below is
+# read by both: valid files give the same cell, origin, units and sites; each invalid file is
+# refused by both, naming the same line.
+_HEAD = "# ionsitu-sites 1\n"
+_CELL = "cell 4 0 0 0 5 0 1 0 6\n"
+_COLS = "columns index sx sy sz x y z\n"
+GRAMMAR_VALID = {
+    "minimal": _HEAD + _CELL + "nsites 1\n" + _COLS + "0 0.5 0.25 0 2 1.25 0\n",
+    "every keyword, comments and blank lines": (
+        _HEAD + "# a comment\n\nunits metal\norigin 1 2 3\n" + _CELL + 'meta {"source": "test"}\n'
+        "nsites 2\ncolumns index sx sy sz x y z occupancy density\n"
+        "0 0.1 0.2 0.3 1.7 3 4.8 0.5 nan\n\n# between rows\n1 0.9 0.8 0.7 5.3 6 7.2 0.25 1e-3\n"),
+    "keywords in any order, no sites": "# ionsitu-sites 1\nnsites 0\n" + _CELL + "units lj\n" + _COLS,
+}
+GRAMMAR_INVALID = {  # text -> the line both readers name
+    "wrong magic": ("# ionsitu-site 1\n" + _CELL, 1),
+    "other version": ("# ionsitu-sites 2\n" + _CELL, 1),
+    "cell with 8 numbers": (_HEAD + "cell 4 0 0 0 5 0 0 0\nnsites 0\n" + _COLS, 2),
+    "origin with 2 numbers": (_HEAD + _CELL + "origin 1 2\nnsites 0\n" + _COLS, 3),
+    "negative nsites": (_HEAD + _CELL + "nsites -1\n" + _COLS, 3),
+    "unknown keyword": (_HEAD + _CELL + "sites 1\n", 3),
+    "columns before cell": (_HEAD + "nsites 0\n" + _COLS, 3),
+    "columns before nsites": (_HEAD + _CELL + _COLS, 3),
+    "bad column names": (_HEAD + _CELL + "nsites 0\ncolumns index x y z sx sy sz\n", 4),
+    "too many rows": (_HEAD + _CELL + "nsites 1\n" + _COLS + "0 0 0 0 0 0 0\n1 0 0 0 0 0 0\n", 6),
+    "missing field": (_HEAD + _CELL + "nsites 1\n" + _COLS + "0 0 0 0 0 0\n", 5),
+    "index out of order": (_HEAD + _CELL + "nsites 2\n" + _COLS + "1 0 0 0 0 0 0\n", 5),
+    "bad number": (_HEAD + _CELL + "nsites 1\n" + _COLS + "0 0.5 x 0 0 0 0\n", 5),
+}
+
+
+@pytest.mark.parametrize("name", GRAMMAR_VALID)
+def test_site_file_grammar_both_readers_agree_on_valid_files(tmp_path, name):
+    from ionsitu.core import read_site_file_core
+
+    p = tmp_path / "sites.txt"
+    p.write_text(GRAMMAR_VALID[name])
+    py, cpp = SF.read_sites(p), read_site_file_core(p)
+    np.testing.assert_array_equal(py.cell, cpp["cell"])
+    np.testing.assert_array_equal(py.origin, cpp["origin"])
+    np.testing.assert_array_equal(py.frac, cpp["frac"])
+    np.testing.assert_array_equal(py.cart, cpp["cart"])
+    assert py.units == cpp["units"]
+
+
+@pytest.mark.parametrize("name", GRAMMAR_INVALID)
+def test_site_file_grammar_both_readers_refuse_invalid_files(tmp_path, name):
+    from ionsitu.core import read_site_file_core
+
+    text, line = GRAMMAR_INVALID[name]
+    p = tmp_path / "sites.txt"
+    p.write_text(text)
+    with pytest.raises(ValueError, match=f"{p}:{line}: "):
+        SF.read_sites(p)
+    with pytest.raises(RuntimeError, match=f"{p}:{line}: "):
+        read_site_file_core(p)

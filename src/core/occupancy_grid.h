@@ -97,11 +97,14 @@ class OccupancyGrid {
   // (temporary file + rename). Lengths are multiplied by length_to_bohr (cube files are in
   // bohr: 1/0.529177210903 for LAMMPS metal/real units in angstrom, 1.0 to keep the units
   // as they are, e.g. LJ) and densities divided by length_to_bohr^3 accordingly.
+  // With per_angstrom3 the densities are per cubic angstrom instead (lengths stay in bohr),
+  // the unit VESTA and OVITO show; atoms (e.g. the framework) are listed in the header.
   // Throws std::runtime_error if the file cannot be written.
   void write_cube(const std::string &path, int type, Norm norm = Norm::Probability,
                   double length_to_bohr = 1.0 / 0.529177210903,
                   const CubeAtoms *atoms = nullptr,
-                  const std::string &comment = "ionsitu occupancy grid") const;
+                  const std::string &comment = "ionsitu occupancy grid", bool per_angstrom3 = false) const;
+  static constexpr double kBohrAngstrom = 0.529177210903;  // CODATA 2018
 
   // Global state for restarts: [version, nx, ny, nz, ntypes, nframes, sum_lo[3], sum_h[6],
   // counts...]; size 15 + ntypes*nvoxels. deserialize() throws std::invalid_argument on a

@@ -277,6 +277,17 @@ static void test_cube(const std::string &dir) {
   }
   CHECK(count == 6 * 5 * 7);
   CHECK_NEAR(sum * vv, 1.0, 1e-4);
+  // per_angstrom3: the same lengths (bohr), values per A^3 (integral over the voxels in A^3 = 1)
+  g.write_cube(path, 0, OccupancyGrid::Norm::Probability, f, nullptr, "per A^3", true);
+  std::ifstream in2(path);
+  std::getline(in2, l1);
+  std::getline(in2, l2);
+  CHECK(l2.find("values per A^3") != std::string::npos);
+  for (int k = 0; k < 4; ++k) std::getline(in2, l1);  // origin and voxel lines (no atoms)
+  double sum_a = 0.0;
+  while (in2 >> val) sum_a += val;
+  const double b3 = OccupancyGrid::kBohrAngstrom * OccupancyGrid::kBohrAngstrom * OccupancyGrid::kBohrAngstrom;
+  CHECK_NEAR(sum_a * vv * b3, 1.0, 1e-4);
   CHECK_THROWS(g.write_cube(dir + "/no_such_dir/x.cube", 0));
 }
 

@@ -39,7 +39,7 @@ from .. import units as _units
 from ..units import KB_EV
 
 __all__ = ["ArrheniusFit", "TwoRegimeFit", "Extrapolation", "fit", "fit_two_regime",
-           "sigma_from_ea", "resolved_points", "KINDS"]
+           "sigma_from_ea", "resolved_points", "fit_weighted", "KINDS"]
 
 #: kind -> (convention, prefactor unit in metal units); other styles: ionsitu.units.arrhenius_prefactor_unit
 KINDS = {k: (conv, _units.arrhenius_prefactor_unit(k, "metal")) for k, conv in (
@@ -253,6 +253,14 @@ def resolved_points(T, y, y_err, resolved):
     T, y, e = (np.asarray(a, dtype=float) for a in (T, y, y_err))
     ok = np.asarray(resolved, dtype=bool) & np.isfinite(y) & (y > 0)
     return T[ok], y[ok], e[ok], T[~ok]
+
+
+def fit_weighted(T, y, kind: str = "D", y_err=None, *, kB: float = KB_EV, units: str | None = None) -> ArrheniusFit:
+    """:func:`fit` weighted by ``y_err`` when every error is finite and positive, else
+    unweighted: the rule of the campaign report and of :class:`ionsitu.api.Arrhenius`."""
+    err = None if y_err is None else np.asarray(y_err, dtype=float)
+    weighted = err is not None and bool(np.all(np.isfinite(err) & (err > 0)))
+    return fit(T, y, kind, err if weighted else None, kB=kB, units=units)
 
 
 def fit(T, y, kind: str = "D", y_err=None, *, kB: float = KB_EV, units: str | None = None) -> ArrheniusFit:

@@ -20,9 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from ..io.events import EVENT_LOG_COLUMNS as COLUMNS  # noqa: F401 - re-exported
+from ..io.atomic import write_atomic
 from ..io.jsonsafe import json_safe
 from ..io.events import EVENT_LOG_MAGIC as MAGIC
-from ..io.events import is_event_file, read_events  # noqa: F401 - the reader lives in ionsitu.io.events
+from ..io.events import is_event_file, read_events, resolve_site_file  # noqa: F401 - the reader lives in ionsitu.io.events
+from ..analysis.hops.summary import CORR_RANDOM, CORR_SEED
 
 
 # --------------------------------------------------------------------------- analysis
@@ -53,7 +55,7 @@ def correlated_summary(ch, window, cutoff) -> dict:
 
 
 def summarize(events, meta, temperature=None, attempt_frequency=None, corr_window=None, corr_cutoff=None,
-              site_frac=None, rel_tol=0.05, corr_random=30, corr_seed=0):
+              site_frac=None, rel_tol=0.05, corr_random=CORR_RANDOM, corr_seed=CORR_SEED):
     """Summary dict of one event log: :func:`ionsitu.analysis.hops.hop_summary` (the function the
     campaign report pools, with the same defaults) formatted for the terminal and JSON. Jump
     classes: hop lengths clustered within ``rel_tol`` (relative), multiplicities from
@@ -324,10 +326,11 @@ def add_arguments(parser):
                         help="correlated hops: time window (default 1/nu* when --attempt-frequency is given, else "
                              "5 samples of the fix)")
     parser.add_argument("--corr-cutoff", type=float, help="correlated hops: distance cutoff (default 10 A; 3 sigma in lj)")
-    parser.add_argument("--corr-random", type=int, default=30,
+    parser.add_argument("--corr-random", type=int, default=CORR_RANDOM,
                         help="correlated hops: shuffles for the chance level (each ion's hops shifted in time at "
-                             "random; default 30, 0 = none)")
-    parser.add_argument("--corr-seed", type=int, default=0, help="correlated hops: seed of the shuffles (default 0)")
+                             f"random; default {CORR_RANDOM}, as the campaign report; 0 = none)")
+    parser.add_argument("--corr-seed", type=int, default=CORR_SEED,
+                        help=f"correlated hops: seed of the shuffles (default {CORR_SEED})")
     parser.add_argument("--json", nargs="?", const="-", metavar="FILE", help="write the summary as JSON (to FILE or stdout)")
     parser.add_argument("--plots", metavar="DIR", help="write hops_<name>.png histograms into DIR")
 
@@ -368,9 +371,8 @@ def run(args) -> int:
         site_frac = None
         site_path = args.sites or meta.get("site_file")
         if site_path:
-            sp = Path(site_path)
-            sp = sp if sp.is_absolute() or sp.exists() else f.parent / sp
-            if Path(sp).exists():
+            sp = resolve_site_file(f, site_path)
+            if sp.exists():
                 from ionsitu.io.sites import read_sites
 
                 site_frac = read_sites(sp).frac
@@ -405,5 +407,5 @@ def _emit(args, results: dict, plotted: list) -> int:
         if args.json == "-":
             print(text)
         else:
-            Path(args.json).write_text(text + "\n")
+            write_atomic(args.json, text + "\n")
     return 0

@@ -213,6 +213,13 @@ def read_events(path):
     return events_from_core(data, float(meta["dt"])), meta
 
 
+def resolve_site_file(log_path, site_file) -> Path:
+    """The site file ``site_file`` (as given, or as named in a log's header) of the event log
+    at ``log_path``: the path itself when absolute or existing, else next to the log."""
+    sp = Path(site_file)
+    return sp if sp.is_absolute() or sp.exists() else Path(log_path).parent / sp
+
+
 def observed_time(meta) -> float:
     """Observation time of an event log: (step_last - step_first) * dt (time units)."""
     return (int(meta["step_last"]) - int(meta["step_first"])) * float(meta["dt"])

@@ -1,11 +1,10 @@
 """Occupancy grids of ``fix occupancy/grid`` / :class:`ionsitu.core.OccupancyGrid`: the ``.npz``
-(read, write), the merge of replicas, and the Gaussian cube of a merged grid.
+(read, write), the merge of replicas, and the Gaussian cube of a grid given as arrays.
 
 The ``.npz`` holds counts (ntypes, nx, ny, nz), cell (3, 3) mean cell (rows a, b, c), origin
-(3,), nframes, types (atom types; [0] = whole group) and meta (a JSON string). The cube files
-of a run are written by the C++ core (``OccupancyGrid::write_cube``); :func:`write_cube` is the
-one Python writer, for grids that exist only as arrays (replicas merged by the report), in the
-same layout.
+(3,), nframes, types (atom types; [0] = whole group) and meta (a JSON string). Every cube file
+is written by the C++ core (``OccupancyGrid::write_cube``): the fix's, and through
+:func:`write_cube` those of grids that exist only as arrays (replicas merged by the report).
 """
 
 from __future__ import annotations
@@ -40,37 +39,62 @@ def write_occupancy(path, counts, cell, origin, nframes, meta: dict, types=None)
                                                   types=types, meta=np.array(json.dumps(meta))))
 
 
+def _core_grid(counts, cell, origin, nframes):
+    """A one-grid :class:`ionsitu.core.OccupancyGrid` holding ``counts`` (nx, ny, nz) counted
+    over ``nframes`` frames of mean cell ``cell`` (lower-triangular) and ``origin``."""
+    from ..core import OccupancyGrid
+    from .cell import lammps_box
+
+    counts = np.asarray(counts, float)
+    if counts.ndim != 3:
+        raise ValueError(f"counts must be (nx, ny, nz), got shape {counts.shape}")
+    w = float(nframes)
+    if not w > 0:
+        raise ValueError(f"nframes must be > 0, got {nframes}")
+    lo, h = lammps_box(cell, origin)
+    g = OccupancyGrid(counts.shape, 1)
+    g.deserialize(np.concatenate([[1, *counts.shape, 1, w], lo * w, h * w, counts.ravel()]))
+    return g
+
+
 def merge_grids(grids) -> dict:
     """Sum of occupancy grids (dicts of :func:`read_occupancy`): counts summed (all grids of
-    each into one), cell and origin the frame-weighted means, nframes summed."""
+    each into one), cell and origin the frame-weighted means, nframes summed -- by the C++
+    ``OccupancyGrid::merge`` (the one merge, :class:`ionsitu.core.OccupancyGrid`)."""
     shapes = {tuple(g["counts"].shape[1:]) for g in grids}
     if len(shapes) != 1:
         raise ValueError(f"replicas have different grid shapes {sorted(shapes)}")
     w = np.array([g["nframes"] for g in grids], dtype=float)
-    if w.sum() <= 0:
-        raise ValueError("no frames counted")
-    return {"counts": np.sum([g["counts"].sum(axis=0) for g in grids], axis=0),
-            "cell": np.sum([wi * g["cell"] for wi, g in zip(w, grids)], axis=0) / w.sum(),
-            "origin": np.sum([wi * g["origin"] for wi, g in zip(w, grids)], axis=0) / w.sum(),
-            "nframes": float(w.sum()), "meta": grids[0]["meta"]}
+    if w.sum() <= 0 or np.any(w < 0):
+        raise ValueError(f"no frames counted (nframes = {w.tolist()})")
+    used = [(g, wi) for g, wi in zip(grids, w) if wi > 0]  # a grid of no frames adds nothing
+    total = _core_grid(used[0][0]["counts"].sum(axis=0), used[0][0]["cell"], used[0][0]["origin"], used[0][1])
+    for g, wi in used[1:]:
+        total.merge(_core_grid(g["counts"].sum(axis=0), g["cell"], g["origin"], wi))
+    return {"counts": total.counts[0], "cell": total.cell, "origin": total.origin, "nframes": float(total.nframes),
+            "meta": grids[0]["meta"]}
 
 
-def write_cube(path, counts, cell, origin, *, to_bohr: float, comment: str = "") -> Path:
-    """Gaussian cube of the probability density of ``counts`` (nx, ny, nz) on ``cell`` (rows
-    a, b, c) and ``origin``; lengths times ``to_bohr`` (1 for lj), density per bohr^3; no atoms;
-    x slowest, z fastest, six values per line (as fix occupancy/grid writes it). Atomic write."""
-    counts = np.asarray(counts, float)
-    n = counts.shape
-    cellb = np.asarray(cell, float) * to_bohr
-    vvox = abs(np.linalg.det(cellb)) / counts.size
-    rho = counts / (counts.sum() * vvox) if counts.sum() > 0 else counts
-    lines = [comment or "ionsitu campaign report: merged occupancy grid",
-             "probability density of the mobile ions (integral over the cell = 1), per bohr^3",
-             f"{0:5d} " + " ".join(f"{v:.6f}" for v in np.asarray(origin, float) * to_bohr)]
-    for k in range(3):
-        lines.append(f"{n[k]:5d} " + " ".join(f"{v:.6f}" for v in cellb[k] / n[k]))
-    flat = rho.ravel()  # C order: x slowest, z fastest
-    full, rest = divmod(len(flat), 6)  # one %-format of all values (a loop of f-strings took 0.2 s)
-    rows = [" ".join(["%.6e"] * 6)] * full + ([" ".join(["%.6e"] * rest)] if rest else [])
-    body = ["\n".join(rows) % tuple(flat.tolist())] if len(flat) else []
-    return write_atomic(path, "\n".join(lines + body) + "\n")
+def write_cube(path, counts, cell, origin, *, to_bohr: float, comment: str = "", nframes: float = 1.0,
+               norm: str = "probability", atoms=None, per_angstrom3: bool = False) -> Path:
+    """Gaussian cube of ``counts`` (nx, ny, nz) on ``cell`` (lower-triangular rows a, b, c) and
+    ``origin``, written by the fix's own writer (``OccupancyGrid::write_cube`` through
+    :class:`ionsitu.core.OccupancyGrid`: one layout for every cube, docs/file_formats.md).
+
+    Lengths times ``to_bohr`` (1 for lj); ``norm`` "probability" (per bohr^3, integral 1),
+    "density" (atoms per bohr^3 averaged over ``nframes``) or "counts". ``atoms``: an
+    ``ase.Atoms`` (e.g. the framework; positions in the run's length unit) listed in the
+    header; ``per_angstrom3``: densities per Å^3 (VESTA/OVITO), for styles with a known
+    length in Å (not lj). Atomic write."""
+    if per_angstrom3 and float(to_bohr) == 1.0:
+        raise ValueError("per_angstrom3 needs lengths in a unit with a known length in angstrom; "
+                         f"to_bohr = {to_bohr} (lj/electron lengths are written unconverted)")
+    g = _core_grid(counts, cell, origin, nframes)
+    kw = {}
+    if atoms is not None:
+        kw = {"atom_numbers": atoms.numbers, "atom_positions": atoms.positions}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    g.write_cube(path, -1, norm, float(to_bohr), comment or "ionsitu: occupancy grid", per_angstrom3=per_angstrom3,
+                 **kw)
+    return path

@@ -31,6 +31,11 @@ Rules:
    places the sites at these fractional coordinates of the CURRENT box at every sample
    (so NPT and triclinic boxes work). ``x y z`` = origin + s @ cell, informational.
 5. Numbers are decimal (``%.12g``). A different version number is refused.
+
+Two readers keep this grammar: the C++ one (sites for ``fix hop/events``, also bound as
+:func:`ionsitu.core.read_site_file_core`) and :func:`read_sites` (which also keeps ``meta`` and
+the extra columns, which the C++ reader skips). tests/test_sites.py reads one set of valid and
+invalid files with both: the same cell, origin, units and sites, the same line named in each error.
 """
 
 from __future__ import annotations

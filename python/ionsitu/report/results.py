@@ -67,6 +67,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -137,20 +138,20 @@ def load_hop_runs(camp, members) -> list[dict]:
     """Event logs of the members (output ``events`` of [analysis.hop_events]) with their sites:
     dicts with member, T, events, meta, N, time, cell (the log's last box), site_frac (None in
     site-free mode)."""
-    runs = []
-    for m in members:
-        out = camp.outputs(m)
-        path = out["events"]
-        if not path.is_file():
-            continue
-        ev, meta = read_events(path)
-        sf = None
-        if meta.get("mode") == "sites" and out["sites"].is_file():
-            sf = read_sites(out["sites"]).frac
-        runs.append({"member": m, "T": m.T, "events": ev, "meta": meta, "N": int(meta["natoms"]),
-                     "time": _hops.observed_time(meta), "cell": np.array(meta["cell"], float).reshape(3, 3),
-                     "site_frac": sf})
-    return runs
+    return [hop_run(camp.outputs(m)["events"], camp.outputs(m).get("sites"), m, m.T)
+            for m in members if camp.outputs(m)["events"].is_file()]
+
+
+def hop_run(events_path, sites_path=None, member=None, T=None) -> dict:
+    """One event log as :func:`member_hop_summary` takes it (see :func:`load_hop_runs`); the
+    sites from ``sites_path`` in site mode when that file exists."""
+    ev, meta = read_events(events_path)
+    sf = None
+    if meta.get("mode") == "sites" and sites_path is not None and Path(sites_path).is_file():
+        sf = read_sites(sites_path).frac
+    return {"member": member, "T": T, "events": ev, "meta": meta, "N": int(meta["natoms"]),
+            "time": _hops.observed_time(meta), "cell": np.array(meta["cell"], float).reshape(3, 3),
+            "site_frac": sf}
 
 
 def member_hop_summary(run, classes, T, nu, nu_source, corr_window, corr_cutoff) -> dict:
@@ -159,7 +160,7 @@ def member_hop_summary(run, classes, T, nu, nu_source, corr_window, corr_cutoff)
     s = _hops.hop_summary(ev, meta, temperature=T, attempt_frequency=nu, attempt_frequency_source=nu_source,
                           classes=classes, site_frac=run["site_frac"], corr_window=corr_window,
                           corr_cutoff=corr_cutoff, corr_random=CORR_RANDOM, corr_seed=CORR_SEED)
-    out = {"member": run["member"].name, "n_sites": meta.get("nsites") if s.site_mode else None, "n_ions": N,
+    out = {"member": getattr(run["member"], "name", run["member"]), "n_sites": meta.get("nsites") if s.site_mode else None, "n_ions": N,
            "time": t, "n_hops": s.n_hops, "n_ions_hopped": s.n_ions_hopped, "hop_rate": s.hop_rate}
     if t <= 0:
         return out
@@ -313,22 +314,31 @@ def build_occupancy(camp, by_T) -> tuple[dict, dict, list[str]]:
         except ValueError as exc:
             warns.append(f"T={T:g}: occupancy grids not merged: {exc}")
             continue
-        shape = g["counts"].shape
-        edge = np.linalg.norm(g["cell"], axis=1) / np.array(shape)
-        mind = rc.get("site_min_distance")
-        mind = float(2 * edge.mean()) if mind is None else mind
-        entry = {"members": [m.name for m in ms], "n_replicas": len(ms), "shape": list(shape),
-                 "nframes": g["nframes"], "cell": g["cell"], "origin": g["origin"], "positions": float(g["counts"].sum())}
-        try:
-            ss = find_sites(g["counts"], g["cell"], g["origin"], threshold=rc["site_threshold"], min_distance=mind)
-            entry.update(n_sites_found=ss.sites.n, site_threshold=rc["site_threshold"], site_min_distance=mind,
-                         density_max=float(ss.density.max()),
-                         occupancy_in_sites=float(np.nansum(ss.sites.occupancy)))
-        except ValueError as exc:
-            entry["sites_error"] = str(exc)
+        entry = {"members": [m.name for m in ms], "n_replicas": len(ms)}
+        entry.update(occupancy_summary(g, rc["site_threshold"], rc.get("site_min_distance"))[0])
         per_T[T] = entry
         merged[T] = g
     return per_T, merged, warns
+
+
+def occupancy_summary(g, threshold, min_distance=None) -> tuple[dict, object]:
+    """The report's numbers of one (merged) grid ``g`` (:func:`ionsitu.io.occupancy.merge_grids`)
+    and its :class:`ionsitu.analysis.sites.SiteSearch` (None when the search fails, with
+    ``sites_error``): sites above ``threshold`` (relative) merged within ``min_distance``
+    (default 2 mean voxel edges)."""
+    shape = g["counts"].shape
+    edge = np.linalg.norm(g["cell"], axis=1) / np.array(shape)
+    mind = float(2 * edge.mean()) if min_distance is None else min_distance
+    entry = {"shape": list(shape), "nframes": g["nframes"], "cell": g["cell"], "origin": g["origin"],
+             "positions": float(g["counts"].sum())}
+    ss = None
+    try:
+        ss = find_sites(g["counts"], g["cell"], g["origin"], threshold=threshold, min_distance=mind)
+        entry.update(n_sites_found=ss.sites.n, site_threshold=threshold, site_min_distance=mind,
+                     density_max=float(ss.density.max()), occupancy_in_sites=float(np.nansum(ss.sites.occupancy)))
+    except ValueError as exc:
+        entry["sites_error"] = str(exc)
+    return entry, ss
 
 
 # --------------------------------------------------------------------------------------
@@ -475,11 +485,11 @@ def build(camp) -> dict:
             arr[key] = {"error": f"needs >= 2 temperatures with a resolved {label}, have {len(np.unique(T))}",
                         "skipped_T_unresolved": skipped}
             continue
-        weighted = bool(np.all(np.isfinite(err) & (err > 0)))
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                f = _arr.fit(T, y, kind, err if weighted else None, kB=kB, units=units)
+                f = _arr.fit_weighted(T, y, kind, err, kB=kB, units=units)
+                weighted = f.weighted
                 d = _arrhenius_summary(f, extrap_T, level)
                 d["two_regime"] = None
                 if rep_conf["two_regime"] and len(np.unique(T)) >= 5:
@@ -512,9 +522,9 @@ def build(camp) -> dict:
             T = np.array([e["T"] for e in pts])
             y = np.array([e["hops"][fld] for e in pts], float)
             err = np.array([np.nan if e["hops"][fld + "_err"] is None else e["hops"][fld + "_err"] for e in pts])
-            weighted = bool(np.all(np.isfinite(err) & (err > 0)))
             try:
-                f = _arr.fit(T, y, kind, err if weighted else None, kB=kB, units=units)
+                f = _arr.fit_weighted(T, y, kind, err, kB=kB, units=units)
+                weighted = f.weighted
                 d = _arrhenius_summary(f, None, level)
                 d["quantity"] = label
                 arr[key] = d
