@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .members import _file_digest
 from .scheduler import on_root
-from .schema import GROUP_MOBILE, Key, _is_num, _q, _suggest
+from .schema import _REQUIRED, GROUP_MOBILE, Key, _is_num, _q, _suggest
 
 
 
@@ -373,7 +373,112 @@ def _read_structure(path, fmt=None):
     return ase_read(str(path), format=fmt)
 
 
+def _type_number(key, t, conf, err):
+    """An atom type given as a number or an element of system.type_map: its number (None after an error)."""
+    if isinstance(t, str):
+        tm = conf["system"].get("type_map")
+        if not tm or t not in tm:
+            err(key, f"element {t!r} is not in system.type_map {tm}" if tm else f"element {t!r} needs system.type_map")
+            return None
+        return tm.index(t) + 1
+    return t
+
+
+def _check_block(name, cfg, conf, err):
+    """block: a multiple of nevery; restart_every a multiple of block (a restart never splits a block).
+    Sets cfg['block'] to its default (restart_every, else the production steps)."""
+    key = f"analysis.{name}.block"
+    r = conf["campaign"]["restart_every"]
+    if cfg.get("block") is None:
+        cfg["block"] = r or conf["production"]["steps"]
+    b, nev = cfg["block"], cfg.get("nevery")
+    if b and nev and b % nev:
+        err(key, f"{b} is not a multiple of nevery {nev}")
+    if b and r and r % b:
+        err(key, f"campaign.restart_every {r} is not a multiple of block {b} (a restart would split a block)")
+
+
+_BLOCK_DOC = ("steps of each block written to the file (the average of block/nevery samples; default: "
+              "restart_every, else the production steps); a multiple of nevery that divides restart_every")
+
+
+class Rdf(Analysis):
+    """LAMMPS's ``compute rdf`` averaged by ``fix ave/time ... mode vector`` in blocks: ``rdf.dat``."""
+
+    name, fix_style, fix_id = "rdf", "ave/time", "ionsitu_rdf"
+    keys = {
+        "pairs": Key("pairs", "pairs of atom types [[i, j], ...] (numbers or elements of system.type_map)", _REQUIRED),
+        "r_max": Key("float", "largest distance (distance units; <= the force cutoff + skin, or set comm_modify "
+                     "cutoff in [lammps] commands)", _REQUIRED, positive=True),
+        "bins": Key("int", "number of bins of width r_max/bins", 100, positive=True),
+        "nevery": Key("int", "compute g(r) every this many steps", 100, positive=True),
+        "block": Key("int", _BLOCK_DOC, positive=True),
+    }
+
+    def check(self, cfg, conf, err):
+        key = f"analysis.{self.name}.pairs"
+        if cfg.get("pairs") is not None:
+            pairs = [[_type_number(f"{key}[{i}][{j}]", t, conf, err) for j, t in enumerate(p)]
+                     for i, p in enumerate(cfg["pairs"])]
+            cfg["pairs"] = pairs if all(None not in p for p in pairs) else None
+        _check_block(self.name, cfg, conf, err)
+
+    def commands(self, cfg, conf, member_dir):
+        pairs = " ".join(f"{i} {j}" for i, j in cfg["pairs"])
+        nrep = cfg["block"] // cfg["nevery"]
+        return [f"compute {self.fix_id} all rdf {cfg['bins']} {pairs} cutoff {cfg['r_max']!r}",
+                f"fix {self.fix_id} all ave/time {cfg['nevery']} {nrep} {cfg['block']} c_{self.fix_id}[*] mode vector "
+                f"ave one format \" %.15g\" append {_q(self.outputs(member_dir)['rdf'])}"]
+
+    def outputs(self, member_dir):
+        return {"rdf": member_dir / "rdf.dat"}
+
+
+class Doas(Analysis):
+    """Thermal density of atomistic states: ``compute pe/atom`` of the mobile ions histogrammed
+    per type by ``fix ave/histo`` in blocks: ``doas_t<type>.dat``."""
+
+    name, fix_style, fix_id = "doas", "ave/histo", "ionsitu_doas"
+    keys = {
+        "types": Key("types", "one histogram per listed mobile type (numbers or elements; default: every mobile type)"),
+        "range": Key("floats", "[e_min, e_max]: energy range of the histogram (energy units of the style); "
+                     "values outside are counted in the first / last bin", _REQUIRED),
+        "bins": Key("int", "number of bins in the range", 200, positive=True),
+        "nevery": Key("int", "histogram the energies every this many steps", 100, positive=True),
+        "block": Key("int", _BLOCK_DOC, positive=True),
+    }
+
+    def check(self, cfg, conf, err):
+        key = f"analysis.{self.name}"
+        if cfg.get("types") is not None:
+            cfg["types"] = _mobile_subset(f"{key}.types", cfg["types"], conf, err)
+        elif conf["mobile"].get("types"):
+            cfg["types"] = list(conf["mobile"]["types"])
+        rg = cfg.get("range")
+        if rg is not None and (len(rg) != 2 or not rg[0] < rg[1]):
+            err(f"{key}.range", f"must be [e_min, e_max] with e_min < e_max, got {rg!r}")
+        _check_block(self.name, cfg, conf, err)
+
+    def group(self, t: int) -> str:
+        return f"{self.fix_id}_t{t}"
+
+    def commands(self, cfg, conf, member_dir):
+        lo, hi = cfg["range"]
+        nrep = cfg["block"] // cfg["nevery"]
+        cmds = [f"compute {self.fix_id} {GROUP_MOBILE} pe/atom"]
+        for t in cfg["types"]:
+            cmds += [f"group {self.group(t)} type {t}",
+                     f"fix {self.group(t)} {self.group(t)} ave/histo {cfg['nevery']} {nrep} {cfg['block']} "
+                     f"{lo!r} {hi!r} {cfg['bins']} c_{self.fix_id} mode vector ave one beyond extra "
+                     f"append {_q(str(self.outputs(member_dir)['doas']).format(type=t))}"]
+        return cmds
+
+    def outputs(self, member_dir):
+        """``doas``: the histogram file of a type, a template: ``str(path).format(type=t)``."""
+        return {"doas": member_dir / "doas_t{type}.dat"}
+
+
 #: analyses the driver knows ([analysis.<name>] tables)
-ANALYSES: dict[str, Analysis] = {a.name: a for a in (MsdCross(), OccupancyGrid(), HopEvents())}
+ANALYSES: dict[str, Analysis] = {a.name: a for a in (MsdCross(), OccupancyGrid(), HopEvents(), Rdf(), Doas())}
 #: analyses being written: a clear message instead of "unknown" (none at present)
 PLANNED: dict[str, str] = {}

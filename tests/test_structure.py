@@ -1,0 +1,144 @@
+"""[analysis.rdf] and [analysis.doas]: LAMMPS's compute rdf / fix ave/time and compute pe/atom /
+fix ave/histo as the campaign writes them, read by ionsitu.io.lammps_ave and analysed by
+ionsitu.analysis.structure, against numpy on the dumped positions (1 and 2 ranks)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ionsitu.analysis import structure as S
+from ionsitu.campaign.analyses import ANALYSES
+from ionsitu.io.lammps_ave import read_ave_histo, read_ave_time_vector
+from lammps_helpers import read_dump, run_lmp
+
+LJ_2TYPES = """
+units lj
+atom_style atomic
+lattice fcc 0.8442
+region box block 0 4 0 4 0 4
+create_box 2 box
+create_atoms 1 box
+set type 1 type/fraction 2 0.25 4242
+mass * 1.0
+pair_style lj/cut 2.5
+pair_coeff * * 1.0 1.0
+velocity all create {T} 87287 loop geom
+fix md all nvt temp {T} {T} 0.1
+group ionsitu_mobile type 2
+"""
+
+
+def numpy_rdf(pos, types, L, pairs, r_max, bins):
+    """g(r) and the cumulative coordination of compute rdf (its normalisation: N_j - 1 partners for
+    i == j, shell volumes of the bins), from positions of one frame in a cubic box of edge L."""
+    d = pos[:, None, :] - pos[None, :, :]
+    d -= L * np.round(d / L)
+    r = np.sqrt((d ** 2).sum(-1))
+    dr = r_max / bins
+    edges = np.arange(bins + 1) * dr
+    shell = 4.0 * np.pi / 3.0 * (edges[1:] ** 3 - edges[:-1] ** 3) / L ** 3
+    g, c = [], []
+    for a, b in pairs:
+        ia, ib = types == a, types == b
+        rr = r[np.ix_(ia, ib)]
+        if a == b:
+            rr = rr[~np.eye(ia.sum(), dtype=bool)]
+        k = np.floor(rr[rr < r_max] / dr).astype(int)
+        hist = np.bincount(k[k < bins], minlength=bins).astype(float)
+        partners = ib.sum() - (1 if a == b else 0)
+        g.append(hist / (shell * partners * ia.sum()))
+        c.append(np.cumsum(hist) / ia.sum())
+    return np.array(g), np.array(c)
+
+
+def rdf_script(tmp: Path, T, steps, cfg, dump_every):
+    cmds = ANALYSES["rdf"].commands(cfg, {}, tmp)
+    return (LJ_2TYPES.format(T=T) + "\n".join(cmds) +
+            f"\ndump d all custom {dump_every} dump.txt id type x y z\ndump_modify d sort id format float %.17g\n"
+            f"run {steps}\n")
+
+
+@pytest.mark.parametrize("nprocs", [1, 2])
+def test_rdf_equals_numpy_rdf_of_the_dumped_positions(tmp_path, nprocs):
+    cfg = {"pairs": [[1, 1], [1, 2], [2, 2]], "r_max": 2.4, "bins": 48, "nevery": 20, "block": 100}
+    run_lmp(tmp_path, rdf_script(tmp_path, 1.5, 300, cfg, 20), nprocs=nprocs)
+    blocks = read_ave_time_vector(tmp_path / "rdf.dat")
+    np.testing.assert_array_equal(blocks.steps, [100, 200, 300])
+    frames, names, steps = read_dump(tmp_path / "dump.txt")
+    L = (4 / 0.8442) ** (1 / 3) * 4
+    ref = [numpy_rdf(f[:, 2:5], f[:, 1].astype(int), L, cfg["pairs"], cfg["r_max"], cfg["bins"]) for f in frames]
+    nrep = cfg["block"] // cfg["nevery"]
+    for b, step in enumerate(blocks.steps):
+        sel = [k for k, s in enumerate(steps) if step - cfg["block"] < s <= step]
+        assert len(sel) == nrep
+        g = np.mean([ref[k][0] for k in sel], axis=0)
+        c = np.mean([ref[k][1] for k in sel], axis=0)
+        np.testing.assert_allclose(blocks.rows[b, :, 1::2].T, g, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(blocks.rows[b, :, 2::2].T, c, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(blocks.rows[b, :, 0], (np.arange(cfg["bins"]) + 0.5) * cfg["r_max"] / cfg["bins"],
+                                   rtol=1e-12)
+    run = S.rdf_from_blocks(blocks.rows)
+    np.testing.assert_allclose(run.g, blocks.rows[:, :, 1::2].mean(0).T, rtol=1e-12)
+    np.testing.assert_allclose(run.g_err, blocks.rows[:, :, 1::2].std(0, ddof=1).T / np.sqrt(3), rtol=1e-12, atol=1e-15)
+    assert run.n_blocks == [3]
+
+
+def test_first_shell_of_an_fcc_crystal_has_12_neighbours(tmp_path):
+    cfg = {"pairs": [[1, 1], [2, 2]], "r_max": 2.0, "bins": 80, "nevery": 10, "block": 50}
+    script = rdf_script(tmp_path, 0.02, 100, cfg, 1000).replace("set type 1 type/fraction 2 0.25 4242", "")
+    run_lmp(tmp_path, script)
+    run = S.rdf_from_blocks(read_ave_time_vector(tmp_path / "rdf.dat").rows)
+    kT = 0.02
+    shell = S.first_shell(run.r, run.g[0], run.coord[0], kT)
+    assert shell.n == pytest.approx(12.0, abs=1e-12)
+    a = (4 / 0.8442) ** (1 / 3)
+    assert abs(shell.r_peak - a / np.sqrt(2)) < 2 * cfg["r_max"] / cfg["bins"]
+    assert shell.g_min == 0.0 and shell.barrier is None           # nobody leaves the shell of a crystal
+    W = S.potential_of_mean_force(run.g[0], kT)
+    assert np.isnan(W[run.g[0] == 0]).all() and np.nanmin(W) == pytest.approx(-kT * np.log(run.g[0].max()))
+    with pytest.raises(ValueError, match="no first shell"):      # type 2 has no atoms: g = 0
+        S.first_shell(run.r, run.g[1], run.coord[1], kT)
+
+
+def test_first_shell_barrier_of_a_liquid_is_kT_ln_of_the_peak_over_the_minimum():
+    r = np.linspace(0.05, 3.0, 60)
+    g = 1 + 1.5 * np.exp(-((r - 1.1) / 0.15) ** 2) - 0.6 * np.exp(-((r - 1.55) / 0.2) ** 2)
+    g[r < 0.8] = 0.0
+    coord = np.cumsum(g) * 0.1
+    s = S.first_shell(r, g, coord, 1.3)
+    ip, im = int(np.argmax(g)), int(np.argmin(np.where(r > 1.1, g, np.inf)))
+    assert (s.r_peak, s.r_min, s.n) == (r[ip], r[im], coord[im])
+    assert s.barrier == pytest.approx(1.3 * np.log(g[ip] / g[im]), rel=1e-14)
+    W = S.potential_of_mean_force(g, 1.3)
+    assert s.barrier == pytest.approx(W[im] - W[ip], rel=1e-12)
+
+
+def test_replica_average_and_error():
+    rng = np.random.default_rng(1)
+    runs = [S.rdf_from_blocks(np.concatenate([np.tile(np.arange(5.0)[None, :, None], (4, 1, 1)),
+                                              rng.random((4, 5, 4))], axis=2)) for _ in range(3)]
+    avg = S.average_rdfs(runs)
+    g = np.array([x.g for x in runs])
+    np.testing.assert_allclose(avg.g, g.mean(0), rtol=1e-14)
+    np.testing.assert_allclose(avg.g_err, g.std(0, ddof=1) / np.sqrt(3), rtol=1e-14)
+    assert avg.n_replicas == 3 and avg.g.shape == (2, 5)
+    with pytest.raises(ValueError, match="replica 1: bins or pairs differ"):
+        S.average_rdfs([runs[0], S.rdf_from_blocks(np.ones((2, 6, 3)))])
+
+
+def test_repeated_blocks_of_a_resumed_run_are_taken_once(tmp_path):
+    """A resumed member appends the blocks after its restart again: the last copy is kept, a block
+    cut short by a kill is dropped."""
+    p = tmp_path / "rdf.dat"
+    head = "# Time-averaged data for fix x\n# TimeStep Number-of-rows\n# Row c_r[1] c_r[2] c_r[3]\n"
+    blk = lambda s, v: f"{s} 2\n1 0.5 {v} 1\n2 1.5 {v + 1} 2\n"  # noqa: E731
+    p.write_text(head + blk(100, 1.0) + blk(200, 2.0) + "300 2\n1 0.5 9 9\n" + head + blk(200, 2.0) + blk(300, 3.0))
+    b = read_ave_time_vector(p)
+    np.testing.assert_array_equal(b.steps, [100, 200, 300])
+    np.testing.assert_array_equal(b.rows[:, 0, 1], [1.0, 2.0, 3.0])
+    assert b.columns == ["c_r[1]", "c_r[2]", "c_r[3]"]
+    with pytest.raises(FileNotFoundError, match="fix ave/histo file not found"):
+        read_ave_histo(tmp_path / "none.dat")
