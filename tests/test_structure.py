@@ -142,3 +142,84 @@ def test_repeated_blocks_of_a_resumed_run_are_taken_once(tmp_path):
     assert b.columns == ["c_r[1]", "c_r[2]", "c_r[3]"]
     with pytest.raises(FileNotFoundError, match="fix ave/histo file not found"):
         read_ave_histo(tmp_path / "none.dat")
+
+
+# ---------------------------------------------------------------------------------------- DOAS
+from ionsitu.analysis import doas as D  # noqa: E402
+
+
+def test_doas_histograms_equal_numpy_histograms_of_the_dumped_energies(tmp_path):
+    """fix ave/histo of compute pe/atom per type (the commands of [analysis.doas]) = numpy on the
+    per-atom energies dumped at the same steps; the offline path (ionsitu.analysis.doas.histogram)
+    gives the same counts."""
+    cfg = {"types": [1, 2], "range": [-7.0, -4.5], "bins": 25, "nevery": 10, "block": 50}
+    cmds = ANALYSES["doas"].commands(cfg, {}, tmp_path)
+    script = (LJ_2TYPES.format(T=1.2) + "group ionsitu_mobile type 1 2\n" + "\n".join(cmds) +
+              "\ndump d all custom 10 dump.txt id type c_ionsitu_doas\ndump_modify d sort id format float %.17g\n"
+              "run 150\n")
+    run_lmp(tmp_path, script)
+    frames, names, steps = read_dump(tmp_path / "dump.txt")
+    for t in (1, 2):
+        h = read_ave_histo(tmp_path / f"doas_t{t}.dat")
+        np.testing.assert_array_equal(h.steps, [50, 100, 150])
+        assert h.counts.shape == (3, 27) and (h.missing == 0).all()
+        for b, step in enumerate(h.steps):
+            sel = [k for k, s in enumerate(steps) if step - 50 < s <= step]
+            e = np.concatenate([frames[k][frames[k][:, 1] == t, 2] for k in sel])
+            np.testing.assert_array_equal(h.counts[b], D.histogram(e, -7.0, -4.5, 25))
+            assert h.total[b] == len(e)
+        d = D.doas_from_counts(h.counts, -7.0, -4.5)
+        assert d.density.sum() * d.de + d.below + d.above == pytest.approx(1.0, rel=1e-12)
+        e_all = np.concatenate([frames[k][frames[k][:, 1] == t, 2] for k in range(1, len(steps))])
+        inr = e_all[(e_all >= -7.0) & (e_all <= -4.5)]
+        assert abs(d.mean - inr.mean()) < d.de / 2 and d.width == pytest.approx(inr.std(), abs=d.de)
+    assert D.overlap(d, d) == pytest.approx(1.0 - d.below - d.above, rel=1e-12)
+
+
+def _sum_of_per_atom_energies(lmp):
+    lmp.command("compute ionsitu_test_pe all pe/atom")
+    lmp.command("compute ionsitu_test_tot all pe")
+    lmp.command("thermo_style custom step c_ionsitu_test_tot")
+    lmp.command("run 0")
+    pe_atom = np.array(lmp.numpy.extract_compute("ionsitu_test_pe", 1, 1))[: lmp.extract_global("nlocal")]
+    return pe_atom.sum(), lmp.numpy.extract_compute("ionsitu_test_tot", 0, 0)
+
+
+def test_per_atom_energies_sum_to_the_potential_energy_lj():
+    import ionsitu
+
+    lmp = ionsitu.lammps_instance()
+    try:
+        lmp.commands_string(LJ_2TYPES.format(T=1.0))
+        s, tot = _sum_of_per_atom_energies(lmp)
+    finally:
+        lmp.close()
+    assert s == pytest.approx(tot, rel=1e-12) and tot < 0
+
+
+def test_per_atom_energies_sum_to_the_potential_energy_deepmd():
+    """pair_style deepmd fills compute pe/atom: their sum is the total energy of the model."""
+    import ionsitu
+
+    ex = Path(__file__).resolve().parents[1] / "examples" / "dpmd"
+    lmp = ionsitu.lammps_instance(deepmd=True)
+    try:
+        for c in ("units metal", "atom_style atomic", "boundary p p p", f'read_data "{ex / "data.fwli"}"',
+                  f'pair_style deepmd "{ex / "model1.pb"}"', "pair_coeff * * Fw Li"):
+            lmp.command(c)
+        s, tot = _sum_of_per_atom_energies(lmp)
+    finally:
+        lmp.close()
+    assert s == pytest.approx(tot, rel=1e-10) and tot != 0.0
+
+
+def test_onset_temperature_of_a_kinked_mean_energy():
+    T = np.array([300.0, 400, 500, 600, 700, 800, 900, 1000])
+    E = np.where(T < 620, -2.0 + 1e-4 * (T - 620), -2.0 + 5e-4 * (T - 620))
+    fit = D.onset_temperature(T, E + np.array([1, -1, 1, -1, 1, -1, 1, -1]) * 1e-6)
+    assert fit.x_c == pytest.approx(620, abs=5) and fit.preferred == "two"
+    assert fit.x_c_range[0] <= fit.x_c <= fit.x_c_range[1]
+    v, lo, hi = fit.extrapolate_low(250.0)
+    assert lo < v < hi and v == pytest.approx(-2.0 + 1e-4 * (250 - 620), abs=1e-5)
+    with pytest.raises(ValueError, match="need 5 points"):
+        D.onset_temperature(T[:4], E[:4])
