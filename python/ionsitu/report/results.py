@@ -81,6 +81,7 @@ from ..io.model_devi import model_devi_files, read_model_devi
 from ..io.msd import read_msd
 from ..io.occupancy import merge_grids, read_occupancy
 from ..io.sites import read_sites
+from .structure import build_doas, build_rdf
 
 __all__ = ["build", "REPORT_SCHEMA", "REPORT_VERSION", "REPORT_VERSION_MINOR", "CORR_RANDOM", "CORR_SEED"]
 
@@ -505,6 +506,10 @@ def build(camp) -> dict:
             except Exception as exc:  # noqa: BLE001
                 arr[key] = {"error": f"{type(exc).__name__}: {exc}"}
 
+    rdf, w = build_rdf(camp, by_T, kB)
+    doas, w2 = build_doas(camp, by_T, arr)
+    warn_list += w + w2
+
     md = None
     if md_any:
         flagged = [e["T"] for e in temps if e.get("model_deviation", {}).get("flagged")]
@@ -541,7 +546,7 @@ def build(camp) -> dict:
                     "unfinished": sum(m["state"] not in ("completed", "failed") for m in members)},
         "temperatures": temps, "arrhenius": arr, "model_deviation": md, "failed": failed,
         "members": members, "warnings": warn_list,
-        "hops": hops_top, "occupancy": {"files": {}} if occ_grids else None,
+        "hops": hops_top, "occupancy": {"files": {}} if occ_grids else None, "rdf": rdf, "doas": doas,
     }
     if hops_top is not None:
         data["conventions"]["hops"] = (
