@@ -155,7 +155,7 @@ def test_doas_histograms_equal_numpy_histograms_of_the_dumped_energies(tmp_path)
     cfg = {"types": [1, 2], "range": [-7.0, -4.5], "bins": 25, "nevery": 10, "block": 50}
     cmds = ANALYSES["doas"].commands(cfg, {}, tmp_path)
     script = (LJ_2TYPES.format(T=1.2) + "group ionsitu_mobile type 1 2\n" + "\n".join(cmds) +
-              "\ndump d all custom 10 dump.txt id type c_ionsitu_doas\ndump_modify d sort id format float %.17g\n"
+              "\ndump d all custom 10 dump.txt id type c_ionsitu_doas x y z\ndump_modify d sort id format float %.17g\n"
               "run 150\n")
     run_lmp(tmp_path, script)
     frames, names, steps = read_dump(tmp_path / "dump.txt")
@@ -174,6 +174,15 @@ def test_doas_histograms_equal_numpy_histograms_of_the_dumped_energies(tmp_path)
         inr = e_all[(e_all >= -7.0) & (e_all <= -4.5)]
         assert abs(d.mean - inr.mean()) < d.de / 2 and d.width == pytest.approx(inr.std(), abs=d.de)
     assert D.overlap(d, d) == pytest.approx(1.0 - d.below - d.above, rel=1e-12)
+    # offline: the same DOAS from the dumped energies (frames of the histogrammed steps)
+    off = D.doas_from_dump(tmp_path / "dump.txt", [1, 2], -7.0, -4.5, 25, column="c_ionsitu_doas", min_step=10,
+                           blocks=3)
+    for t in (1, 2):
+        d = D.doas_from_counts(read_ave_histo(tmp_path / f"doas_t{t}.dat").counts, -7.0, -4.5)
+        np.testing.assert_array_equal(off[t].density, d.density)
+        assert (off[t].mean, off[t].mean_err, off[t].n_values) == (d.mean, d.mean_err, d.n_values)
+    with pytest.raises(ValueError, match="missing column 'c_pe'"):
+        D.doas_from_dump(tmp_path / "dump.txt", [1], -7.0, -4.5, 25)
 
 
 def _sum_of_per_atom_energies(lmp):

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..io.trajectory import iter_lammps_dump
 from .arrhenius import HingeFit, fit_hinge
 
-__all__ = ["DOAS", "histogram", "doas_from_counts", "overlap", "onset_temperature"]
+__all__ = ["DOAS", "histogram", "doas_from_counts", "doas_from_dump", "overlap", "onset_temperature"]
 
 
 def histogram(energies, lo: float, hi: float, bins: int) -> np.ndarray:
@@ -91,3 +92,29 @@ def onset_temperature(T, mean_energy, mean_energy_err=None, *, criterion: str = 
     :class:`ionsitu.analysis.arrhenius.HingeFit`; ``x_c_range`` its approx. 68 % interval,
     ``extrapolate_low(T)`` the low-T branch with its interval). Needs >= 5 temperatures."""
     return fit_hinge(T, mean_energy, mean_energy_err, criterion=criterion)
+
+
+def doas_from_dump(path, types, lo: float, hi: float, bins: int, *, column: str = "c_pe", min_step: int = 0,
+                   blocks: int = 10) -> dict[int, DOAS]:
+    """Offline DOAS per type from the per-atom energies (``column``, e.g. of ``compute pe/atom``)
+    of a LAMMPS text dump with positions (read by :func:`ionsitu.io.trajectory.iter_lammps_dump`),
+    frames at steps >= ``min_step``; binned as fix ave/histo does (:func:`histogram`). The frames
+    are summed in ``blocks`` contiguous blocks whose means give ``mean_err``."""
+    types = [int(t) for t in np.atleast_1d(types)]
+    rows: dict[int, list] = {t: [] for t in types}
+    for fr in iter_lammps_dump(path, unwrap="minimum-image", columns=(column,)):
+        if fr.step is not None and fr.step < min_step:
+            continue
+        e = fr.values[column]
+        for t in types:
+            rows[t].append(histogram(e[fr.types == t], lo, hi, bins))
+    out = {}
+    for t in types:
+        if not rows[t]:
+            raise ValueError(f"{path}: no frame at step >= {min_step}")
+        r = np.array(rows[t])
+        nb = max(1, min(blocks, len(r)))
+        out[t] = doas_from_counts(np.array([x.sum(axis=0) for x in np.array_split(r, nb)]), lo, hi)
+        if out[t].n_values == 0:
+            raise ValueError(f"{path}: no atom of type {t}")
+    return out
