@@ -658,7 +658,7 @@ MISTAKES = {
     "block below 2": (lambda t: _edit(t, "block = 10", "block = 1"), "analysis.msd_cross.block", "must be >= 2"),
     "unknown analysis key": (lambda t: _edit(t, "block = 10", "blocks = 10"), "analysis.msd_cross.blocks",
                              "unknown key; did you mean 'block'?"),
-    "unknown analysis": (lambda t: t + "\n[analysis.rdf]\n", "analysis.rdf", "unknown analysis"),
+    "unknown analysis": (lambda t: t + "\n[analysis.nonesuch]\n", "analysis.nonesuch", "unknown analysis"),
     "missing site file": (lambda t: _edit(t, "sites_from = {", 'sites = "nope.sites"\n_sf = {'),
                           "analysis.hop_events.sites", "site file not found: "),
     "malformed site file": (lambda t: _edit(t, "sites_from = {", 'sites = "campaign.toml"\n_sf = {'),

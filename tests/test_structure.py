@@ -207,19 +207,26 @@ def test_per_atom_energies_sum_to_the_potential_energy_lj():
 
 
 def test_per_atom_energies_sum_to_the_potential_energy_deepmd():
-    """pair_style deepmd fills compute pe/atom: their sum is the total energy of the model."""
-    import ionsitu
+    """pair_style deepmd fills compute pe/atom: their sum is the total energy of the model (in a
+    subprocess: loading DeePMD changes the environment of the process)."""
+    import subprocess
+    import sys
 
     ex = Path(__file__).resolve().parents[1] / "examples" / "dpmd"
-    lmp = ionsitu.lammps_instance(deepmd=True)
-    try:
-        for c in ("units metal", "atom_style atomic", "boundary p p p", f'read_data "{ex / "data.fwli"}"',
-                  f'pair_style deepmd "{ex / "model1.pb"}"', "pair_coeff * * Fw Li"):
-            lmp.command(c)
-        s, tot = _sum_of_per_atom_energies(lmp)
-    finally:
-        lmp.close()
-    assert s == pytest.approx(tot, rel=1e-10) and tot != 0.0
+    code = f"""
+import numpy as np, ionsitu
+lmp = ionsitu.lammps_instance(deepmd=True)
+for c in ("units metal", "atom_style atomic", "boundary p p p", 'read_data "{ex / "data.fwli"}"',
+          'pair_style deepmd "{ex / "model1.pb"}"', "pair_coeff * * Fw Li",
+          "compute a all pe/atom", "compute t all pe", "thermo_style custom step c_t", "run 0"):
+    lmp.command(c)
+e = np.array(lmp.numpy.extract_compute("a", 1, 1))[: lmp.extract_global("nlocal")]
+print("SUM", repr(float(e.sum())), repr(float(lmp.numpy.extract_compute("t", 0, 0))), int((e != 0).sum()))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    s, tot, nonzero = next(ln for ln in proc.stdout.splitlines() if ln.startswith("SUM")).split()[1:]
+    assert float(s) == pytest.approx(float(tot), rel=1e-10) and float(tot) != 0.0 and int(nonzero) == 320
 
 
 def test_onset_temperature_of_a_kinked_mean_energy():
@@ -232,3 +239,61 @@ def test_onset_temperature_of_a_kinked_mean_energy():
     assert lo < v < hi and v == pytest.approx(-2.0 + 1e-4 * (250 - 620), abs=1e-5)
     with pytest.raises(ValueError, match="need 5 points"):
         D.onset_temperature(T[:4], E[:4])
+
+
+# ------------------------------------------------------------------------------- quenched DOAS
+CRYSTAL = '''
+[system]
+commands = """
+lattice         fcc 1.05
+region          box block 0 3 0 3 0 3
+create_box      2 box
+create_atoms    1 box
+set             type 1 type/fraction 2 0.25 4242
+"""
+masses = { 1 = 1.0, 2 = 1.0 }
+'''
+CRYSTAL_PAIR = '''
+[potential]
+pair = """
+pair_style      lj/cut 2.5
+pair_coeff      * * 1.0 1.0 2.5
+pair_modify     shift yes
+"""
+'''
+
+
+def test_quenched_energies_of_a_crystal_equal_the_minimised_lattice_energy(tmp_path):
+    """A cold fcc crystal, snapshots every 1000 steps quenched after the production run (2 ranks):
+    every per-atom energy is the per-atom energy of the minimised perfect lattice."""
+    import json
+
+    import ionsitu
+    from ionsitu.io.quench import quenched_files, read_quenched
+    from test_campaign import EQ, campaign_toml, run_campaign
+
+    extra = "[analysis.doas]\nrange = [-9.0, -6.0]\nbins = 30\nnevery = 100\nquench_every = 1000\nquench_ftol = 1e-10\n"
+    (tmp_path / "campaign.toml").write_text(campaign_toml(temps=(0.05,), replicas=1, prod=2000, system=CRYSTAL,
+                                                          potential=CRYSTAL_PAIR, analyses=extra))
+    proc = run_campaign(tmp_path / "campaign.toml", args=["--ranks-per-run", "2"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lmp = ionsitu.lammps_instance()
+    try:
+        lmp.commands_string(CRYSTAL.split('"""')[1] + "mass * 1.0\n" + CRYSTAL_PAIR.split('"""')[1] +
+                            "compute pe all pe/atom\nminimize 0 1e-12 1000 10000\nrun 0\n")
+        e0 = np.array(lmp.numpy.extract_compute("pe", 1, 1))[: lmp.extract_global("nlocal")]
+    finally:
+        lmp.close()
+    assert np.ptp(e0) < 1e-12
+    member = tmp_path / "out" / "T0.05" / "r0"
+    files = quenched_files(member)
+    assert [read_quenched(p)["step"] for p in files] == [EQ, EQ + 1000, EQ + 2000]
+    for p in files:
+        q = read_quenched(p)
+        assert len(q["energies"]) == 108 and q["meta"]["ftol"] == 1e-10
+        np.testing.assert_allclose(q["energies"], e0[0], rtol=1e-9)
+        assert q["meta"]["pe_total"] == pytest.approx(q["energies"].sum(), rel=1e-12)
+    rep = json.loads((tmp_path / "out" / "report.json").read_text())
+    qd = rep["doas"]["temperatures"][0]["quenched"]["2"]
+    assert qd["n_snapshots"] == 3 and qd["mean"] == pytest.approx(e0[0], abs=qd["de"] / 2)
+    assert qd["width"] < rep["doas"]["temperatures"][0]["types"]["2"]["width"]   # thermal noise removed

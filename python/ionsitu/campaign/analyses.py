@@ -34,6 +34,12 @@ class Analysis:
         system exists in ``lmp``): write input files the fix needs. Rank 0 writes; an error
         is raised on every rank (so a multi-rank group fails together)."""
 
+    def finish(self, cfg: dict, conf: dict, member_dir: Path, new_lammps, setup, comm=None) -> None:
+        """Called on every rank of the member's group after its production run, before it is
+        recorded completed (so a kill in here is resumed): work in a separate LAMMPS instance
+        (``new_lammps()``, set up by the (key, command) pairs ``setup``: system, potential, extra
+        commands), the production trajectory untouched."""
+
     def fingerprint(self, cfg: dict) -> dict:
         """What of ``cfg`` determines a member's results (compared when it resumes)."""
         return {k: v for k, v in cfg.items() if k != "every"}
@@ -446,6 +452,13 @@ class Doas(Analysis):
         "bins": Key("int", "number of bins in the range", 200, positive=True),
         "nevery": Key("int", "histogram the energies every this many steps", 100, positive=True),
         "block": Key("int", _BLOCK_DOC, positive=True),
+        "quench_every": Key("int", "quenched DOAS: write a snapshot every this many production steps and quench "
+                            "each (minimize, same potential, in a separate LAMMPS instance on the member's ranks) "
+                            "after the production run; 0: no quenched DOAS", 0, nonneg=True),
+        "quench_etol": Key("float", "minimize: energy tolerance (relative)", 0.0, nonneg=True),
+        "quench_ftol": Key("float", "minimize: force tolerance (force units of the style)", 1e-8, positive=True),
+        "quench_maxiter": Key("int", "minimize: maximum iterations", 10000, positive=True),
+        "quench_maxeval": Key("int", "minimize: maximum force evaluations", 100000, positive=True),
     }
 
     def check(self, cfg, conf, err):
@@ -471,7 +484,56 @@ class Doas(Analysis):
                      f"fix {self.group(t)} {self.group(t)} ave/histo {cfg['nevery']} {nrep} {cfg['block']} "
                      f"{lo!r} {hi!r} {cfg['bins']} c_{self.fix_id} mode vector ave one beyond extra "
                      f"append {_q(str(self.outputs(member_dir)['doas']).format(type=t))}"]
+        if cfg.get("quench_every"):
+            snap = self.snapshot_dir(member_dir) / "snap.*.txt"
+            cmds += [f"dump {self.fix_id}_snap all custom {cfg['quench_every']} {_q(snap)} id type x y z ix iy iz",
+                     f"dump_modify {self.fix_id}_snap sort id format float %.17g"]
         return cmds
+
+    def snapshot_dir(self, member_dir: Path) -> Path:
+        return member_dir / "snapshots"
+
+    def prepare(self, cfg, conf, member_dir, lmp, comm=None):
+        if cfg.get("quench_every"):
+            for d in (self.snapshot_dir(member_dir), member_dir / "quench"):
+                on_root(comm, f"cannot create {d}", d.mkdir, parents=True, exist_ok=True)
+
+    def finish(self, cfg, conf, member_dir, new_lammps, setup, comm=None):
+        """Quench every snapshot not yet quenched (resumable: one result file per snapshot)."""
+        if not cfg.get("quench_every"):
+            return
+        import numpy as np
+
+        from ..io.quench import write_quenched
+
+        snaps = sorted(self.snapshot_dir(member_dir).glob("snap.*.txt"), key=lambda p: int(p.name.split(".")[1]))
+        todo = [p for p in snaps if not (member_dir / "quench" / f"quench_{p.name.split('.')[1]}.npz").is_file()]
+        if not todo:
+            return
+        lmp = new_lammps()
+        try:
+            for _key, c in setup:
+                lmp.command(c)
+            lmp.command(f"compute {self.fix_id}_qpe all pe/atom")
+            lmp.command(f"compute {self.fix_id}_qtot all pe")
+            lmp.command(f"thermo_style custom step c_{self.fix_id}_qtot")
+            lmp.command("min_style cg")
+            tol = (cfg["quench_etol"], cfg["quench_ftol"], cfg["quench_maxiter"], cfg["quench_maxeval"])
+            for p in todo:
+                step = int(p.name.split(".")[1])
+                lmp.command(f"read_dump {_q(p)} {step} x y z ix iy iz box yes replace yes")
+                n0 = int(lmp.extract_global("ntimestep"))
+                lmp.command(f"minimize {tol[0]!r} {tol[1]!r} {tol[2]} {tol[3]}")
+                n_iter = int(lmp.extract_global("ntimestep")) - n0
+                lmp.command("run 0 post no")
+                pe = np.array(lmp.gather(f"c_{self.fix_id}_qpe", 1, 1), float)
+                types = np.array(lmp.gather_atoms("type", 0, 1), np.int64)
+                meta = {"etol": tol[0], "ftol": tol[1], "maxiter": tol[2], "maxeval": tol[3], "min_style": "cg",
+                        "pe_total": float(lmp.extract_compute(f"{self.fix_id}_qtot", 0, 0)), "iterations": n_iter}
+                on_root(comm, f"cannot write the quenched snapshot of step {step}", write_quenched,
+                        member_dir / "quench" / f"quench_{step}.npz", step, types, pe, meta)
+        finally:
+            lmp.close()
 
     def outputs(self, member_dir):
         """``doas``: the histogram file of a type, a template: ``str(path).format(type=t)``."""

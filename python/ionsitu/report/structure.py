@@ -26,6 +26,7 @@ import numpy as np
 from ..analysis import doas as _doas
 from ..analysis import structure as _st
 from ..io.lammps_ave import read_ave_histo, read_ave_time_vector
+from ..io.quench import quenched_files, read_quenched
 
 __all__ = ["build_rdf", "build_doas", "rdf_of_members", "doas_of_members"]
 
@@ -73,6 +74,19 @@ def doas_of_members(paths, lo, hi) -> _doas.DOAS:
     return _doas.doas_from_counts(rows, lo, hi)
 
 
+def quenched_doas(member_dirs, t, lo, hi, bins) -> dict | None:
+    """DOAS of the quenched snapshots of the members (type t): {n_snapshots, n_replicas, DOAS fields}."""
+    rows, n = [], 0
+    for d in member_dirs:
+        qs = [read_quenched(p) for p in quenched_files(d)]
+        if qs:
+            n += len(qs)
+            rows.append(sum(_doas.histogram(q["energies"][q["types"] == t], lo, hi, bins) for q in qs))
+    if not rows:
+        return None
+    return {"n_snapshots": n, "n_replicas": len(rows), **vars(_doas.doas_from_counts(np.array(rows), lo, hi))}
+
+
 def build_doas(camp, by_T, arrhenius: dict) -> tuple[dict | None, list[str]]:
     """({'types', 'range', 'temperatures', 'onset'}, warnings); None without [analysis.doas]."""
     cfg = camp.conf["analysis"].get("doas")
@@ -99,6 +113,10 @@ def build_doas(camp, by_T, arrhenius: dict) -> tuple[dict | None, list[str]]:
                              f"analysis.doas.range [{lo:g}, {hi:g}] (not in the mean and width)")
             entry["types"][str(t)] = {"n_replicas": len(paths), **vars(d)}
             per_type[t].append((T, d))
+            if cfg.get("quench_every"):
+                q = quenched_doas([m.dir for m in by_T[T]], t, lo, hi, cfg["bins"])
+                if q is not None:
+                    entry.setdefault("quenched", {})[str(t)] = q
         if entry["types"]:
             temps.append(entry)
     onset = {}
