@@ -185,27 +185,6 @@ def test_doas_histograms_equal_numpy_histograms_of_the_dumped_energies(tmp_path)
         D.doas_from_dump(tmp_path / "dump.txt", [1], -7.0, -4.5, 25)
 
 
-def _sum_of_per_atom_energies(lmp):
-    lmp.command("compute ionsitu_test_pe all pe/atom")
-    lmp.command("compute ionsitu_test_tot all pe")
-    lmp.command("thermo_style custom step c_ionsitu_test_tot")
-    lmp.command("run 0")
-    pe_atom = np.array(lmp.numpy.extract_compute("ionsitu_test_pe", 1, 1))[: lmp.extract_global("nlocal")]
-    return pe_atom.sum(), lmp.numpy.extract_compute("ionsitu_test_tot", 0, 0)
-
-
-def test_per_atom_energies_sum_to_the_potential_energy_lj():
-    import ionsitu
-
-    lmp = ionsitu.lammps_instance()
-    try:
-        lmp.commands_string(LJ_2TYPES.format(T=1.0))
-        s, tot = _sum_of_per_atom_energies(lmp)
-    finally:
-        lmp.close()
-    assert s == pytest.approx(tot, rel=1e-12) and tot < 0
-
-
 def test_per_atom_energies_sum_to_the_potential_energy_deepmd():
     """pair_style deepmd fills compute pe/atom: their sum is the total energy of the model (in a
     subprocess: loading DeePMD changes the environment of the process)."""
@@ -297,3 +276,22 @@ def test_quenched_energies_of_a_crystal_equal_the_minimised_lattice_energy(tmp_p
     qd = rep["doas"]["temperatures"][0]["quenched"]["2"]
     assert qd["n_snapshots"] == 3 and qd["mean"] == pytest.approx(e0[0], abs=qd["de"] / 2)
     assert qd["width"] < rep["doas"]["temperatures"][0]["types"]["2"]["width"]   # thermal noise removed
+
+
+def test_missing_per_atom_energies_are_an_error():
+    """The check [analysis.doas] makes at the start of production: the sum of pe/atom equals pe (LJ),
+    else a clear error (here fix spring adds energy to pe that no atom carries)."""
+    import ionsitu
+    from ionsitu.campaign.analyses import check_per_atom_energies
+
+    lmp = ionsitu.lammps_instance()
+    try:
+        lmp.commands_string(LJ_2TYPES.format(T=1.0))
+        s, tot = check_per_atom_energies(lmp)
+        assert s == pytest.approx(tot, rel=1e-12) and tot < 0
+        lmp.commands_string("displace_atoms ionsitu_mobile move 0.3 0 0\n"
+                            "fix sp ionsitu_mobile spring tether 50.0 0.0 0.0 0.0 0.0\nfix_modify sp energy yes")
+        with pytest.raises(ValueError, match=r"sum of compute pe/atom \(.*\) differs from the potential energy"):
+            check_per_atom_energies(lmp)
+    finally:
+        lmp.close()

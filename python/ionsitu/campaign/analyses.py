@@ -440,6 +440,31 @@ class Rdf(Analysis):
         return {"rdf": member_dir / "rdf.dat"}
 
 
+def check_per_atom_energies(lmp, comm=None, rel: float = 1e-8) -> tuple[float, float]:
+    """(sum of compute pe/atom, compute pe) of the current configuration (``run 0``); raises
+    ValueError when they differ: LAMMPS does not check that a pair style tallies per-atom
+    energies (some stop with their own error, others leave them zero or partial)."""
+    import numpy as np
+
+    cid = "ionsitu_doas_check"
+    lmp.command(f"compute {cid}_atom all pe/atom")
+    lmp.command(f"compute {cid}_total all pe")
+    try:
+        lmp.command("run 0 post no")
+        n = int(lmp.extract_global("nlocal"))
+        local = float(np.asarray(lmp.numpy.extract_compute(f"{cid}_atom", 1, 1))[:n].sum()) if n else 0.0
+        total = float(lmp.extract_compute(f"{cid}_total", 0, 0))
+    finally:
+        lmp.command(f"uncompute {cid}_atom")
+        lmp.command(f"uncompute {cid}_total")
+    s = local if comm is None else comm.allreduce(local)
+    if not abs(s - total) <= rel * max(abs(total), 1e-300) + 1e-12 * int(lmp.get_natoms()):
+        raise ValueError(f"[analysis.doas] needs per-atom energies, but the sum of compute pe/atom ({s!r}) differs "
+                         f"from the potential energy ({total!r}): the pair style does not (fully) tally "
+                         "per-atom energies")
+    return s, total
+
+
 class Doas(Analysis):
     """Thermal density of atomistic states: ``compute pe/atom`` of the mobile ions histogrammed
     per type by ``fix ave/histo`` in blocks: ``doas_t<type>.dat``."""
@@ -497,6 +522,7 @@ class Doas(Analysis):
         if cfg.get("quench_every"):
             for d in (self.snapshot_dir(member_dir), member_dir / "quench"):
                 on_root(comm, f"cannot create {d}", d.mkdir, parents=True, exist_ok=True)
+        check_per_atom_energies(lmp, comm)
 
     def finish(self, cfg, conf, member_dir, new_lammps, setup, comm=None):
         """Quench every snapshot not yet quenched (resumable: one result file per snapshot)."""
