@@ -25,6 +25,9 @@ adds the chance level of the correlated hops: per temperature ``correlated_chanc
 ``hops.corr_seed``. Also from 2.1 the correlation window is inclusive in whole samples (before,
 pairs exactly one window apart could be dropped by the rounding of step x dt, so
 ``correlated_fraction`` was slightly low).
+2.2 (``version_minor`` 2) adds the top-level ``rdf`` ([analysis.rdf]) and ``doas``
+([analysis.doas]), null without those analyses: built by :mod:`ionsitu.report.structure`
+(conventions in docs/structure.md).
 
 Hops (per temperature, over the completed replicas; every number from
 :func:`ionsitu.analysis.hops.hop_summary` -- the function ``ionsitu hops`` prints -- on each
@@ -88,7 +91,7 @@ __all__ = ["build", "REPORT_SCHEMA", "REPORT_VERSION", "REPORT_VERSION_MINOR", "
 REPORT_SCHEMA = "ionsitu-campaign-report"
 REPORT_VERSION = 2
 #: minor version: keys added compatibly within REPORT_VERSION (see the module docstring)
-REPORT_VERSION_MINOR = 1
+REPORT_VERSION_MINOR = 2
 
 #: chance reference of the correlated hops: shuffles per member and their seed (hop_summary's)
 CORR_RANDOM = _hops.summary.CORR_RANDOM
