@@ -295,3 +295,16 @@ def test_missing_per_atom_energies_are_an_error():
             check_per_atom_energies(lmp)
     finally:
         lmp.close()
+    # resumable: a quench lost to a kill is redone, the others are kept as they are
+    from ionsitu.campaign import Campaign
+
+    camp = Campaign.from_toml(tmp_path / "campaign.toml")
+    a, cfg = camp.analyses["doas"]
+    lost = files[1]
+    before = read_quenched(lost)["energies"]
+    kept = {p: p.stat().st_mtime_ns for p in files if p != lost}
+    lost.unlink()
+    setup = camp._system_commands() + camp._potential_commands(None, 1) + camp._extra_commands()
+    a.finish(cfg, camp.conf, member, lambda: camp._new_lammps(None, None), setup, None)
+    assert quenched_files(member) == files and {p: p.stat().st_mtime_ns for p in kept} == kept
+    np.testing.assert_allclose(read_quenched(lost)["energies"], before, rtol=1e-12)
