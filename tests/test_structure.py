@@ -276,6 +276,19 @@ def test_quenched_energies_of_a_crystal_equal_the_minimised_lattice_energy(tmp_p
     qd = rep["doas"]["temperatures"][0]["quenched"]["2"]
     assert qd["n_snapshots"] == 3 and qd["mean"] == pytest.approx(e0[0], abs=qd["de"] / 2)
     assert qd["width"] < rep["doas"]["temperatures"][0]["types"]["2"]["width"]   # thermal noise removed
+    # resumable: a quench lost to a kill is redone, the others are kept as they are
+    from ionsitu.campaign import Campaign
+
+    camp = Campaign.from_toml(tmp_path / "campaign.toml")
+    a, cfg = camp.analyses["doas"]
+    lost = files[1]
+    before = read_quenched(lost)["energies"]
+    kept = {p: p.stat().st_mtime_ns for p in files if p != lost}
+    lost.unlink()
+    setup = camp._system_commands() + camp._potential_commands(None, 1) + camp._extra_commands()
+    a.finish(cfg, camp.conf, member, lambda: camp._new_lammps(None, None), setup, None)
+    assert quenched_files(member) == files and {p: p.stat().st_mtime_ns for p in kept} == kept
+    np.testing.assert_allclose(read_quenched(lost)["energies"], before, rtol=1e-12)
 
 
 def test_missing_per_atom_energies_are_an_error():
@@ -295,16 +308,3 @@ def test_missing_per_atom_energies_are_an_error():
             check_per_atom_energies(lmp)
     finally:
         lmp.close()
-    # resumable: a quench lost to a kill is redone, the others are kept as they are
-    from ionsitu.campaign import Campaign
-
-    camp = Campaign.from_toml(tmp_path / "campaign.toml")
-    a, cfg = camp.analyses["doas"]
-    lost = files[1]
-    before = read_quenched(lost)["energies"]
-    kept = {p: p.stat().st_mtime_ns for p in files if p != lost}
-    lost.unlink()
-    setup = camp._system_commands() + camp._potential_commands(None, 1) + camp._extra_commands()
-    a.finish(cfg, camp.conf, member, lambda: camp._new_lammps(None, None), setup, None)
-    assert quenched_files(member) == files and {p: p.stat().st_mtime_ns for p in kept} == kept
-    np.testing.assert_allclose(read_quenched(lost)["energies"], before, rtol=1e-12)
