@@ -108,6 +108,17 @@ sites_from = { lattice = "fcc", origin = [0.5, 0.0, 0.0], cells = [4, 4, 4] }
 r_in = 0.3
 r_out = 0.45
 residence = 3
+
+[analysis.rdf]
+pairs = [[1, 2], [2, 2]]
+r_max = 2.5
+bins = 50
+nevery = 100
+
+[analysis.doas]
+range = [-3.0, 1.0]
+bins = 80
+nevery = 100
 """
 
 
@@ -366,6 +377,48 @@ def test_report_hops_and_occupancy_equal_the_analysis_modules(reference):
     assert (out / "plots" / "occupancy.png").is_file() and (out / "plots" / "arrhenius_hops.png").is_file()
 
 
+def test_report_rdf_and_doas_equal_the_analysis_modules(reference):
+    """The rdf and doas sections of report.json, recomputed with ionsitu.analysis.structure /
+    ionsitu.analysis.doas from the members' rdf.dat and doas_t2.dat (campaign on 2 ranks)."""
+    from ionsitu.analysis import doas as D
+    from ionsitu.analysis import structure as S
+    from ionsitu.io.lammps_ave import read_ave_histo, read_ave_time_vector
+
+    out = reference["out"]
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["rdf"]["pairs"] == [[1, 2], [2, 2]] and rep["doas"]["types"] == [2]
+    html = (out / "report.html").read_text()
+    assert "Radial distribution functions" in html and "Density of atomistic states" in html
+    assert (out / "plots" / "rdf.png").is_file() and (out / "plots" / "doas.png").is_file()
+    ds = []
+    for T, er, ed in zip(TEMPS, rep["rdf"]["temperatures"], rep["doas"]["temperatures"]):
+        assert er["T"] == ed["T"] == T and er["n_replicas"] == 2
+        runs = [S.rdf_from_blocks(read_ave_time_vector(mdir(out, f"T{T:g}_r{r}") / "rdf.dat").rows) for r in (0, 1)]
+        assert [x.n_blocks[0] for x in runs] == [PROD // RESTART] * 2
+        g = np.array([x.g for x in runs])
+        c = np.array([x.coord for x in runs])
+        for k, p in enumerate(er["pairs"]):
+            np.testing.assert_allclose(p["g"], g[:, k].mean(0), rtol=1e-12)
+            np.testing.assert_allclose(p["g_err"], g[:, k].std(0, ddof=1) / np.sqrt(2), rtol=1e-12)
+            sh = S.first_shell(runs[0].r, g[:, k].mean(0), c[:, k].mean(0), T)   # lj: kB = 1
+            assert p["first_shell"]["n"] == pytest.approx(sh.n, rel=1e-12)
+            assert p["first_shell"]["r_min"] == sh.r_min
+            assert (p["first_shell"]["barrier"] is None and sh.barrier is None) or \
+                p["first_shell"]["barrier"] == pytest.approx(sh.barrier, rel=1e-12)
+            W = S.potential_of_mean_force(g[:, k].mean(0), T)
+            np.testing.assert_allclose(np.array(p["W"], float), W, rtol=1e-12)
+        counts = [read_ave_histo(mdir(out, f"T{T:g}_r{r}") / "doas_t2.dat").counts for r in (0, 1)]
+        d = D.doas_from_counts(np.array([x.sum(0) for x in counts]), -3.0, 1.0)
+        x = ed["types"]["2"]
+        assert x["n_values"] == d.n_values and x["n_values"] % (2 * PROD // 100) == 0  # every sample, 2 replicas
+        np.testing.assert_allclose(x["density"], d.density, rtol=1e-12)
+        assert (x["mean"], x["width"], x["mean_err"]) == pytest.approx((d.mean, d.width, d.mean_err), rel=1e-12)
+        ds.append(d)
+    o = rep["doas"]["onset"]["2"]
+    assert "needs >= 5 temperatures" in o["error"]
+    assert o["overlap_next_T"] == [[*TEMPS, pytest.approx(D.overlap(*ds), rel=1e-12)]]
+
+
 def test_report_json_equals_the_analysis_api_and_ionsitu_hops(reference, tmp_path):
     """The report's per-member hop numbers are ionsitu.analysis.hops.hop_summary of the member's
     files, and `ionsitu hops` on a member folder, given the report's nu* and correlation window,
@@ -565,6 +618,7 @@ def test_interrupted_campaign_resumes_with_statistics_intact(tmp_path, reference
     assert any(st[n]["attempts"][1]["from_step"] > EQ for n in interrupted)
     # final statistics equal the uninterrupted campaign's (same seeds)
     from ionsitu.io.events import read_events
+    from ionsitu.io.lammps_ave import read_ave_histo, read_ave_time_vector
     from ionsitu.io.occupancy import read_occupancy
 
     for n in st:
@@ -584,6 +638,14 @@ def test_interrupted_campaign_resumes_with_statistics_intact(tmp_path, reference
         g, g_ref = (read_occupancy(mdir(o, n) / "occupancy.npz") for o in (out, reference["out"]))
         assert g["nframes"] == g_ref["nframes"] == PROD // NEVERY + 1
         np.testing.assert_array_equal(g["counts"], g_ref["counts"])
+        # rdf and doas: every block once, equal to the uninterrupted run's
+        a, b = (read_ave_time_vector(mdir(o, n) / "rdf.dat") for o in (out, reference["out"]))
+        np.testing.assert_array_equal(a.steps, np.arange(EQ + RESTART, EQ + PROD + 1, RESTART))
+        np.testing.assert_array_equal(a.steps, b.steps)
+        np.testing.assert_allclose(a.rows, b.rows, rtol=1e-8, atol=1e-12)
+        h, h_ref = (read_ave_histo(mdir(o, n) / "doas_t2.dat") for o in (out, reference["out"]))
+        np.testing.assert_array_equal(h.steps, h_ref.steps)
+        np.testing.assert_array_equal(h.counts, h_ref.counts)
 
 
 # ---------------------------------------------------------------------------------------
@@ -663,7 +725,7 @@ MISTAKES = {
     "block below 2": (lambda t: _edit(t, "block = 10", "block = 1"), "analysis.msd_cross.block", "must be >= 2"),
     "unknown analysis key": (lambda t: _edit(t, "block = 10", "blocks = 10"), "analysis.msd_cross.blocks",
                              "unknown key; did you mean 'block'?"),
-    "unknown analysis": (lambda t: t + "\n[analysis.rdf]\n", "analysis.rdf", "unknown analysis"),
+    "unknown analysis": (lambda t: t + "\n[analysis.nonesuch]\n", "analysis.nonesuch", "unknown analysis"),
     "missing site file": (lambda t: _edit(t, "sites_from = {", 'sites = "nope.sites"\n_sf = {'),
                           "analysis.hop_events.sites", "site file not found: "),
     "malformed site file": (lambda t: _edit(t, "sites_from = {", 'sites = "campaign.toml"\n_sf = {'),

@@ -323,32 +323,18 @@ def _ic(stat, k, n, weighted, criterion):
     return m2lnL + pen, m2lnL
 
 
-def fit_two_regime(T, y, kind: str = "D", y_err=None, *, criterion: str = "BIC",
-                   kB: float = KB_EV, min_side: int = 2) -> TwoRegimeFit:
-    """Two Arrhenius regimes joined at a break temperature Tc (bent plot).
-
-    Model (x = 1/(kB T)): ln y = a - Ea_high min(x - xc, 0) - Ea_low max(x - xc, 0),
-    continuous at Tc = 1/(kB xc). Tc is chosen by ``criterion`` ("BIC", default, or
-    "AIC"), scanning breaks between the data that leave >= ``min_side`` points on each
-    side (profile over a dense grid, refined by a bounded 1-D minimisation). Needs at
-    least 2*min_side + 1 points.
-    """
-    criterion = str(criterion).upper()
-    if criterion not in ("AIC", "BIC"):
-        raise ValueError(f"criterion must be 'AIC' or 'BIC', got {criterion!r}")
-    if min_side < 2:
-        raise ValueError(f"min_side must be >= 2, got {min_side}")
-    T, y, y_err = _check(T, y, y_err, kind, 2 * min_side + 1)
-    n = len(T)
-    Y, s = _log_data(T, y, y_err, kind)
-    x = 1.0 / (kB * T)
+def _hinge(x, Y, s, min_side: int, criterion: str) -> dict:
+    """Continuous two-line least squares Y = a + b1 min(x - xc, 0) + b2 max(x - xc, 0): the break
+    xc minimising the criterion over breaks leaving >= min_side distinct x on each side (profile
+    over a dense grid, refined by a bounded 1-D minimisation). Returns xc, params (a, b1, b2),
+    cov of (a, b1, b2, xc) (asymptotic, from the Jacobian; scaled by RSS/dof when unweighted),
+    ic_two, ic_one (one line), x_range (breaks within Delta(-2 ln L) <= 1: approx. 68 %), dof."""
+    n = len(x)
     xs = np.sort(np.unique(x))
-    if len(xs) < 2 * min_side:
-        raise ValueError(f"need {2 * min_side} distinct temperatures for two regimes, got T = {T.tolist()}")
     weighted = s is not None
 
     def design(xc):
-        return np.column_stack([np.ones(n), -np.minimum(x - xc, 0), -np.maximum(x - xc, 0)])
+        return np.column_stack([np.ones(n), np.minimum(x - xc, 0), np.maximum(x - xc, 0)])
 
     def stat(xc):
         return _wls(design(xc), Y, s)[2]
@@ -372,9 +358,8 @@ def fit_two_regime(T, y, kind: str = "D", y_err=None, *, criterion: str = "BIC",
                 best_xc, best_stat = float(c_xc), float(c_val)
     params, _, st = _wls(design(best_xc), Y, s)
     dof = n - 4
-    # asymptotic covariance of (a, Ea_high, Ea_low, xc) from the Jacobian, Tc included
-    a, Ea_high, Ea_low = params
-    J = np.column_stack([design(best_xc), Ea_high * (x < best_xc) + Ea_low * (x > best_xc)])
+    b1, b2 = params[1], params[2]
+    J = np.column_stack([design(best_xc), -b1 * (x < best_xc) - b2 * (x > best_xc)])
     w = np.ones(n) if s is None else 1.0 / s ** 2
     try:
         cov = np.linalg.inv(J.T @ (J * w[:, None]))
@@ -383,17 +368,109 @@ def fit_two_regime(T, y, kind: str = "D", y_err=None, *, criterion: str = "BIC",
     if not weighted:
         cov = cov * st / max(dof, 1)
     ic_two, m2_two = _ic(st, 4, n, weighted, criterion)
+    st1 = _wls(np.column_stack([np.ones(n), x]), Y, s)[2]
+    ic_one, _ = _ic(st1, 2, n, weighted, criterion)
+    prof = np.array(profile)
+    m2 = np.array([_ic(v, 4, n, weighted, criterion)[1] for v in prof[:, 1]])
+    inside = np.append(prof[m2 <= m2_two + 1.0, 0], best_xc)
+    return {"xc": best_xc, "params": params, "cov": cov, "ic_two": float(ic_two), "ic_one": float(ic_one),
+            "x_range": (float(inside.min()), float(inside.max())), "dof": dof}
+
+
+@dataclass
+class HingeFit:
+    """Continuous two-line fit y = a + slope_low (x - x_c) below the break x_c and
+    a + slope_high (x - x_c) above it (:func:`fit_hinge`). ``x_c_range``: breaks within
+    Delta(-2 ln L) <= 1 (approx. 68 %); errors and ``cov`` (of a, slope_low, slope_high, x_c)
+    asymptotic, the break's uncertainty included; ``preferred``: "two" or "one" line by the
+    criterion."""
+
+    x_c: float
+    x_c_err: float
+    x_c_range: tuple
+    a: float
+    slope_low: float
+    slope_low_err: float
+    slope_high: float
+    slope_high_err: float
+    criterion: str
+    ic_two: float
+    ic_one: float
+    preferred: str
+    dof: int
+    cov: np.ndarray = field(repr=False)
+
+    def extrapolate_low(self, x, level: float = 0.95) -> tuple[float, float, float]:
+        """(value, lo, hi) of the low branch a + slope_low (x - x_c) at x, with its two-sided
+        ``level`` interval (t quantile, dof = n - 4; the break's uncertainty included)."""
+        v = self.a + self.slope_low * (x - self.x_c)
+        grad = np.array([1.0, x - self.x_c, 0.0, -self.slope_low])
+        se = float(np.sqrt(max(grad @ self.cov @ grad, 0.0)))
+        q = float(stats.t.ppf(0.5 + level / 2, max(self.dof, 1)))
+        return float(v), float(v - q * se), float(v + q * se)
+
+
+def fit_hinge(x, y, y_err=None, *, criterion: str = "BIC", min_side: int = 2) -> HingeFit:
+    """Two straight lines joined at a break (e.g. the mean energy of the mobile ions vs T,
+    kinked at an order-disorder temperature): the model and the break search of
+    :func:`fit_two_regime` on y itself. Needs >= 2*min_side + 1 points, 2*min_side distinct x."""
+    criterion = str(criterion).upper()
+    if criterion not in ("AIC", "BIC"):
+        raise ValueError(f"criterion must be 'AIC' or 'BIC', got {criterion!r}")
+    x, y = (np.atleast_1d(np.asarray(v, float)) for v in (x, y))
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"x and y must be 1-D of equal length, got shapes {x.shape} and {y.shape}")
+    bad = ~(np.isfinite(x) & np.isfinite(y))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"x and y must be finite: x[{i}] = {x[i]!r}, y[{i}] = {y[i]!r}")
+    s = None
+    if y_err is not None:
+        s = np.atleast_1d(np.asarray(y_err, float))
+        if s.shape != y.shape or not np.all(np.isfinite(s) & (s > 0)):
+            raise ValueError(f"y_err must be positive and finite, one per point, got {s.tolist()}")
+    if len(x) < 2 * min_side + 1 or len(np.unique(x)) < 2 * min_side:
+        raise ValueError(f"need {2 * min_side + 1} points at {2 * min_side} distinct x for two lines, "
+                         f"got x = {x.tolist()}")
+    h = _hinge(x, y, s, min_side, criterion)
+    err = np.sqrt(np.abs(np.diag(h["cov"])))
+    return HingeFit(x_c=h["xc"], x_c_err=float(err[3]), x_c_range=h["x_range"], a=float(h["params"][0]),
+                    slope_low=float(h["params"][1]), slope_low_err=float(err[1]), slope_high=float(h["params"][2]),
+                    slope_high_err=float(err[2]), criterion=criterion, ic_two=h["ic_two"], ic_one=h["ic_one"],
+                    preferred="two" if h["ic_two"] < h["ic_one"] else "one", dof=h["dof"], cov=h["cov"])
+
+
+def fit_two_regime(T, y, kind: str = "D", y_err=None, *, criterion: str = "BIC",
+                   kB: float = KB_EV, min_side: int = 2) -> TwoRegimeFit:
+    """Two Arrhenius regimes joined at a break temperature Tc (bent plot).
+
+    Model (x = 1/(kB T)): ln y = a - Ea_high min(x - xc, 0) - Ea_low max(x - xc, 0),
+    continuous at Tc = 1/(kB xc). Tc is chosen by ``criterion`` ("BIC", default, or
+    "AIC"), scanning breaks between the data that leave >= ``min_side`` points on each
+    side (profile over a dense grid, refined by a bounded 1-D minimisation). Needs at
+    least 2*min_side + 1 points.
+    """
+    criterion = str(criterion).upper()
+    if criterion not in ("AIC", "BIC"):
+        raise ValueError(f"criterion must be 'AIC' or 'BIC', got {criterion!r}")
+    if min_side < 2:
+        raise ValueError(f"min_side must be >= 2, got {min_side}")
+    T, y, y_err = _check(T, y, y_err, kind, 2 * min_side + 1)
+    n = len(T)
+    Y, s = _log_data(T, y, y_err, kind)
+    x = 1.0 / (kB * T)
+    if len(np.unique(x)) < 2 * min_side:
+        raise ValueError(f"need {2 * min_side} distinct temperatures for two regimes, got T = {T.tolist()}")
+    h = _hinge(x, Y, s, min_side, criterion)
+    best_xc = h["xc"]
+    a, Ea_high, Ea_low = h["params"][0], -h["params"][1], -h["params"][2]
+    flip = np.diag([1.0, -1.0, -1.0, 1.0])  # (a, slope x < xc, slope x > xc, xc) -> (a, Ea_high, Ea_low, xc)
+    cov = flip @ h["cov"] @ flip
     with warnings.catch_warnings():  # a single line misfitting a bent plot is expected here
         warnings.simplefilter("ignore", RuntimeWarning)
         single = fit(T, y, kind, y_err, kB=kB)
-    st1 = _wls(np.column_stack([np.ones(n), -x]), Y, s)[2]
-    ic_one, _ = _ic(st1, 2, n, weighted, criterion)
-    # approx. 68 % profile interval of the break
-    prof = np.array(profile)
-    m2 = np.array([_ic(v, 4, n, weighted, criterion)[1] for v in prof[:, 1]])
-    inside = prof[m2 <= m2_two + 1.0, 0]
-    inside = np.append(inside, best_xc)
-    Tc_range = (float(1.0 / (kB * inside.max())), float(1.0 / (kB * inside.min())))
+    ic_two, ic_one = h["ic_two"], h["ic_one"]
+    Tc_range = (float(1.0 / (kB * h["x_range"][1])), float(1.0 / (kB * h["x_range"][0])))
     err = np.sqrt(np.abs(np.diag(cov)))
     Tc_err = err[3] / (kB * best_xc ** 2)
     return TwoRegimeFit(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .members import _file_digest
 from .scheduler import on_root
-from .schema import GROUP_MOBILE, Key, _is_num, _q, _suggest
+from .schema import _REQUIRED, GROUP_MOBILE, Key, _is_num, _q, _suggest
 
 
 
@@ -38,6 +38,12 @@ class Analysis:
     def equilibration_commands(self, cfg: dict, conf: dict, member_dir: Path) -> list[str]:
         """Fixes this analysis runs during the member's equilibration (unfixed after it)."""
         return []
+
+    def finish(self, cfg: dict, conf: dict, member_dir: Path, new_lammps, setup, comm=None) -> None:
+        """Called on every rank of the member's group after its production run, before it is
+        recorded completed (so a kill in here is resumed): work in a separate LAMMPS instance
+        (``new_lammps()``, set up by the (key, command) pairs ``setup``: system, potential, extra
+        commands), the production trajectory untouched."""
 
     def fingerprint(self, cfg: dict) -> dict:
         """What of ``cfg`` determines a member's results (compared when it resumes)."""
@@ -487,7 +493,194 @@ def _read_structure(path, fmt=None):
     return ase_read(str(path), format=fmt)
 
 
+def _type_number(key, t, conf, err):
+    """An atom type given as a number or an element of system.type_map: its number (None after an error)."""
+    if isinstance(t, str):
+        tm = conf["system"].get("type_map")
+        if not tm or t not in tm:
+            err(key, f"element {t!r} is not in system.type_map {tm}" if tm else f"element {t!r} needs system.type_map")
+            return None
+        return tm.index(t) + 1
+    return t
+
+
+def _check_block(name, cfg, conf, err):
+    """block: a multiple of nevery; restart_every a multiple of block (a restart never splits a block).
+    Sets cfg['block'] to its default (restart_every, else the production steps)."""
+    key = f"analysis.{name}.block"
+    r = conf["campaign"]["restart_every"]
+    if cfg.get("block") is None:
+        cfg["block"] = r or conf["production"]["steps"]
+    b, nev = cfg["block"], cfg.get("nevery")
+    if b and nev and b % nev:
+        err(key, f"{b} is not a multiple of nevery {nev}")
+    if b and r and r % b:
+        err(key, f"campaign.restart_every {r} is not a multiple of block {b} (a restart would split a block)")
+
+
+_BLOCK_DOC = ("steps of each block written to the file (the average of block/nevery samples; default: "
+              "restart_every, else the production steps); a multiple of nevery that divides restart_every")
+
+
+class Rdf(Analysis):
+    """LAMMPS's ``compute rdf`` averaged by ``fix ave/time ... mode vector`` in blocks: ``rdf.dat``."""
+
+    name, fix_style, fix_id = "rdf", "ave/time", "ionsitu_rdf"
+    keys = {
+        "pairs": Key("pairs", "pairs of atom types [[i, j], ...] (numbers or elements of system.type_map)", _REQUIRED),
+        "r_max": Key("float", "largest distance (distance units; <= the force cutoff + skin, or set comm_modify "
+                     "cutoff in [lammps] commands)", _REQUIRED, positive=True),
+        "bins": Key("int", "number of bins of width r_max/bins", 100, positive=True),
+        "nevery": Key("int", "compute g(r) every this many steps", 100, positive=True),
+        "block": Key("int", _BLOCK_DOC, positive=True),
+    }
+
+    def check(self, cfg, conf, err):
+        key = f"analysis.{self.name}.pairs"
+        if cfg.get("pairs") is not None:
+            pairs = [[_type_number(f"{key}[{i}][{j}]", t, conf, err) for j, t in enumerate(p)]
+                     for i, p in enumerate(cfg["pairs"])]
+            cfg["pairs"] = pairs if all(None not in p for p in pairs) else None
+        _check_block(self.name, cfg, conf, err)
+
+    def commands(self, cfg, conf, member_dir):
+        pairs = " ".join(f"{i} {j}" for i, j in cfg["pairs"])
+        nrep = cfg["block"] // cfg["nevery"]
+        return [f"compute {self.fix_id} all rdf {cfg['bins']} {pairs} cutoff {cfg['r_max']!r}",
+                f"fix {self.fix_id} all ave/time {cfg['nevery']} {nrep} {cfg['block']} c_{self.fix_id}[*] mode vector "
+                f"ave one format \" %.15g\" append {_q(self.outputs(member_dir)['rdf'])}"]
+
+    def outputs(self, member_dir):
+        return {"rdf": member_dir / "rdf.dat"}
+
+
+def check_per_atom_energies(lmp, comm=None, rel: float = 1e-8) -> tuple[float, float]:
+    """(sum of compute pe/atom, compute pe) of the current configuration (``run 0``); raises
+    ValueError when they differ: LAMMPS does not check that a pair style tallies per-atom
+    energies (some stop with their own error, others leave them zero or partial)."""
+    import numpy as np
+
+    cid = "ionsitu_doas_check"
+    lmp.command(f"compute {cid}_atom all pe/atom")
+    lmp.command(f"compute {cid}_total all pe")
+    try:
+        lmp.command("run 0 post no")
+        n = int(lmp.extract_global("nlocal"))
+        local = float(np.asarray(lmp.numpy.extract_compute(f"{cid}_atom", 1, 1))[:n].sum()) if n else 0.0
+        total = float(lmp.extract_compute(f"{cid}_total", 0, 0))
+    finally:
+        lmp.command(f"uncompute {cid}_atom")
+        lmp.command(f"uncompute {cid}_total")
+    s = local if comm is None else comm.allreduce(local)
+    if not abs(s - total) <= rel * max(abs(total), 1e-300) + 1e-12 * int(lmp.get_natoms()):
+        raise ValueError(f"[analysis.doas] needs per-atom energies, but the sum of compute pe/atom ({s!r}) differs "
+                         f"from the potential energy ({total!r}): the pair style does not (fully) tally "
+                         "per-atom energies")
+    return s, total
+
+
+class Doas(Analysis):
+    """Thermal density of atomistic states: ``compute pe/atom`` of the mobile ions histogrammed
+    per type by ``fix ave/histo`` in blocks: ``doas_t<type>.dat``."""
+
+    name, fix_style, fix_id = "doas", "ave/histo", "ionsitu_doas"
+    keys = {
+        "types": Key("types", "one histogram per listed mobile type (numbers or elements; default: every mobile type)"),
+        "range": Key("floats", "[e_min, e_max]: energy range of the histogram (energy units of the style); "
+                     "values outside are counted in the first / last bin", _REQUIRED),
+        "bins": Key("int", "number of bins in the range", 200, positive=True),
+        "nevery": Key("int", "histogram the energies every this many steps", 100, positive=True),
+        "block": Key("int", _BLOCK_DOC, positive=True),
+        "quench_every": Key("int", "quenched DOAS: write a snapshot every this many production steps and quench "
+                            "each (minimize, same potential, in a separate LAMMPS instance on the member's ranks) "
+                            "after the production run; 0: no quenched DOAS", 0, nonneg=True),
+        "quench_etol": Key("float", "minimize: energy tolerance (relative)", 0.0, nonneg=True),
+        "quench_ftol": Key("float", "minimize: force tolerance (force units of the style)", 1e-8, positive=True),
+        "quench_maxiter": Key("int", "minimize: maximum iterations", 10000, positive=True),
+        "quench_maxeval": Key("int", "minimize: maximum force evaluations", 100000, positive=True),
+    }
+
+    def check(self, cfg, conf, err):
+        key = f"analysis.{self.name}"
+        if cfg.get("types") is not None:
+            cfg["types"] = _mobile_subset(f"{key}.types", cfg["types"], conf, err)
+        elif conf["mobile"].get("types"):
+            cfg["types"] = list(conf["mobile"]["types"])
+        rg = cfg.get("range")
+        if rg is not None and (len(rg) != 2 or not rg[0] < rg[1]):
+            err(f"{key}.range", f"must be [e_min, e_max] with e_min < e_max, got {rg!r}")
+        _check_block(self.name, cfg, conf, err)
+
+    def group(self, t: int) -> str:
+        return f"{self.fix_id}_t{t}"
+
+    def commands(self, cfg, conf, member_dir):
+        lo, hi = cfg["range"]
+        nrep = cfg["block"] // cfg["nevery"]
+        cmds = [f"compute {self.fix_id} {GROUP_MOBILE} pe/atom"]
+        for t in cfg["types"]:
+            cmds += [f"group {self.group(t)} type {t}",
+                     f"fix {self.group(t)} {self.group(t)} ave/histo {cfg['nevery']} {nrep} {cfg['block']} "
+                     f"{lo!r} {hi!r} {cfg['bins']} c_{self.fix_id} mode vector ave one beyond extra "
+                     f"append {_q(str(self.outputs(member_dir)['doas']).format(type=t))}"]
+        if cfg.get("quench_every"):
+            snap = self.snapshot_dir(member_dir) / "snap.*.txt"
+            cmds += [f"dump {self.fix_id}_snap all custom {cfg['quench_every']} {_q(snap)} id type x y z ix iy iz",
+                     f"dump_modify {self.fix_id}_snap sort id format float %.17g"]
+        return cmds
+
+    def snapshot_dir(self, member_dir: Path) -> Path:
+        return member_dir / "snapshots"
+
+    def prepare(self, cfg, conf, member_dir, lmp, comm=None):
+        if cfg.get("quench_every"):
+            for d in (self.snapshot_dir(member_dir), member_dir / "quench"):
+                on_root(comm, f"cannot create {d}", d.mkdir, parents=True, exist_ok=True)
+        check_per_atom_energies(lmp, comm)
+
+    def finish(self, cfg, conf, member_dir, new_lammps, setup, comm=None):
+        """Quench every snapshot not yet quenched (resumable: one result file per snapshot)."""
+        if not cfg.get("quench_every"):
+            return
+        import numpy as np
+
+        from ..io.quench import write_quenched
+
+        snaps = sorted(self.snapshot_dir(member_dir).glob("snap.*.txt"), key=lambda p: int(p.name.split(".")[1]))
+        todo = [p for p in snaps if not (member_dir / "quench" / f"quench_{p.name.split('.')[1]}.npz").is_file()]
+        if not todo:
+            return
+        lmp = new_lammps()
+        try:
+            for _key, c in setup:
+                lmp.command(c)
+            lmp.command(f"compute {self.fix_id}_qpe all pe/atom")
+            lmp.command(f"compute {self.fix_id}_qtot all pe")
+            lmp.command(f"thermo_style custom step c_{self.fix_id}_qtot")
+            lmp.command("min_style cg")
+            tol = (cfg["quench_etol"], cfg["quench_ftol"], cfg["quench_maxiter"], cfg["quench_maxeval"])
+            for p in todo:
+                step = int(p.name.split(".")[1])
+                lmp.command(f"read_dump {_q(p)} {step} x y z ix iy iz box yes replace yes")
+                n0 = int(lmp.extract_global("ntimestep"))
+                lmp.command(f"minimize {tol[0]!r} {tol[1]!r} {tol[2]} {tol[3]}")
+                n_iter = int(lmp.extract_global("ntimestep")) - n0
+                lmp.command("run 0 post no")
+                pe = np.array(lmp.gather(f"c_{self.fix_id}_qpe", 1, 1), float)
+                types = np.array(lmp.gather_atoms("type", 0, 1), np.int64)
+                meta = {"etol": tol[0], "ftol": tol[1], "maxiter": tol[2], "maxeval": tol[3], "min_style": "cg",
+                        "pe_total": float(lmp.extract_compute(f"{self.fix_id}_qtot", 0, 0)), "iterations": n_iter}
+                on_root(comm, f"cannot write the quenched snapshot of step {step}", write_quenched,
+                        member_dir / "quench" / f"quench_{step}.npz", step, types, pe, meta)
+        finally:
+            lmp.close()
+
+    def outputs(self, member_dir):
+        """``doas``: the histogram file of a type, a template: ``str(path).format(type=t)``."""
+        return {"doas": member_dir / "doas_t{type}.dat"}
+
+
 #: analyses the driver knows ([analysis.<name>] tables)
-ANALYSES: dict[str, Analysis] = {a.name: a for a in (MsdCross(), OccupancyGrid(), HopEvents())}
+ANALYSES: dict[str, Analysis] = {a.name: a for a in (MsdCross(), OccupancyGrid(), HopEvents(), Rdf(), Doas())}
 #: analyses being written: a clear message instead of "unknown" (none at present)
 PLANNED: dict[str, str] = {}

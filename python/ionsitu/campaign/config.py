@@ -102,6 +102,16 @@ class _Checker:
                 self.err(key, f"repeated values {', '.join(dup)}")
                 return None
             return out if ok else None
+        if k == "pairs":
+            if not (isinstance(v, list) and v and all(isinstance(x, list) and len(x) == 2 for x in v)):
+                return self.err(key, f"must be a non-empty list of [type, type] pairs, e.g. [[1, 2], [2, 2]], got {v!r}")
+            ok = True
+            for i, pair in enumerate(v):
+                for j, x in enumerate(pair):
+                    if not (isinstance(x, str) and x.strip() or isinstance(x, int) and not isinstance(x, bool) and x >= 1):
+                        self.err(f"{key}[{i}][{j}]", f"must be an atom type number >= 1 or an element name, got {x!r}")
+                        ok = False
+            return [list(pair) for pair in v] if ok else None
         if k == "table":
             if not isinstance(v, dict):
                 return self.err(key, f"must be a table (key = value), got {v!r}")

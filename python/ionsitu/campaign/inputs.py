@@ -211,7 +211,8 @@ class InputsMixin:
                     lmp.command("run 0 post no")
         except Exception as exc:  # noqa: BLE001 - the LAMMPS error text
             msg = _lammps_message(exc)
-            if "mass" in msg.lower() and key in ("potential", "system"):
+            if "mass" in msg.lower() and (key in ("potential", "system") or key.startswith("analysis.")):
+                # (an analysis' prepare may run 0 steps, e.g. analysis.doas' per-atom energy check)
                 key = "system.masses"
             errors.append((key, msg))
         finally:

@@ -390,6 +390,10 @@ class Campaign(InputsMixin, ResourcesMixin):
                 else:
                     lmp.command(cmd)
             step = int(lmp.extract_global("ntimestep"))
+            setup = self._system_commands() + self._potential_commands(None, 1) + self._extra_commands()
+            for name, (a, cfg) in self.analyses.items():
+                key, cmd = f"analysis.{name}", "(after the production run)"
+                a.finish(cfg, self.conf, m.dir, lambda: self._new_lammps(comm, None), setup, comm)
             write("completed", step=step, wall_seconds=round(time.time() - t0, 3))
         except Exception as exc:  # noqa: BLE001 - LAMMPS error: record it, go on
             msg = _lammps_message(exc)

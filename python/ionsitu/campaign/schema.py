@@ -31,7 +31,7 @@ class ConfigError(ValueError):
 class Key:
     """One key of the campaign file: its kind, default and documentation."""
 
-    kind: str  # str int float bool path floats ints strs text table seeds types window grid3
+    kind: str  # str int float bool path floats ints strs text table seeds types window grid3 pairs
     doc: str
     default: object = None
     positive: bool = False

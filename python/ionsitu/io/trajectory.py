@@ -121,6 +121,7 @@ class Frame:
     units: str | None = None
     kind: str = ""  # "lammps-dump", "ase" or "mdanalysis"
     lammps_types: bool | None = None  # types are LAMMPS atom types (default: kind == "lammps-dump")
+    values: dict | None = None  # further per-atom columns asked of iter_lammps_dump (name -> (N,))
 
     def __post_init__(self):
         if self.lammps_types is None:
@@ -311,11 +312,12 @@ def _parse_atoms(block: bytes, natoms: int, usecols: list[int], path, step) -> n
         raise ValueError(f"{path}: step {step}: cannot read the atom lines: {exc}") from None
 
 
-def iter_lammps_dump(path, unwrap: str = "auto") -> Iterator[Frame]:
+def iter_lammps_dump(path, unwrap: str = "auto", columns: tuple[str, ...] = ()) -> Iterator[Frame]:
     """Stream the frames of a LAMMPS text dump, atoms sorted by id (memory O(N)).
 
     ``unwrap``: ``"auto"`` (unwrapped or image-flag columns, else an error) or
     ``"minimum-image"`` (follow minimum-image jumps of whatever positions there are).
+    ``columns``: further per-atom columns (e.g. ``c_pe``) read into ``Frame.values``.
     Raises ValueError naming the offending value for missing columns, atom counts or
     ids that change between frames, or a malformed file.
     """
@@ -382,6 +384,10 @@ def iter_lammps_dump(path, unwrap: str = "auto") -> Iterator[Frame]:
                 usecols = [col["id"], col["type"]] + [col[n] for n in cols + (img or ())]
                 if "mass" in col:
                     usecols.append(col["mass"])
+                for n in columns:
+                    if n not in col:
+                        raise ValueError(f"{path}: step {step}: missing column {n!r} (this frame has {names})")
+                usecols += [col[n] for n in columns]
                 layout = (names, usecols, col)
             names, usecols, col = layout
             cols, img, scaled, desc = scheme
@@ -419,8 +425,9 @@ def iter_lammps_dump(path, unwrap: str = "auto") -> Iterator[Frame]:
                 x = unwrapper(x - origin, cell, nframe) + origin
             yield Frame(step=step, cell=cell, origin=origin, ids=ref_ids, types=data[:, 1].astype(np.int64),
                         positions=np.ascontiguousarray(x), symbols=symbols,
-                        masses=data[:, -1].copy() if "mass" in col else None, pbc=pbc, unwrap=desc, units=units,
-                        kind="lammps-dump")
+                        masses=data[:, -1 - len(columns)].copy() if "mass" in col else None, pbc=pbc, unwrap=desc,
+                        units=units, kind="lammps-dump",
+                        values={n: data[:, len(usecols) - len(columns) + k].copy() for k, n in enumerate(columns)})
             nframe += 1
             line = fh.readline()
     if nframe == 0:

@@ -157,6 +157,7 @@ config <code>{e_(c['config'])}</code> · units <b>{e_(c['units'])}</b> · timest
         if name == "arrhenius":
             out.append(_img(p, "Arrhenius plot"))
     out += _html_hops(d, pngs)
+    out += html_structure(d, pngs)
     md = d.get("model_deviation")
     if md:
         out.append(f"<h2>Model deviation</h2><p>threshold {md['threshold']} {e_(md['threshold_unit'])}, flagged when more "
@@ -299,3 +300,55 @@ def _html_hops(d: dict, pngs: dict) -> list[str]:
 def _img(path: Path, alt: str) -> str:
     b64 = base64.b64encode(Path(path).read_bytes()).decode()
     return f'<p><img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}"></p>'
+
+
+def html_structure(d: dict, pngs: dict) -> list[str]:
+    """HTML of the RDF and DOAS sections (empty without those analyses)."""
+    e_ = html.escape
+    out = []
+
+    def num(v, fmt=".4g"):
+        return "–" if v is None else f"{v:{fmt}}"
+
+    rdf = d.get("rdf")
+    if rdf and rdf["temperatures"]:
+        out.append("<h2>Radial distribution functions (compute rdf)</h2><p><small>g(r) mean over replicas, "
+                   "W(r) = −k<sub>B</sub>T ln g(r); first shell: first peak of g ≥ 1, first minimum after it, "
+                   "coordination n = coord(r<sub>min</sub>), barrier ΔW = W(r<sub>min</sub>) − W(r<sub>peak</sub>)"
+                   "</small></p><table><tr><th>T</th><th>pair</th><th>replicas</th><th>r peak</th><th>g peak</th>"
+                   "<th>r min</th><th>g min</th><th>n</th><th>ΔW</th></tr>")
+        for t in rdf["temperatures"]:
+            for p in t["pairs"]:
+                s = p.get("first_shell") or {}
+                out.append(f"<tr><td>{num(t['T'], 'g')}</td><td>{e_(str(p['pair']))}</td><td>{t['n_replicas']}</td>"
+                           f"<td>{num(s.get('r_peak'))}</td><td>{num(s.get('g_peak'))}</td><td>{num(s.get('r_min'))}</td>"
+                           f"<td>{num(s.get('g_min'))}</td><td>{num(s.get('n'))}</td><td>{num(s.get('barrier'))}</td></tr>")
+        out.append("</table>")
+        if "rdf" in pngs:
+            out.append(_img(pngs["rdf"], "g(r) and W(r)"))
+    da = d.get("doas")
+    if da and da["temperatures"]:
+        out.append("<h2>Density of atomistic states (compute pe/atom)</h2><table><tr><th>T</th><th>type</th>"
+                   "<th>replicas</th><th>energies</th><th>mean</th><th>width</th><th>outside range</th></tr>")
+        for t in da["temperatures"]:
+            for ty, x in t["types"].items():
+                out.append(f"<tr><td>{num(t['T'], 'g')}</td><td>{e_(ty)}</td><td>{x['n_replicas']}</td>"
+                           f"<td>{x['n_values']}</td><td>{num(x['mean'])} ± {num(x['mean_err'], '.2g')}</td>"
+                           f"<td>{num(x['width'])}</td><td>{num(100 * (x['below'] + x['above']), '.3g')} %</td></tr>")
+        out.append("</table><table><tr><th>type</th><th>T<sub>c</sub> (mean energy)</th><th>interval</th>"
+                   "<th>T<sub>c</sub> (Arrhenius D*)</th><th>low-T branch extrapolated</th><th>overlap with next T</th></tr>")
+        arr = da.get("arrhenius_Tc") or {}
+        for ty, o in da["onset"].items():
+            ex = o.get("extrapolation")
+            exs = (f"{num(ex['T'], 'g')}: {num(ex['mean_energy'])} [{num(ex['lo'])}, {num(ex['hi'])}]" if ex else "–")
+            tc = (f"{num(o['Tc'])} ± {num(o['Tc_err'], '.2g')} ({e_(o['preferred'])})" if "Tc" in o
+                  else e_(o.get("error", "–")))
+            rng = f"[{num(o['Tc_range'][0])}, {num(o['Tc_range'][1])}]" if "Tc_range" in o else "–"
+            atc = f"{num(arr.get('Tc'))} ± {num(arr.get('Tc_err'), '.2g')}" if arr else "–"
+            ov = ", ".join(f"{a:g}–{b:g}: {v:.3f}" for a, b, v in o["overlap_next_T"]) or "–"
+            out.append(f"<tr><td>{e_(ty)}</td><td>{tc}</td><td>{rng}</td><td>{atc}</td><td>{exs}</td>"
+                       f"<td class=l>{ov}</td></tr>")
+        out.append("</table>")
+        if "doas" in pngs:
+            out.append(_img(pngs["doas"], "DOAS per temperature"))
+    return out

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import units as _units
 
-__all__ = ["plot_msd", "plot_arrhenius", "campaign_plots", "plot_hop_rate", "plot_occupancy"]
+__all__ = ["plot_msd", "plot_arrhenius", "campaign_plots", "plot_hop_rate", "plot_occupancy", "plot_rdf", "plot_doas"]
 
 
 def energy_label(style) -> str:
@@ -208,6 +208,10 @@ def campaign_plots(camp, data, out: Path) -> dict[str, Path]:
     if inputs.get("occupancy"):
         draw("occupancy", "occupancy plot", plot_occupancy, inputs["occupancy"], pdir / "occupancy.png",
              title=f"{name}: occupancy density", length_unit=lunit)
+    if data.get("rdf") and data["rdf"]["temperatures"]:
+        draw("rdf", "RDF plot", plot_rdf, data["rdf"], pdir / "rdf.png", length_unit=lunit, energy_unit=eunit, title=name)
+    if data.get("doas") and data["doas"]["temperatures"]:
+        draw("doas", "DOAS plot", plot_doas, data["doas"], pdir / "doas.png", energy_unit=eunit, title=name)
     return paths
 
 
@@ -265,4 +269,43 @@ def plot_hop_rate(series, path, *, reduced: bool, energy_unit: str, time_unit: s
         ax.set_title(title, fontsize=10)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
+    return Path(path)
+
+
+def plot_rdf(rdf: dict, path, *, length_unit: str = "", energy_unit: str = "", title: str = ""):
+    """g(r) (top) and W(r) (bottom) of every pair and temperature."""
+    fig, ((ax_g,), (ax_w,)) = figure((6.4, 6.4), 2, 1, hspace=0.25)
+    for t in rdf["temperatures"]:
+        r = np.asarray(t["r"], float)
+        for p in t["pairs"]:
+            lab = f"T = {t['T']:g}, {p['pair'][0]}-{p['pair'][1]}"
+            ax_g.plot(r, np.asarray(p["g"], float), label=lab)
+            ax_w.plot(r, np.asarray([np.nan if w is None else w for w in p["W"]], float), label=lab)
+    ax_g.set_ylabel("g(r)")
+    ax_w.set_ylabel(f"W(r) ({energy_unit})" if energy_unit else "W(r)")
+    ax_w.set_xlabel(f"r ({length_unit})" if length_unit else "r")
+    ax_g.legend(fontsize=7)
+    if title:
+        ax_g.set_title(title, fontsize=10)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
+def plot_doas(da: dict, path, *, energy_unit: str = "", title: str = ""):
+    """Normalised DOAS of each type (panels) at every temperature."""
+    types = [str(t) for t in da["types"]]
+    fig, axes = figure((6.4, 3.0 * len(types) + 0.4), len(types), 1, hspace=0.3)
+    for (ax,), ty in zip(axes, types):
+        for t in da["temperatures"]:
+            x = t["types"].get(ty)
+            if x:
+                ax.plot(x["energy"], x["density"], label=f"T = {t['T']:g}")
+        ax.set_ylabel(f"DOAS type {ty}")
+        ax.legend(fontsize=7)
+    axes[-1][0].set_xlabel(f"per-atom energy ({energy_unit})" if energy_unit else "per-atom energy")
+    if title:
+        axes[0][0].set_title(title, fontsize=10)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
     return Path(path)

@@ -25,6 +25,9 @@ adds the chance level of the correlated hops: per temperature ``correlated_chanc
 ``hops.corr_seed``. Also from 2.1 the correlation window is inclusive in whole samples (before,
 pairs exactly one window apart could be dropped by the rounding of step x dt, so
 ``correlated_fraction`` was slightly low).
+2.2 (``version_minor`` 2) adds the top-level ``rdf`` ([analysis.rdf]) and ``doas``
+([analysis.doas]), null without those analyses: built by :mod:`ionsitu.report.structure`
+(conventions in docs/structure.md).
 
 Hops (per temperature, over the completed replicas; every number from
 :func:`ionsitu.analysis.hops.hop_summary` -- the function ``ionsitu hops`` prints -- on each
@@ -82,13 +85,14 @@ from ..io.model_devi import model_devi_files, read_model_devi
 from ..io.msd import read_msd
 from ..io.occupancy import merge_grids, read_occupancy
 from ..io.sites import read_sites
+from .structure import build_doas, build_rdf
 
 __all__ = ["build", "REPORT_SCHEMA", "REPORT_VERSION", "REPORT_VERSION_MINOR", "CORR_RANDOM", "CORR_SEED"]
 
 REPORT_SCHEMA = "ionsitu-campaign-report"
 REPORT_VERSION = 2
 #: minor version: keys added compatibly within REPORT_VERSION (see the module docstring)
-REPORT_VERSION_MINOR = 1
+REPORT_VERSION_MINOR = 2
 
 #: chance reference of the correlated hops: shuffles per member and their seed (hop_summary's)
 CORR_RANDOM = _hops.summary.CORR_RANDOM
@@ -534,6 +538,10 @@ def build(camp) -> dict:
             except Exception as exc:  # noqa: BLE001
                 arr[key] = {"error": f"{type(exc).__name__}: {exc}"}
 
+    rdf, w = build_rdf(camp, by_T, kB)
+    doas, w2 = build_doas(camp, by_T, arr)
+    warn_list += w + w2
+
     md = None
     if md_any:
         flagged = [e["T"] for e in temps if e.get("model_deviation", {}).get("flagged")]
@@ -570,7 +578,7 @@ def build(camp) -> dict:
                     "unfinished": sum(m["state"] not in ("completed", "failed") for m in members)},
         "temperatures": temps, "arrhenius": arr, "model_deviation": md, "failed": failed,
         "members": members, "warnings": warn_list,
-        "hops": hops_top, "occupancy": {"files": {}} if occ_grids else None,
+        "hops": hops_top, "occupancy": {"files": {}} if occ_grids else None, "rdf": rdf, "doas": doas,
     }
     if hops_top is not None:
         data["conventions"]["hops"] = (
