@@ -1179,7 +1179,7 @@ def analyse(res, T: float, z: float = 1.0, window=None, *, same_window: bool = T
 
 @dataclass
 class SegmentAverage:
-    """MSD-derived quantities of independent run segments, averaged (seed 002: 5 segments of
+    """MSD-derived quantities of independent run segments, averaged (a published protocol: 4–5 segments of
     each replica). Per segment (one MSD file each: a production run cut into consecutive
     segments, a fix per segment): the tracer ``D`` and collective ``D_sigma`` (the fitted
     slopes, also where a segment alone does not resolve them, so that their mean is not
