@@ -78,7 +78,8 @@ class MsdCross(Analysis):
         n = cfg.get("segments") or 0
         if n == 1:
             err("analysis.msd_cross.segments", "must be 0 (none) or >= 2, got 1")
-        elif n and cfg.get("nevery") and int(conf["production"]["steps"]) < 10 * n * cfg["nevery"]:
+        elif n and cfg.get("nevery") and isinstance(conf["production"].get("steps"), int) \
+                and conf["production"]["steps"] < 10 * n * cfg["nevery"]:
             err("analysis.msd_cross.segments", f"{n} segments of {conf['production']['steps']} production steps "
                 f"give fewer than 10 samples (every {cfg['nevery']}) per segment")
 
@@ -375,8 +376,8 @@ class HopEvents(Analysis):
         md = sf.setdefault("min_distance", 0.0)
         if not (_is_num(md) and md >= 0):
             err(f"{key}.min_distance", f"must be a distance >= 0, got {md!r}")
-        eq = int(conf["equilibration"]["steps"])
-        if isinstance(nev, int) and nev > 0 and eq < 10 * nev:
+        eq = conf["equilibration"].get("steps")
+        if isinstance(nev, int) and nev > 0 and isinstance(eq, int) and eq < 10 * nev:
             err(f"{key}.occupancy", f"the equilibration ({eq} steps) gives fewer than 10 samples every {nev} "
                 "steps: too few to locate the sites (lengthen equilibration.steps or lower sites_from.nevery)")
 
@@ -632,7 +633,7 @@ class Doas(Analysis):
     def snapshot_dir(self, member_dir: Path) -> Path:
         return member_dir / "snapshots"
 
-    def prepare(self, cfg, conf, member_dir, lmp, comm=None):
+    def prepare(self, cfg, conf, member_dir, lmp, comm=None, trial=False):
         if cfg.get("quench_every"):
             for d in (self.snapshot_dir(member_dir), member_dir / "quench"):
                 on_root(comm, f"cannot create {d}", d.mkdir, parents=True, exist_ok=True)

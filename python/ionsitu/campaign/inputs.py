@@ -104,10 +104,17 @@ class InputsMixin:
         return [(f"analysis.{name}.equilibration", line) for name, (a, cfg) in self.analyses.items()
                 for line in a.equilibration_commands(cfg, self.conf, member_dir)]
 
-    def _production_commands(self, m: Member) -> list[tuple[str, str]]:
+    def _production_commands(self, m: Member, start_step: int = 0) -> list[tuple[str, str]]:
+        """Thermostat and the analyses' fixes; with segments, the fix of the segment the run
+        starts in comes right after its analysis' fix: before any analysis' prepare() runs
+        (LAMMPS keeps a fix's restart state only for fixes defined before the first run)."""
         cmds = [("production", self._thermostat(FIX_MD, m.T, "production"))]
         for name, (a, cfg) in self.analyses.items():
             cmds += [(f"analysis.{name}", line) for line in a.commands(cfg, self.conf, m.dir)]
+            if name == "msd_cross":
+                segs = self._pending_segments(m, start_step)
+                if segs:
+                    cmds += [("analysis.msd_cross.segments", line) for line in segs[0][2]]
         return cmds
 
     def segment_files(self, m: Member) -> list[Path]:
@@ -117,20 +124,25 @@ class InputsMixin:
         a, cfg = self.analyses["msd_cross"]
         return [a.segment_file(m.dir, k) for k in range(1, (cfg.get("segments") or 0) + 1)]
 
-    def _segment_runs(self, m: Member, start_step: int) -> list[tuple[str, str]]:
-        """run ... upto the end of production: one run, or one per segment, each with its fix
-        (a resumed member skips the finished segments; the current one's fix resumes by its ID)."""
+    def _pending_segments(self, m: Member, start_step: int) -> list[tuple[int, int, list[str]]]:
+        """(k, last step, fix lines) of the production segments not finished at start_step (at
+        its last step a segment is pending: a zero-step run writes its file)."""
         a, cfg = self.analyses.get("msd_cross", (None, None))
         ends = a.segment_ends(cfg, self.eq_steps, self.target_step) if a is not None else []
-        if not ends:
+        return [(k, end, a.segment_commands(cfg, self.conf, m.dir, k))
+                for k, end in enumerate(ends, 1) if end >= start_step]
+
+    def _segment_runs(self, m: Member, start_step: int) -> list[tuple[str, str]]:
+        """run ... upto the end of production: one run, or one per segment, each with its fix
+        (the first pending one's is defined with the production fixes)."""
+        segs = self._pending_segments(m, start_step)
+        if not segs:
             return [("production", f"run {self.target_step} upto")]
         cmds, key = [], "analysis.msd_cross.segments"
-        for k, end in enumerate(ends, 1):
-            if end < start_step:  # at end == start_step: a zero-step run writes the segment's file
-                continue
-            fixes = a.segment_commands(cfg, self.conf, m.dir, k)
-            cmds += [(key, line) for line in fixes] + [("production", f"run {end} upto")]
-            cmds += [(key, f"unfix {line.split()[1]}") for line in fixes]
+        for i, (k, end, fixes) in enumerate(segs):
+            if i:
+                cmds += [(key, line) for line in fixes]
+            cmds += [("production", f"run {end} upto")] + [(key, f"unfix {line.split()[1]}") for line in fixes]
         return cmds
 
     def input_script(self, m: Member, start_step: int = 0, restart_file: Path | None = None,
@@ -150,7 +162,7 @@ class InputsMixin:
                      ("equilibration", f"run {self.eq_steps} upto"),
                      ("equilibration", f"unfix {FIX_EQ}"),
                      *[(key, f"unfix {cmd.split()[1]}") for key, cmd in eq_fixes]]
-        cmds += self._production_commands(m)
+        cmds += self._production_commands(m, start_step)
         cmds += self._segment_runs(m, start_step)
         cmds.append(("production", f"write_restart {_q(m.dir / 'restart.end')}"))
         return cmds
