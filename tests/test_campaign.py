@@ -6,12 +6,14 @@ Run:  pytest tests/test_campaign.py      (about a minute on 2 cores)
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,7 @@ import ionsitu
 from ionsitu.analysis import arrhenius
 from ionsitu.analysis import transport
 from ionsitu.campaign import Campaign, ConfigError, load_config
+from ionsitu.measurement import format_with_error
 from lammps_helpers import BIN, MPIRUN
 
 IONSITU = str(BIN / "ionsitu")
@@ -205,6 +208,21 @@ def test_campaign_completes_and_report_equals_analysis_modules(reference):
     html = (out / "report.html").read_text()
     assert "data:image/png;base64" in html and "Arrhenius" in html
     assert (out / "plots" / "arrhenius.png").is_file()
+    # the summary card first; every figure also as SVG (report.figure_formats default); CSV per table
+    assert html.index("<div class=card id=summary>") < html.index("<h2>Per temperature</h2>")
+    a = rep["arrhenius"]["tracer"]
+    assert f"{format_with_error(a['Ea'], a['Ea_err'], rep['conventions']['Ea_unit'])}</td>" in html
+    assert "T<sub>c</sub> (two-regime Arrhenius)" in html and "Haven ratio" in html
+    assert rep["plots"] and sorted(rep["figures"]) == sorted(rep["plots"])
+    for files in rep["figures"].values():
+        assert sorted(files) == ["png", "svg"]
+        assert ET.parse(out / files["svg"]).getroot().tag.endswith("svg")
+    rows = list(csv.DictReader((out / rep["tables"]["temperatures"]).open()))
+    assert [float(r["T"]) for r in rows] == list(TEMPS)
+    dcol = f"D_tracer [{rep['conventions']['D_unit']}]"
+    assert [float(r[dcol]) for r in rows] == [e["tracer"]["D"] for e in rep["temperatures"]]   # exact
+    arr_rows = {r["quantity"]: r for r in csv.DictReader((out / rep["tables"]["arrhenius"]).open())}
+    assert float(arr_rows["tracer"][f"Ea [{rep['conventions']['Ea_unit']}]"]) == a["Ea"]
 
     # `ionsitu analyze` reads the campaign's folder layout (T<T>/r<replica>/msd.dat) directly
     an = subprocess.run([IONSITU, "analyze", str(out), "--json", str(out / "analyze.json")],
@@ -638,6 +656,8 @@ MISTAKES = {
     "pytorch model": (lambda t: _edit(t, "pair = \"\"\"", 'deepmd = ["m2.pth"]\n_p = """'),
                       "potential.deepmd[0]", "only TensorFlow .pb models"),
     "window order": (lambda t: t + "\n[report]\nwindow = [5.0, 1.0]\n", "report.window", "needs 0 <= t_start < t_end"),
+    "figure format": (lambda t: t + '\n[report]\nfigure_formats = ["png", "gif"]\n', "report.figure_formats[1]",
+                      "must be one of png, svg, pdf, got 'gif'"),
 }
 
 

@@ -441,7 +441,7 @@ def build(camp) -> dict:
     specs = (("tracer", "D*", lambda e: (e["tracer"]["D"], e["tracer"]["D_err"], e["tracer"]["resolved"]), "D", 0),
              ("collective", "D_sigma", lambda e: (e["collective"]["D"], e["collective"]["D_err"],
                                                   e["collective"]["resolved"]), "D", 0),
-             ("conductivity", "sigma", lambda e: (e["conductivity"]["sigma"], e["conductivity"]["sigma_err"],
+             ("conductivity", "conductivity", lambda e: (e["conductivity"]["sigma"], e["conductivity"]["sigma_err"],
                                                   e["conductivity"]["resolved"]), "sigma", 1))
     for key, label, get, kind, panel in specs:
         if len(ok) < 2:
