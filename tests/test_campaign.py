@@ -380,6 +380,9 @@ def test_report_hops_and_occupancy_equal_the_analysis_modules(reference):
     assert "Hops (fix hop/events)" in html and "Occupancy (fix occupancy/grid)" in html and "D_j / D*" in html
     assert "<th>chance</th><th>excess</th>" in html and "groups (events) with n ions, observed / chance" in html
     assert (out / "plots" / "occupancy.png").is_file() and (out / "plots" / "arrhenius_hops.png").is_file()
+    # sites and jump network over the density, residence distribution with its fit
+    assert sorted(rep["figures"]["sites"]) == ["png", "svg"] and (out / rep["figures"]["sites"]["svg"]).is_file()
+    assert "sites and jump network over the density; residence times" in html
 
 
 def test_report_json_equals_the_analysis_api_and_ionsitu_hops(reference, tmp_path):

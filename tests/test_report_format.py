@@ -14,7 +14,7 @@ from ionsitu import units
 from ionsitu.analysis import arrhenius
 from ionsitu.measurement import format_with_error
 from ionsitu.report import html as rhtml
-from ionsitu.report import plots, tables
+from ionsitu.report import plots, sitemaps, tables
 
 
 @pytest.mark.parametrize("value, error, text", [
@@ -115,3 +115,13 @@ def test_figures_in_png_svg_pdf(tmp_path):
     assert files["pdf"].read_bytes()[:5] == b"%PDF-"
     with pytest.raises(ValueError, match="'gif'"):
         plots.save_figure(None, tmp_path / "x.png", ("png", "gif"))
+
+
+def test_residence_fit_is_the_exponential_maximum_likelihood():
+    r = np.array([1.0, 2.0, 3.5, np.nan])
+    tau, err = sitemaps.exponential_residence_fit(r)
+    assert tau == pytest.approx(6.5 / 3, rel=1e-14) and err == pytest.approx(tau / np.sqrt(3), rel=1e-14)
+    # the likelihood sum(log p) of exp(-t/tau)/tau is largest at tau
+    ll = [np.sum(-r[:3] / t - np.log(t)) for t in (0.9 * tau, tau, 1.1 * tau)]
+    assert ll[1] > ll[0] and ll[1] > ll[2]
+    assert all(np.isnan(sitemaps.exponential_residence_fit([])))

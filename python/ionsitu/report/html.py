@@ -401,6 +401,8 @@ def _html_hops(d: dict, pngs: dict) -> list[str]:
         out.append("</table>")
         if "occupancy" in pngs:
             out.append(_img(pngs["occupancy"], "occupancy density slices"))
+    if "sites" in pngs:
+        out.append(_img(pngs["sites"], "sites and jump network over the density; residence times"))
     return out
 
 

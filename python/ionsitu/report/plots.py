@@ -26,7 +26,8 @@ from ..io.atomic import write_atomic
 from ..measurement import format_with_error
 
 __all__ = ["plot_msd", "plot_arrhenius", "campaign_plots", "plot_hop_rate", "plot_occupancy", "save_figure",
-           "figure_files", "FIGURES", "FIGURE_FORMATS", "FigureContext", "axis_labels"]
+           "figure_files", "FIGURES", "FIGURE_FORMATS", "FigureContext", "axis_labels",
+           "plot_site_maps"]
 
 
 def energy_label(style) -> str:
@@ -298,9 +299,16 @@ def figures_occupancy(ctx: FigureContext):
                  title=f"{ctx.name}: occupancy density", length_unit=ctx.labels["length"])
 
 
+def figures_sites(ctx: FigureContext):
+    maps, grids = ctx.inputs.get("site_maps") or {}, ctx.inputs.get("occupancy") or {}
+    if maps or grids:
+        ctx.draw("sites", "site map plot", plot_site_maps, grids, maps, title=f"{ctx.name}: sites and jumps",
+                 length_unit=ctx.labels["length"], time_unit=ctx.labels["time"])
+
+
 #: the report's figures, in order: each ``f(FigureContext)`` draws with ``ctx.draw`` (a new
 #: report section adds its function here)
-FIGURES = (figures_msd, figures_arrhenius, figures_hops, figures_occupancy)
+FIGURES = (figures_msd, figures_arrhenius, figures_hops, figures_occupancy, figures_sites)
 
 
 def campaign_plots(camp, data, out: Path, formats=("png",)) -> dict[str, Path]:
@@ -367,3 +375,67 @@ def plot_hop_rate(series, path, *, reduced: bool, energy_unit: str, time_unit: s
     if title:
         ax.set_title(title, fontsize=10)
     return save_figure(fig, path, formats, dpi=120)
+
+
+def plot_site_maps(grids: dict, maps: dict, path, *, title: str = "", length_unit: str = "", time_unit: str = "",
+                   formats=("png",)):
+    """Per temperature (rows): the occupancy density projected along c (max over c, log scale)
+    with the sites found in it (+) and the jump network of the hop logs over the sites of
+    ``sites.txt`` (a line per site pair, width and opacity by its hop count, replicas summed;
+    minimum image); right: the distribution of the uncensored residence times with the
+    exponential fit exp(-t/τ)/τ. ``grids``: merged occupancy grids per T (``sites_frac``:
+    found sites); ``maps``: :func:`ionsitu.report.sitemaps.build_site_maps`."""
+    from matplotlib.colors import LogNorm
+
+    Ts = sorted(set(grids) | set(maps))
+    fig, axes = figure((8.0, 3.4 * len(Ts) + 0.7), len(Ts), 2, margins=(0.7, 0.3, 0.8, 0.5), hspace=0.4,
+                       wspace=0.35)
+    lu = f" ({length_unit})" if length_unit else ""
+    for (ax, axr), T in zip(axes, Ts):
+        g, m = grids.get(T), maps.get(T)
+        cell = g["cell"] if g is not None else m["cell"]
+        a, b = np.linalg.norm(cell[0]), np.linalg.norm(cell[1])
+        if g is not None:
+            rho = g["counts"] / g["counts"].max()
+            ax.imshow(np.clip(rho.max(axis=2).T, 1e-4, None), origin="lower", extent=(0, a, 0, b), cmap="viridis",
+                      norm=LogNorm(vmin=1e-4, vmax=1.0), aspect="equal")
+            sf = g.get("sites_frac")
+            if sf is not None and len(sf):
+                ax.plot(sf[:, 0] * a, sf[:, 1] * b, "+", color="w", ms=4, mew=0.8, label=f"{len(sf)} sites found")
+        if m is not None and m["site_frac"] is not None and len(m["counts"]):
+            f = np.asarray(m["site_frac"], float)
+            f0 = f[m["pairs"][:, 0]]
+            df = f[m["pairs"][:, 1]] - f0
+            df -= np.round(df)
+            w = m["counts"] / m["counts"].max()
+            from matplotlib.collections import LineCollection
+
+            seg = np.stack([f0[:, :2], (f0 + df)[:, :2]], axis=1) * np.array([a, b])
+            ax.add_collection(LineCollection(seg, linewidths=0.3 + 2.0 * w, colors=[(1, 0.3, 0.2, 0.2 + 0.8 * x)
+                                                                                   for x in w]))
+            ax.plot([], [], "-", color=(1, 0.3, 0.2), label=f"jumps ({int(m['counts'].sum())} hops)")
+        ax.set_xlim(0, a)
+        ax.set_ylim(0, b)
+        ax.set_title(f"T = {T:g}: density (max over c), sites, jumps", fontsize=9)
+        ax.set_xlabel("a" + lu)
+        ax.set_ylabel("b" + lu)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="upper right", framealpha=0.6)
+        if m is not None and len(m["residence"]):
+            r = m["residence"]
+            dens, edges = np.histogram(r, bins=40, density=True)
+            axr.stairs(dens, edges, fill=True, color="0.6", label=f"{len(r)} residences")   # one artist
+            if np.isfinite(m["tau"]):
+                t = np.linspace(0, r.max(), 200)
+                axr.plot(t, np.exp(-t / m["tau"]) / m["tau"], "-", color="tab:red",
+                         label=f"exp(-t/τ)/τ, τ = {format_with_error(m['tau'], m['tau_err'], time_unit)}")
+            axr.set_yscale("log")
+            axr.legend(fontsize=7)
+        else:
+            axr.text(0.5, 0.5, "no residence times (no hops)", transform=axr.transAxes, ha="center", fontsize=8)
+        axr.set_title(f"T = {T:g}: residence time", fontsize=9)
+        axr.set_xlabel(f"residence time ({time_unit})" if time_unit else "residence time")
+        axr.set_ylabel("probability density")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return save_figure(fig, path, formats, dpi=100)

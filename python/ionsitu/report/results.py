@@ -81,6 +81,7 @@ from ..io.model_devi import model_devi_files, read_model_devi
 from ..io.msd import read_msd
 from ..io.occupancy import merge_grids, read_occupancy
 from ..io.sites import read_sites
+from .sitemaps import build_site_maps
 
 __all__ = ["build", "REPORT_SCHEMA", "REPORT_VERSION", "REPORT_VERSION_MINOR", "CORR_RANDOM", "CORR_SEED"]
 
@@ -321,6 +322,7 @@ def build_occupancy(camp, by_T) -> tuple[dict, dict, list[str]]:
                  "nframes": g["nframes"], "cell": g["cell"], "origin": g["origin"], "positions": float(g["counts"].sum())}
         try:
             ss = find_sites(g["counts"], g["cell"], g["origin"], threshold=rc["site_threshold"], min_distance=mind)
+            g["sites_frac"] = ss.sites.frac   # plot input (the site map)
             entry.update(n_sites_found=ss.sites.n, site_threshold=rc["site_threshold"], site_min_distance=mind,
                          density_max=float(ss.density.max()),
                          occupancy_in_sites=float(np.nansum(ss.sites.occupancy)))
@@ -569,6 +571,8 @@ def build(camp) -> dict:
     data = json_safe(data)
     data["_plot_inputs"] = {"curves": curves, "series": series, "hop_series": hop_series,
                             "occupancy": occ_grids}  # dropped when written
+    if hops_top is not None:
+        data["_plot_inputs"]["site_maps"] = build_site_maps({T: load_hop_runs(camp, by_T[T]) for T in camp.temperatures})
     return data
 
 
