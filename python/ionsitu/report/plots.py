@@ -157,6 +157,10 @@ def plot_msd(results, report, path, *, title: str = "", time_unit: str = "", len
         axa.text(0.5, 0.5, "α₂ unavailable: no finite <|Δr|⁴> (msd4) in the msd file", transform=axa.transAxes,
                  ha="center", va="center", fontsize=8, color="0.3")
     axa.set_ylabel("tracer α₂ =\n3<Δr⁴>/5<Δr²>² − 1", fontsize=8)
+    from matplotlib.ticker import NullLocator
+
+    for a in (ax.xaxis, ax.yaxis):   # no minor ticks on the log axes: each costs a text measurement
+        a.set_minor_locator(NullLocator())
     axa.set_xlabel(f"t ({time_unit})" if time_unit else "t")
     return save_figure(fig, path, formats, dpi=120)
 
@@ -386,6 +390,7 @@ def plot_site_maps(grids: dict, maps: dict, path, *, title: str = "", length_uni
     exponential fit exp(-t/τ)/τ. ``grids``: merged occupancy grids per T (``sites_frac``:
     found sites); ``maps``: :func:`ionsitu.report.sitemaps.build_site_maps`."""
     from matplotlib.colors import LogNorm
+    from matplotlib.ticker import NullLocator
 
     Ts = sorted(set(grids) | set(maps))
     fig, axes = figure((8.0, 3.4 * len(Ts) + 0.7), len(Ts), 2, margins=(0.7, 0.3, 0.8, 0.5), hspace=0.4,
@@ -430,6 +435,7 @@ def plot_site_maps(grids: dict, maps: dict, path, *, title: str = "", length_uni
                 axr.plot(t, np.exp(-t / m["tau"]) / m["tau"], "-", color="tab:red",
                          label=f"exp(-t/τ)/τ, τ = {format_with_error(m['tau'], m['tau_err'], time_unit)}")
             axr.set_yscale("log")
+            axr.yaxis.set_minor_locator(NullLocator())
             axr.legend(fontsize=7)
         else:
             axr.text(0.5, 0.5, "no residence times (no hops)", transform=axr.transAxes, ha="center", fontsize=8)
