@@ -382,6 +382,22 @@ def test_report_hops_and_occupancy_equal_the_analysis_modules(reference):
     assert (out / "plots" / "occupancy.png").is_file() and (out / "plots" / "arrhenius_hops.png").is_file()
     # sites and jump network over the density, residence distribution with its fit
     assert sorted(rep["figures"]["sites"]) == ["png", "svg"] and (out / rep["figures"]["sites"]["svg"]).is_file()
+    # the site map's inputs against numpy on the members' logs: hops per undirected site pair, residences
+    from ionsitu.report import results as report_results
+    from ionsitu.report.sitemaps import build_site_maps
+    camp = Campaign.from_toml(reference["dir"] / "campaign.toml")
+    maps = build_site_maps({T: report_results.load_hop_runs(camp, [m for m in camp.members if m.T == T])
+                            for T in TEMPS})
+    for T in TEMPS:
+        ev = np.concatenate([x[0] for x in runs[T]])
+        ab = np.sort(np.stack([ev["from_site"], ev["to_site"]], axis=1), axis=1)
+        pairs, counts = np.unique(ab, axis=0, return_counts=True)
+        np.testing.assert_array_equal(maps[T]["pairs"], pairs)
+        np.testing.assert_array_equal(maps[T]["counts"], counts)
+        res = np.concatenate([x[0]["residence"][~x[0]["censored"] & np.isfinite(x[0]["residence"])] for x in runs[T]])
+        np.testing.assert_array_equal(maps[T]["residence"], res)
+        assert maps[T]["tau"] == pytest.approx(res.mean(), rel=1e-12)
+        np.testing.assert_array_equal(maps[T]["site_frac"], runs[T][0][3])
     assert "sites and jump network over the density; residence times" in html
 
 
