@@ -6,12 +6,14 @@ Run:  pytest tests/test_campaign.py      (about a minute on 2 cores)
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,7 @@ import ionsitu
 from ionsitu.analysis import arrhenius
 from ionsitu.analysis import transport
 from ionsitu.campaign import Campaign, ConfigError, load_config
+from ionsitu.measurement import format_with_error
 from lammps_helpers import BIN, MPIRUN
 
 IONSITU = str(BIN / "ionsitu")
@@ -218,6 +221,21 @@ def test_campaign_completes_and_report_equals_analysis_modules(reference):
     html = (out / "report.html").read_text()
     assert "data:image/png;base64" in html and "Arrhenius" in html
     assert (out / "plots" / "arrhenius.png").is_file()
+    # the summary card first; every figure also as SVG (report.figure_formats default); CSV per table
+    assert html.index("<div class=card id=summary>") < html.index("<h2>Per temperature</h2>")
+    a = rep["arrhenius"]["tracer"]
+    assert f"{format_with_error(a['Ea'], a['Ea_err'], rep['conventions']['Ea_unit'])}</td>" in html
+    assert "T<sub>c</sub> (two-regime Arrhenius)" in html and "Haven ratio" in html
+    assert rep["plots"] and sorted(rep["figures"]) == sorted(rep["plots"])
+    for files in rep["figures"].values():
+        assert sorted(files) == ["png", "svg"]
+        assert ET.parse(out / files["svg"]).getroot().tag.endswith("svg")
+    rows = list(csv.DictReader((out / rep["tables"]["temperatures"]).open()))
+    assert [float(r["T"]) for r in rows] == list(TEMPS)
+    dcol = f"D_tracer [{rep['conventions']['D_unit']}]"
+    assert [float(r[dcol]) for r in rows] == [e["tracer"]["D"] for e in rep["temperatures"]]   # exact
+    arr_rows = {r["quantity"]: r for r in csv.DictReader((out / rep["tables"]["arrhenius"]).open())}
+    assert float(arr_rows["tracer"][f"Ea [{rep['conventions']['Ea_unit']}]"]) == a["Ea"]
 
     # `ionsitu analyze` reads the campaign's folder layout (T<T>/r<replica>/msd.dat) directly
     an = subprocess.run([IONSITU, "analyze", str(out), "--json", str(out / "analyze.json")],
@@ -375,6 +393,25 @@ def test_report_hops_and_occupancy_equal_the_analysis_modules(reference):
     assert "Hops (fix hop/events)" in html and "Occupancy (fix occupancy/grid)" in html and "D_j / D*" in html
     assert "<th>chance</th><th>excess</th>" in html and "groups (events) with n ions, observed / chance" in html
     assert (out / "plots" / "occupancy.png").is_file() and (out / "plots" / "arrhenius_hops.png").is_file()
+    # sites and jump network over the density, residence distribution with its fit
+    assert sorted(rep["figures"]["sites"]) == ["png", "svg"] and (out / rep["figures"]["sites"]["svg"]).is_file()
+    # the site map's inputs against numpy on the members' logs: hops per undirected site pair, residences
+    from ionsitu.report import results as report_results
+    from ionsitu.report.sitemaps import build_site_maps
+    camp = Campaign.from_toml(reference["dir"] / "campaign.toml")
+    maps = build_site_maps({T: report_results.load_hop_runs(camp, [m for m in camp.members if m.T == T])
+                            for T in TEMPS})
+    for T in TEMPS:
+        ev = np.concatenate([x[0] for x in runs[T]])
+        ab = np.sort(np.stack([ev["from_site"], ev["to_site"]], axis=1), axis=1)
+        pairs, counts = np.unique(ab, axis=0, return_counts=True)
+        np.testing.assert_array_equal(maps[T]["pairs"], pairs)
+        np.testing.assert_array_equal(maps[T]["counts"], counts)
+        res = np.concatenate([x[0]["residence"][~x[0]["censored"] & np.isfinite(x[0]["residence"])] for x in runs[T]])
+        np.testing.assert_array_equal(maps[T]["residence"], res)
+        assert maps[T]["tau"] == pytest.approx(res.mean(), rel=1e-12)
+        np.testing.assert_array_equal(maps[T]["site_frac"], runs[T][0][3])
+    assert "sites and jump network over the density; residence times" in html
 
 
 def test_report_rdf_and_doas_equal_the_analysis_modules(reference):
@@ -767,6 +804,8 @@ MISTAKES = {
     "pytorch model": (lambda t: _edit(t, "pair = \"\"\"", 'deepmd = ["m2.pth"]\n_p = """'),
                       "potential.deepmd[0]", "only TensorFlow .pb models"),
     "window order": (lambda t: t + "\n[report]\nwindow = [5.0, 1.0]\n", "report.window", "needs 0 <= t_start < t_end"),
+    "figure format": (lambda t: t + '\n[report]\nfigure_formats = ["png", "gif"]\n', "report.figure_formats[1]",
+                      "must be one of png, svg, pdf, got 'gif'"),
 }
 
 
@@ -1010,6 +1049,7 @@ def test_segments_are_consecutive_and_the_report_averages_them(reference):
         for k in ("D_mean", "D_sem", "D_sigma_mean", "D_sigma_sem", "H"):
             assert got[k] == pytest.approx(ref[k], rel=1e-12), k
         assert got["D_mean"] > 0 and got["D_sem"] > 0
+        assert "Segment averages" in (reference["out"] / "report.html").read_text()
         # the segments' mean D agrees with the whole run's within their spread
         assert abs(got["D_mean"] - e["tracer"]["D"]) < 4 * np.hypot(got["D_sem"], e["tracer"]["D_err"])
 

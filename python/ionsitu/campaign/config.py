@@ -94,7 +94,7 @@ class _Checker:
                         continue
                     out.append(x)
                     continue
-                r = self.value(f"{key}[{i}]", Key(item, "", positive=spec.positive), x)
+                r = self.value(f"{key}[{i}]", Key(item, "", positive=spec.positive, choices=spec.choices), x)
                 ok &= r is not None
                 out.append(r)
             if ok and len(set(map(str, out))) != len(out):

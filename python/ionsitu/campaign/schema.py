@@ -122,6 +122,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "model_devi_threshold": Key("float", "max force deviation threshold (eV/A)", 1.0, positive=True),
         "model_devi_max_fraction": Key("float", "flag a temperature when more frames than this "
                                        "fraction exceed the threshold", 1e-4, nonneg=True),
+        "figure_formats": Key("strs", "files of each report figure in plots/ (the page embeds the PNG, always "
+                              "written)", ["png", "svg"], choices=("png", "svg", "pdf")),
         "two_regime": Key("bool", "try a two-regime (bent) Arrhenius fit (needs >= 5 temperatures)",
                           True),
         "attempt_frequency": Key("float", "hop_events: attempt frequency nu* for E_a (1/time of the run's "

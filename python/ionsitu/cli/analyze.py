@@ -484,7 +484,7 @@ def _analyze(args, json_stream) -> int:
                                "unit": e["unit"], "panel": panel, "color": color, "fit_label": flab})
             written.append(plots.plot_arrhenius(series, out / "arrhenius.png", extrapolate_T=extrapolate_T,
                                                 reduced=_units.is_reduced(units),
-                                                energy_unit=plots.energy_label(units)))
+                                                energy_unit=plots.energy_label(units), units=units))
         print("\nfigures: " + ", ".join(str(w) for w in written))
 
     if args.json:

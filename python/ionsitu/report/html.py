@@ -7,13 +7,19 @@ import base64
 import html
 from pathlib import Path
 
-__all__ = ["render_html", "summary_text"]
+from ..measurement import format_with_error
+
+__all__ = ["render_html", "summary_text", "SECTIONS"]
 
 
-def _pm(v, e, fmt=".4g"):
+def _pm(v, e, fmt=".4g", unit="") -> str:
+    """value ± error rounded to the error (:func:`ionsitu.measurement.format_with_error`); without
+    an error the value in ``fmt``; '–' without a value."""
     if v is None:
         return "–"
-    return f"{v:{fmt}} ± {e:.2g}" if e is not None else f"{v:{fmt}}"
+    if e is None or not (e > 0):
+        return f"{v:{fmt}}" + (f" {unit}" if unit else "")
+    return format_with_error(v, e, unit)
 
 
 def _shown(d: dict, vkey: str, ekey: str, fmt=".4g") -> str:
@@ -48,8 +54,8 @@ def summary_text(data: dict) -> str:
         lines.append(f"  T = {e['T']:g} ({e['n_replicas']} rep.): D* = {_shown(e['tracer'], 'D', 'D_err')}, "
                      f"D_sigma = {_shown(e['collective'], 'D', 'D_err')} {conv['D_unit']}, "
                      f"H_R = {_shown(e['haven'], 'H', 'H_err', '.3g')}, "
-                     f"sigma = {_shown(e['conductivity'], 'sigma', 'sigma_err')}")
-    for key, label in (("tracer", "D*"), ("collective", "D_sigma"), ("conductivity", "sigma T")):
+                     f"conductivity = {_shown(e['conductivity'], 'sigma', 'sigma_err')} {conv['sigma_unit']}")
+    for key, label in (("tracer", "D*"), ("collective", "D_sigma"), ("conductivity", "conductivity (sigma T)")):
         a = data["arrhenius"].get(key) or {}
         if "Ea" in a:
             ex = a.get("extrapolation")
@@ -88,109 +94,234 @@ def summary_text(data: dict) -> str:
     return "\n".join(lines)
 
 
-def render_html(d: dict, pngs: dict) -> str:
+def _num(v, fmt=".4g") -> str:
+    return "–" if v is None else f"{v:{fmt}}"
+
+
+def _interval(v, lo, hi, unit="") -> str:
+    """value [lo, hi] of an extrapolation, each to 2 significant figures."""
+    return f"{v:.2g} [{lo:.2g}, {hi:.2g}]" + (f" {unit}" if unit else "")
+
+
+def html_head(d: dict, pngs: dict) -> list[str]:
+    """Title, campaign line and the units of the page."""
     e_ = html.escape
     c, conv = d["campaign"], d["conventions"]
-
-    def num(v, fmt=".4g"):
-        return "–" if v is None else f"{v:{fmt}}"
-
-    def pm(v, e):
-        return "–" if v is None else f"{v:.4g} ± {num(e, '.2g')}"
-
-    def xyz(vals, errs):
-        if not vals:
-            return "–"
-        return " / ".join(pm(v, er) for v, er in zip(vals, errs))
-
-    out = [f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>{e_(c['name'])} – ionsitu campaign report</title>
+    return [f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>{e_(c['name'])} – ionsitu campaign report</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
 table{{border-collapse:collapse;margin:1em 0;font-size:90%}}td,th{{border:1px solid #ccc;padding:3px 7px;text-align:right}}
 th{{background:#f0f0f0}}td.l,th.l{{text-align:left}}.bad{{color:#b00}}.flag{{background:#fee}}
+.card{{border:2px solid #468;border-radius:6px;padding:0.5em 1.2em;margin:1em 0;background:#f6f9fc}}
+.card td,.card th{{border:none;text-align:left}}
 img{{max-width:100%}}code{{background:#f4f4f4;padding:0 3px}}</style></head><body>
 <h1>{e_(c['name'])}</h1>
 <p>ionsitu {e_(str(d['ionsitu_version']))} · report schema {e_(d['schema'])} v{d['version']} · {e_(d['generated'])}<br>
 config <code>{e_(c['config'])}</code> · units <b>{e_(c['units'])}</b> · timestep {c['timestep']} ·
 {d['summary']['completed']}/{d['summary']['members']} members completed, {d['summary']['failed']} failed,
 {d['summary']['unfinished']} unfinished</p>
-<p>D in {e_(conv['D_unit'])}, σ in {e_(conv['sigma_unit'])}, T {e_(conv['temperature_unit'])}, E<sub>a</sub> in
-{e_(conv['Ea_unit'])}. Errors: {e_(conv['errors'])}. {e_(conv['sigma'])}.</p>
-<h2>Per temperature</h2><table><tr><th>T</th><th>replicas</th><th>D*</th><th>D_σ</th><th>H_R</th><th>σ</th>
-<th>σ x / y / z</th><th>fit window</th></tr>"""]
+<p>D in {e_(conv['D_unit'])}, conductivity in {e_(conv['sigma_unit'])}, T {e_(conv['temperature_unit'])}, E<sub>a</sub> in
+{e_(conv['Ea_unit'])}. Errors: {e_(conv['errors'])}. Conductivity: {e_(conv['sigma'])}.</p>"""]
+
+
+#: Arrhenius quantities of the summary card: (report key, label)
+CARD_QUANTITIES = (("tracer", "D*"), ("collective", "D_σ"), ("conductivity", "conductivity (σT)"),
+                   ("jump_diffusivity", "D_j (hops)"), ("hop_rate", "hop rate"))
+
+
+def _tc_text(a: dict, tunit: str) -> str:
+    """T_c of the two-regime (bent) Arrhenius fit, or why it is unresolved."""
+    two = a.get("two_regime")
+    if two is None:
+        return "unresolved (no two-regime fit: needs ≥ 5 temperatures and report.two_regime)"
+    if two.get("preferred") == "two" and two.get("Tc") is not None:
+        return _pm(two["Tc"], two.get("Tc_err"), unit=tunit)
+    return f"unresolved (one regime preferred, {html.escape(str(two.get('criterion')))})"
+
+
+def html_summary_card(d: dict, pngs: dict) -> list[str]:
+    """The card at the top: E_a per quantity, conductivity extrapolated (with its interval),
+    the Haven ratio per temperature and T_c of the two-regime fit."""
+    e_ = html.escape
+    conv = d["conventions"]
+    tunit = "K" if conv["temperature_unit"] == "K" else ""
+    rows, tcs = [], {}
+    for key, label in CARD_QUANTITIES:
+        a = d["arrhenius"].get(key)
+        if a is None:
+            continue
+        if "Ea" not in a:
+            rows.append(f"<tr><th>E<sub>a</sub>({e_(label)})</th><td class=bad colspan=2>{e_(str(a.get('error')))}</td></tr>")
+            continue
+        rows.append(f"<tr><th>E<sub>a</sub>({e_(label)})</th><td colspan=2>"
+                    f"{e_(_pm(a['Ea'], a['Ea_err'], unit=conv['Ea_unit']))}</td></tr>")
+        tcs[label] = _tc_text(a, tunit)
+    resolved = [f"{k}: {v}" for k, v in tcs.items() if not v.startswith("unresolved")]
+    why = sorted({v for v in tcs.values() if v.startswith("unresolved")})
+    if resolved or why:
+        tc = "; ".join(resolved + ([f"others {w}" if resolved else w for w in why]))
+        rows.append(f"<tr><th>T<sub>c</sub> (two-regime Arrhenius)</th><td colspan=2>{e_(tc)}</td></tr>")
+    a = d["arrhenius"].get("conductivity") or {}
+    ex = a.get("extrapolation")
+    if ex:
+        rows.append(f"<tr><th>conductivity at T = {ex['T']:g} {e_(tunit)}</th><td>"
+                    f"{e_(_interval(ex['value'], ex['lo'], ex['hi'], conv['sigma_unit']))}</td>"
+                    f"<td>{int(round(ex['level'] * 100))} % interval of the fitted law</td></tr>")
+    else:
+        why = a.get("error") or ("no extrapolation temperature (lj: set report.extrapolate_to)"
+                                 if "Ea" in a else "no Arrhenius fit")
+        rows.append(f"<tr><th>conductivity extrapolated</th><td colspan=2>{e_(str(why))}</td></tr>")
+    hr = [f"T = {t['T']:g}: {_shown(t['haven'], 'H', 'H_err')}" for t in d["temperatures"] if t["status"] == "ok"]
+    rows.append(f"<tr><th>Haven ratio H<sub>R</sub></th><td colspan=2>{e_('; '.join(hr) or '–')}</td></tr>")
+    return ["<div class=card id=summary><h2>Summary</h2><table>", *rows, "</table></div>"]
+
+
+def html_transport(d: dict, pngs: dict) -> list[str]:
+    """Per-temperature table of D*, D_σ, H_R and the conductivity, and their x / y / z."""
+    e_ = html.escape
+
+    def xyz(vals, errs):
+        if not vals:
+            return "–"
+        return " / ".join(_pm(v, er) for v, er in zip(vals, errs))
+
+    def cell(dd, v, er):
+        txt = e_(_shown(dd, v, er))
+        return f"<td>{txt}</td>" if dd.get("resolved", True) else f"<td class='flag'>{txt}</td>"
+
+    out = ["<h2>Per temperature</h2><table><tr><th>T</th><th>replicas</th><th>D*</th><th>D_σ</th><th>H_R</th>"
+           "<th>conductivity</th><th>conductivity x / y / z</th><th>fit window</th></tr>"]
     for t in d["temperatures"]:
         if t["status"] != "ok":
-            out.append(f"<tr><td>{num(t['T'], 'g')}</td><td>{t['n_replicas']}</td>"
+            out.append(f"<tr><td>{_num(t['T'], 'g')}</td><td>{t['n_replicas']}</td>"
                        f"<td class='l bad' colspan=6>{e_(str(t['error']))}</td></tr>")
             continue
         tr, co, hv, cd = t["tracer"], t["collective"], t["haven"], t["conductivity"]
-        def cell(dd, v, er):
-            txt = e_(_shown(dd, v, er))
-            return f"<td>{txt}</td>" if dd.get("resolved", True) else f"<td class='flag'>{txt}</td>"
-
-        out.append(f"<tr><td>{num(t['T'], 'g')}</td><td>{t['n_replicas']}</td>{cell(tr, 'D', 'D_err')}"
+        out.append(f"<tr><td>{_num(t['T'], 'g')}</td><td>{t['n_replicas']}</td>{cell(tr, 'D', 'D_err')}"
                    f"{cell(co, 'D', 'D_err')}{cell(hv, 'H', 'H_err')}"
                    f"{cell(cd, 'sigma', 'sigma_err')}<td>{xyz(cd['sigma_xyz'], cd['sigma_xyz_err'])}</td>"
-                   f"<td>{num(tr['t_start'], '.3g')}–{num(tr['t_end'], '.3g')} ({e_(tr['window_method'])})</td></tr>")
+                   f"<td>{_num(tr['t_start'], '.3g')}–{_num(tr['t_end'], '.3g')} ({e_(tr['window_method'])})</td></tr>")
     out.append("</table><table><tr><th>T</th><th class=l>D* x / y / z</th><th class=l>D_σ x / y / z</th>"
                "<th class=l>H_R x / y / z</th></tr>")
     for t in d["temperatures"]:
         if t["status"] == "ok":
-            out.append(f"<tr><td>{num(t['T'], 'g')}</td><td>{xyz(t['tracer']['D_xyz'], t['tracer']['D_xyz_err'])}</td>"
+            out.append(f"<tr><td>{_num(t['T'], 'g')}</td><td>{xyz(t['tracer']['D_xyz'], t['tracer']['D_xyz_err'])}</td>"
                        f"<td>{xyz(t['collective']['D_xyz'], t['collective']['D_xyz_err'])}</td>"
                        f"<td>{xyz(t['haven']['H_xyz'], t['haven']['H_xyz_err'])}</td></tr>")
-    out.append("</table><h2>Arrhenius</h2><table><tr><th class=l>quantity</th><th class=l>convention</th><th>E<sub>a</sub></th>"
-               "<th>prefactor</th><th>R²</th><th>χ²_red</th><th>T_c (bent)</th><th>extrapolation</th></tr>")
-    for key, label in (("tracer", "D*"), ("collective", "D_σ"), ("conductivity", "σ")):
+    out.append("</table>")
+    return out
+
+
+def html_arrhenius(d: dict, pngs: dict) -> list[str]:
+    """Arrhenius fits of D*, D_σ and the conductivity, and their figure."""
+    e_ = html.escape
+    out = ["<h2>Arrhenius</h2><table><tr><th class=l>quantity</th><th class=l>convention</th><th>E<sub>a</sub></th>"
+           "<th>prefactor</th><th>R²</th><th>χ²_red</th><th>T_c (bent)</th><th>extrapolation</th></tr>"]
+    for key, label in (("tracer", "D*"), ("collective", "D_σ"), ("conductivity", "conductivity")):
         a = d["arrhenius"].get(key) or {}
         if "Ea" not in a:
             out.append(f"<tr><td class=l>{label}</td><td class='l bad' colspan=7>{e_(str(a.get('error')))}</td></tr>")
             continue
         ex = a.get("extrapolation")
-        exs = (f"{num(ex['T'], 'g')}: {num(ex['value'], '.3g')} [{num(ex['lo'], '.3g')}, {num(ex['hi'], '.3g')}] "
+        exs = (f"{_num(ex['T'], 'g')}: {_interval(ex['value'], ex['lo'], ex['hi'])} "
                f"({int(round(ex['level'] * 100))} %)" if ex else "–")
-        tc = "–" if a.get("Tc") is None else num(a["Tc"], ".4g")
-        out.append(f"<tr><td class=l>{label}</td><td class=l>{e_(a['convention'])}</td><td>{pm(a['Ea'], a['Ea_err'])}</td>"
-                   f"<td>{pm(a['prefactor'], a['prefactor_err'])} {e_(a['prefactor_unit'])}</td><td>{num(a['r2'], '.4f')}</td>"
-                   f"<td>{num(a['chi2_red'], '.3g')}</td><td>{tc}</td><td>{exs}</td></tr>")
+        two = a.get("two_regime") or {}
+        tc = "–" if a.get("Tc") is None else _pm(a["Tc"], two.get("Tc_err"))
+        out.append(f"<tr><td class=l>{label}</td><td class=l>{e_(a['convention'])}</td><td>{_pm(a['Ea'], a['Ea_err'])}</td>"
+                   f"<td>{_pm(a['prefactor'], a['prefactor_err'])} {e_(a['prefactor_unit'])}</td><td>{_num(a['r2'], '.4f')}</td>"
+                   f"<td>{_num(a['chi2_red'], '.3g')}</td><td>{tc}</td><td>{exs}</td></tr>")
     out.append("</table>")
-    for name, p in pngs.items():
-        if name == "arrhenius":
-            out.append(_img(p, "Arrhenius plot"))
-    out += _html_hops(d, pngs)
-    out += html_structure(d, pngs)
+    if "arrhenius" in pngs:
+        out.append(_img(pngs["arrhenius"], "Arrhenius plot"))
+    return out
+
+
+def html_segments(d: dict, pngs: dict) -> list[str]:
+    """Segment averages ([analysis.msd_cross] segments): D*, D_σ and H_R over segments x replicas."""
+    rows = [(t["T"], t["segments"]) for t in d.get("temperatures", []) if t.get("segments")]
+    if not rows:
+        return []
+    out = ["<h2>Segment averages</h2><p><small>production cut into consecutive segments, each fitted on its "
+           "own; mean ± standard error over segments × replicas</small></p><table><tr><th>T</th><th>segments</th>"
+           "<th>D*</th><th>D<sub>σ</sub></th><th>H<sub>R</sub></th></tr>"]
+    for T, s in rows:
+        if "error" in s:
+            out.append(f"<tr><td>{T:g}</td><td class='l bad' colspan=4>{html.escape(s['error'])}</td></tr>")
+            continue
+        unit = s.get("unit", "")
+        out.append(f"<tr><td>{T:g}</td><td>{s['n']}</td><td>{format_with_error(s['D_mean'], s['D_sem'], unit)}</td>"
+                   f"<td>{format_with_error(s['D_sigma_mean'], s['D_sigma_sem'], unit)}</td>"
+                   f"<td>{format_with_error(s['H'], s['H_err'])}</td></tr>")
+    return out + ["</table>"]
+
+
+def html_model_deviation(d: dict, pngs: dict) -> list[str]:
+    e_ = html.escape
     md = d.get("model_deviation")
-    if md:
-        out.append(f"<h2>Model deviation</h2><p>threshold {md['threshold']} {e_(md['threshold_unit'])}, flagged when more "
-                   f"than {md['max_fraction'] * 100:g} % of the frames exceed it ({e_(md['note'])}).</p><table><tr><th>T</th>"
-                   "<th>frames</th><th>above</th><th>fraction</th><th>max</th><th>mean</th></tr>")
-        for t in d["temperatures"]:
-            m = t.get("model_deviation")
-            if m:
-                cls = " class=flag" if m["flagged"] else ""
-                out.append(f"<tr{cls}><td>{num(t['T'], 'g')}</td><td>{m['frames']}</td><td>{m['above']}</td>"
-                           f"<td>{m['fraction_above'] * 100:.3g} %</td><td>{num(m['max'], '.3g')}</td>"
-                           f"<td>{num(m['mean'], '.3g')}</td></tr>")
-        out.append("</table>")
-    if d["failed"]:
-        out.append("<h2 class=bad>Failed members</h2><table><tr><th class=l>member</th><th>step</th><th class=l>key</th>"
-                   "<th class=l>error</th><th class=l>command</th></tr>")
-        for f in d["failed"]:
-            out.append(f"<tr><td class=l>{e_(f['name'])}</td><td>{f['step']}</td><td class=l>{e_(str(f['error_key']))}</td>"
-                       f"<td class=l>{e_(str(f['error']))}</td><td class=l><code>{e_(str(f['error_command']))}</code></td></tr>")
-        out.append("</table>")
-    out.append("<h2>MSD per temperature</h2>")
-    for name, p in pngs.items():
-        if name.startswith("msd_"):
-            out.append(_img(p, name))
-    out.append("<h2>Members</h2><table><tr><th class=l>member</th><th>T</th><th>replica</th><th>seed</th>"
-               "<th class=l>state</th><th>step</th><th>attempts</th><th>wall s</th></tr>")
-    for m in d["members"]:
-        out.append(f"<tr><td class=l>{e_(m['name'])}</td><td>{num(m['T'], 'g')}</td><td>{m['replica']}</td>"
-                   f"<td>{m['seed']}</td><td class=l>{e_(m['state'])}</td><td>{m['step']}/{m['target_step']}</td>"
-                   f"<td>{m['attempts']}</td><td>{num(m['wall_seconds'], '.3g')}</td></tr>")
+    if not md:
+        return []
+    out = [f"<h2>Model deviation</h2><p>threshold {md['threshold']} {e_(md['threshold_unit'])}, flagged when more "
+           f"than {md['max_fraction'] * 100:g} % of the frames exceed it ({e_(md['note'])}).</p><table><tr><th>T</th>"
+           "<th>frames</th><th>above</th><th>fraction</th><th>max</th><th>mean</th></tr>"]
+    for t in d["temperatures"]:
+        m = t.get("model_deviation")
+        if m:
+            cls = " class=flag" if m["flagged"] else ""
+            out.append(f"<tr{cls}><td>{_num(t['T'], 'g')}</td><td>{m['frames']}</td><td>{m['above']}</td>"
+                       f"<td>{m['fraction_above'] * 100:.3g} %</td><td>{_num(m['max'], '.3g')}</td>"
+                       f"<td>{_num(m['mean'], '.3g')}</td></tr>")
     out.append("</table>")
-    if d.get("warnings"):
-        out.append("<h2>Warnings</h2><ul>" + "".join(f"<li>{e_(w)}</li>" for w in d["warnings"]) + "</ul>")
+    return out
+
+
+def html_failed(d: dict, pngs: dict) -> list[str]:
+    e_ = html.escape
+    if not d["failed"]:
+        return []
+    out = ["<h2 class=bad>Failed members</h2><table><tr><th class=l>member</th><th>step</th><th class=l>key</th>"
+           "<th class=l>error</th><th class=l>command</th></tr>"]
+    for f in d["failed"]:
+        out.append(f"<tr><td class=l>{e_(f['name'])}</td><td>{f['step']}</td><td class=l>{e_(str(f['error_key']))}</td>"
+                   f"<td class=l>{e_(str(f['error']))}</td><td class=l><code>{e_(str(f['error_command']))}</code></td></tr>")
+    out.append("</table>")
+    return out
+
+
+def html_msd(d: dict, pngs: dict) -> list[str]:
+    return ["<h2>MSD per temperature</h2>"] + [_img(p, name) for name, p in pngs.items() if name.startswith("msd_")]
+
+
+def html_members(d: dict, pngs: dict) -> list[str]:
+    e_ = html.escape
+    out = ["<h2>Members</h2><table><tr><th class=l>member</th><th>T</th><th>replica</th><th>seed</th>"
+           "<th class=l>state</th><th>step</th><th>attempts</th><th>wall s</th></tr>"]
+    for m in d["members"]:
+        out.append(f"<tr><td class=l>{e_(m['name'])}</td><td>{_num(m['T'], 'g')}</td><td>{m['replica']}</td>"
+                   f"<td>{m['seed']}</td><td class=l>{e_(m['state'])}</td><td>{m['step']}/{m['target_step']}</td>"
+                   f"<td>{m['attempts']}</td><td>{_num(m['wall_seconds'], '.3g')}</td></tr>")
+    out.append("</table>")
+    return out
+
+
+def html_tables(d: dict, pngs: dict) -> list[str]:
+    """Links to the CSV file of each table (written next to the page)."""
+    files = d.get("tables") or {}
+    if not files:
+        return []
+    return ["<p>Tables as CSV: " + ", ".join(f'<a href="{html.escape(p)}">{html.escape(k)}</a>'
+                                            for k, p in files.items()) + "</p>"]
+
+
+def html_warnings(d: dict, pngs: dict) -> list[str]:
+    if not d.get("warnings"):
+        return []
+    return ["<h2>Warnings</h2><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in d["warnings"]) + "</ul>"]
+
+
+def render_html(d: dict, pngs: dict) -> str:
+    """The report page: the sections of :data:`SECTIONS` in order, each ``f(d, pngs) -> list[str]``."""
+    out = []
+    for section in SECTIONS:
+        out += section(d, pngs)
     out.append("</body></html>\n")
     return "\n".join(out)
 
@@ -200,12 +331,7 @@ def _html_hops(d: dict, pngs: dict) -> list[str]:
     e_ = html.escape
     out = []
 
-    def num(v, fmt=".4g"):
-        return "–" if v is None else f"{v:{fmt}}"
-
-    def pm(v, e, fmt=".4g"):
-        return "–" if v is None else (f"{v:{fmt}} ± {num(e, '.2g')}" if e is not None else f"{v:{fmt}}")
-
+    num, pm = _num, _pm
     h = d.get("hops")
     temps = d["temperatures"]
     if h:
@@ -227,8 +353,8 @@ def _html_hops(d: dict, pngs: dict) -> list[str]:
                 continue
             ea = hp["activation_energy"]
             eac = (e_(ea["skipped"]) if ea.get("skipped") else
-                   f"{num(ea['Ea_class_mean'])} ± {num(ea['Ea_class_std'], '.2g')}")
-            eap = ("–" if ea.get("skipped") else f"{num(ea['Ea_pair_mean'])} ± {num(ea['Ea_pair_std'], '.2g')} "
+                   pm(ea['Ea_class_mean'], ea['Ea_class_std']))
+            eap = ("–" if ea.get("skipped") else f"{pm(ea['Ea_pair_mean'], ea['Ea_pair_std'])} "
                    f"[{num(ea['Ea_pair_min'], '.3g')}, {num(ea['Ea_pair_max'], '.3g')}]")
             out.append(f"<tr><td>{num(t['T'], 'g')}</td><td>{hp['n_replicas']}</td><td>{num(hp['n_sites'], 'd')}</td>"
                        f"<td>{hp['n_hops']}</td><td>{pm(hp['hop_rate'], hp['hop_rate_err'])}</td>"
@@ -294,6 +420,8 @@ def _html_hops(d: dict, pngs: dict) -> list[str]:
         out.append("</table>")
         if "occupancy" in pngs:
             out.append(_img(pngs["occupancy"], "occupancy density slices"))
+    if "sites" in pngs:
+        out.append(_img(pngs["sites"], "sites and jump network over the density; residence times"))
     return out
 
 
@@ -352,3 +480,9 @@ def html_structure(d: dict, pngs: dict) -> list[str]:
         if "doas" in pngs:
             out.append(_img(pngs["doas"], "DOAS per temperature"))
     return out
+
+
+#: the page, in order: each ``f(report dict, {figure name: PNG path}) -> list of HTML strings``
+#: (a new report section adds its function here)
+SECTIONS = (html_head, html_summary_card, html_transport, html_segments, html_arrhenius, _html_hops,
+            html_structure, html_model_deviation, html_failed, html_msd, html_members, html_tables, html_warnings)

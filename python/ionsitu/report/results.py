@@ -85,6 +85,7 @@ from ..io.model_devi import model_devi_files, read_model_devi
 from ..io.msd import read_msd
 from ..io.occupancy import merge_grids, read_occupancy
 from ..io.sites import read_sites
+from .sitemaps import build_site_maps
 from .structure import build_doas, build_rdf
 
 __all__ = ["build", "REPORT_SCHEMA", "REPORT_VERSION", "REPORT_VERSION_MINOR", "CORR_RANDOM", "CORR_SEED"]
@@ -319,7 +320,10 @@ def build_occupancy(camp, by_T) -> tuple[dict, dict, list[str]]:
             warns.append(f"T={T:g}: occupancy grids not merged: {exc}")
             continue
         entry = {"members": [m.name for m in ms], "n_replicas": len(ms)}
-        entry.update(occupancy_summary(g, rc["site_threshold"], rc.get("site_min_distance"))[0])
+        summary, ss = occupancy_summary(g, rc["site_threshold"], rc.get("site_min_distance"))
+        entry.update(summary)
+        if ss is not None:
+            g["sites_frac"] = ss.sites.frac   # plot input (the site map)
         per_T[T] = entry
         merged[T] = g
     return per_T, merged, warns
@@ -474,7 +478,7 @@ def build(camp) -> dict:
     specs = (("tracer", "D*", lambda e: (e["tracer"]["D"], e["tracer"]["D_err"], e["tracer"]["resolved"]), "D", 0),
              ("collective", "D_sigma", lambda e: (e["collective"]["D"], e["collective"]["D_err"],
                                                   e["collective"]["resolved"]), "D", 0),
-             ("conductivity", "sigma", lambda e: (e["conductivity"]["sigma"], e["conductivity"]["sigma_err"],
+             ("conductivity", "conductivity", lambda e: (e["conductivity"]["sigma"], e["conductivity"]["sigma_err"],
                                                   e["conductivity"]["resolved"]), "sigma", 1))
     for key, label, get, kind, panel in specs:
         if len(ok) < 2:
@@ -606,6 +610,8 @@ def build(camp) -> dict:
     data = json_safe(data)
     data["_plot_inputs"] = {"curves": curves, "series": series, "hop_series": hop_series,
                             "occupancy": occ_grids}  # dropped when written
+    if hops_top is not None:
+        data["_plot_inputs"]["site_maps"] = build_site_maps({T: load_hop_runs(camp, by_T[T]) for T in camp.temperatures})
     return data
 
 
