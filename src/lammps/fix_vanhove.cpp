@@ -24,9 +24,16 @@ static constexpr long long MAX_BLOCK = 100000;
 static constexpr long long MAX_LEVELS = 64;
 static constexpr long long MAX_BINS = 100000;
 
+static std::string join_steps(const std::vector<bigint> &v, const char *sep)
+{
+  std::string out;
+  for (size_t k = 0; k < v.size(); ++k) out += (k ? sep : "") + std::to_string(v[k]);
+  return out;
+}
+
 FixVanHove::FixVanHove(LAMMPS *lmp, int narg, char **arg) :
     FixSampled(lmp, narg, arg, STYLE), rmax(0.0), bins(0), natoms_group(-1), step_first(-1),
-    step_last(-1), dt_first(0.0), table_nsamples(-1), origin_steps(0)
+    step_last(-1), dt_first(0.0), table_nsamples(-1)
 {
   ionsitu::ArgReader args(lmp, STYLE, narg, arg);
   nevery = (int) args.positive_int(3, "Nevery");
@@ -123,7 +130,7 @@ FixSampled::Arguments FixVanHove::restart_arguments() const
           {"bins", std::to_string(bins)},
           {"block", std::to_string(corr->block())},
           {"levels", std::to_string(corr->levels())},
-          {"lags", dlags.empty() ? std::string("(none)") : fmt::format("{}", fmt::join(dlags, " "))},
+          {"lags", dlags.empty() ? std::string("(none)") : join_steps(dlags, " ")},
           {"origins", std::to_string(origin_steps)},
           {"timestep", fmt::format("{}", dt_sampled >= 0.0 ? dt_sampled : update->dt)}};
 }
@@ -220,7 +227,7 @@ void FixVanHove::sample_distinct(int n)
   ordered_x.resize(3 * (size_t) N);
   for (int j = 0; j < N; ++j)
     for (int d = 0; d < 3; ++d) ordered_x[3 * (size_t) j + d] = gather_x[3 * (size_t) order[j] + d];
-  const ionsitu::Box box = ionsitu::box_of(domain);
+  const ionsitu::Box box = ionsitu::current_box(domain);
   const int i0 = (int) ((bigint) N * comm->me / nprocs), i1 = (int) ((bigint) N * (comm->me + 1) / nprocs);
   try {
     dist->add_sample(ordered_x.data(), box, i0, i1);
@@ -270,10 +277,10 @@ std::string FixVanHove::meta_json(const char *format) const
       "{{\"format\": \"{}\", \"version\": 1, \"producer\": \"fix vanhove\", \"fix_id\": {}, "
       "\"group\": {}, \"natoms\": {}, \"nevery\": {}, \"block\": {}, \"levels\": {}, \"rmax\": {:.17g}, "
       "\"bins\": {}, \"dt\": {:.17g}, \"units\": {}, \"nsamples\": {}, \"step_first\": {}, \"step_last\": {}, "
-      "\"lags\": [{}], \"origins\": {}, \"volume\": {:.17g}}}",
+      "\"lags\": [{}], \"origins\": {}, \"h\": [{:.17g}, {:.17g}, {:.17g}, {:.17g}, {:.17g}, {:.17g}]}}",
       format, json_string(id), json_string(group->names[igroup]), natoms_group, nevery, corr->block(), corr->levels(),
-      rmax, bins, dt_first, json_string(update->unit_style), corr->nsamples(), step_first, step_last, fmt::join(dlags, ", "), origin_steps,
-      domain->xprd * domain->yprd * domain->zprd);
+      rmax, bins, dt_first, json_string(update->unit_style), corr->nsamples(), step_first, step_last, join_steps(dlags, ", "), origin_steps,
+      domain->xprd, domain->yprd, domain->zprd, domain->yz, domain->xz, domain->xy);
 }
 
 void FixVanHove::write_output()

@@ -47,7 +47,7 @@ class FixVanHove : public FixSampled {
   int bins;
   std::string filename, dfilename;
   std::vector<bigint> dlags;                       // G_d lags (steps); empty: no G_d
-  bigint origin_steps;
+  bigint origin_steps = 0;
   std::unique_ptr<ionsitu::VanHoveDistinct> dist;  // made at the first sample (or restart)
   std::vector<double> dtable;
   std::vector<tagint> gather_tag;

@@ -101,3 +101,49 @@ def read_vanhove(path) -> VanHoveResult:
     """Read a van Hove file (tag ``ionsitu-vanhove``)."""
     names, meta, table = read_tagged_table(path, VANHOVE_TAG, READ_VERSIONS)
     return from_table(meta, names, table)
+
+
+VANHOVE_DISTINCT_TAG = "# ionsitu-vanhove-distinct"
+
+
+@dataclass
+class VanHoveDistinctResult:
+    """G_d(r, t) of ``fix vanhove ... lags ... dfile``: arrays indexed by lag (rows) and bin."""
+
+    meta: dict
+    lag_steps: np.ndarray   #: (nlags,) lag in MD steps
+    time: np.ndarray        #: (nlags,) lag in time units of ``units``
+    n_origins: np.ndarray   #: (nlags,) reference snapshots averaged
+    gd: np.ndarray          #: (nlags, bins) G_d (distance units^-3); G_d(r, 0) = rho g(r)
+
+    rmax = VanHoveResult.rmax
+    bins = VanHoveResult.bins
+    units = VanHoveResult.units
+    r_edges = VanHoveResult.r_edges
+    r = VanHoveResult.r
+    shell_volume = VanHoveResult.shell_volume
+
+    @property
+    def natoms(self) -> int:
+        return int(self.meta["natoms"])
+
+    @property
+    def counts(self) -> np.ndarray:
+        """(nlags, bins) integer histogram of pair distances, recovered from G_d."""
+        norm = self.n_origins[:, None] * self.natoms * self.shell_volume[None, :]
+        return np.rint(self.gd * norm).astype(np.int64)
+
+
+def distinct_from_table(meta: dict, names: list[str], table: np.ndarray) -> VanHoveDistinctResult:
+    bins = int(meta["bins"])
+    want = ["lag_steps", "time", "n_origins"] + [f"gd_{b}" for b in range(bins)]
+    if list(names) != want:
+        raise ValueError(f"van Hove distinct table: columns {list(names)[:4]}... do not match bins {bins}")
+    t = np.asarray(table, dtype=np.float64)
+    return VanHoveDistinctResult(meta, t[:, 0].astype(np.int64), t[:, 1], t[:, 2].astype(np.int64), t[:, 3:])
+
+
+def read_vanhove_distinct(path) -> VanHoveDistinctResult:
+    """Read a van Hove distinct file (tag ``ionsitu-vanhove-distinct``)."""
+    names, meta, table = read_tagged_table(path, VANHOVE_DISTINCT_TAG, READ_VERSIONS)
+    return distinct_from_table(meta, names, table)
