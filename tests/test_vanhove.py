@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ionsitu.analysis.vanhove import gaussian_self_part, non_gaussianity, self_part, summarise
 from ionsitu.core import VanHoveSelf
 from ionsitu.io.vanhove import read_vanhove
 from lammps_helpers import dump_positions, lammps_error, lj_mixture, run_lmp
@@ -106,8 +107,9 @@ run 100
     assert "bins was 30 when the restart file was written, now 31" in msg
 
 
-def test_random_walk_matches_its_gaussian():
-    """A Gaussian random walk: 4 pi r^2 G_s(r, t) = the Maxwell density of the same MSD."""
+def test_random_walk_matches_its_gaussian_and_hops_do_not():
+    """A Gaussian random walk: 4 pi r^2 G_s(r, t) = the Maxwell density of the same MSD; jumps
+    of one fixed length (a hop shell) are far from it."""
     rng = np.random.default_rng(5)
     n, steps, sigma = 2000, 40, 0.1
     x = np.cumsum(rng.normal(0.0, sigma, (steps, n, 3)), axis=0)
@@ -116,14 +118,22 @@ def test_random_walk_matches_its_gaussian():
         core.add_frame(frame)
     res = core.result()
     for i in (0, 3, 5):
-        msd = res.msd[i]
-        assert msd == pytest.approx(3 * sigma ** 2 * res.lag_steps[i], rel=0.03)
-        r = res.r
-        gauss = (3 / (2 * np.pi * msd)) ** 1.5 * np.exp(-1.5 * r ** 2 / msd)
-        got = 4 * np.pi * r ** 2 * res.gs[i]
-        want = 4 * np.pi * r ** 2 * gauss
+        assert res.msd[i] == pytest.approx(3 * sigma ** 2 * res.lag_steps[i], rel=0.03)
+        r, got = self_part(res, i)
+        want = gaussian_self_part(r, res.msd[i])
         assert np.abs(got - want).max() < 0.06 * want.max(), (i, np.abs(got - want).max(), want.max())
         assert (res.gs[i] * res.shell_volume).sum() == pytest.approx(1.0, abs=1e-3)
+        assert non_gaussianity(res, i) < 0.03
+    summary = summarise(res)
+    assert np.all(np.diff(summary.time) > 0) and summary.length_unit == "sigma_LJ"
+    # hops of length 1.025 (the middle of bin 20, [1.0, 1.05)) in random directions: a shell
+    u = rng.normal(size=(steps, n, 3))
+    u *= 1.025 / np.linalg.norm(u, axis=2, keepdims=True)
+    hop = VanHoveSelf(n, rmax=2.0, bins=40, block=5, levels=1)
+    for frame in np.cumsum(u, axis=0):
+        hop.add_frame(frame)
+    hres = hop.result()
+    assert hres.counts[0, 20] == hres.pairs[0] and non_gaussianity(hres, 0) > 0.5
 
 
 @pytest.mark.parametrize("args, message", [

@@ -118,3 +118,20 @@ def test_bad_distinct_input_is_refused_naming_the_value(args, message, tmp_path,
     monkeypatch.chdir(tmp_path)
     script = lj_mixture(f"fix vh all vanhove {args}", nsteps=0)
     assert message in lammps_error(script)
+
+
+def test_distinct_part_over_density_is_one_for_an_ideal_gas():
+    """Uncorrelated random positions: G_d(r, t) / rho = 1 (within the counting noise)."""
+    from ionsitu.analysis.vanhove import distinct_part
+    from ionsitu.io.vanhove import distinct_from_table
+
+    rng = np.random.default_rng(3)
+    n, L = 2000, 10.0
+    core = VanHoveDistinctPart(n, [0, 1], rmax=4.0, bins=8)
+    for _ in range(4):
+        core.add_frame(rng.uniform(0.0, L, (n, 3)), h=(L, L, L, 0.0, 0.0, 0.0))
+    names, table = core.table()
+    res = distinct_from_table({"bins": 8, "rmax": 4.0, "natoms": n, "h": [L, L, L, 0, 0, 0]}, names, table)
+    for lag in (0, 1):
+        r, g = distinct_part(res, lag)
+        assert np.all(np.abs(g[2:] - 1.0) < 0.03), (lag, g)
