@@ -15,7 +15,7 @@ def constant(text: str, name: str) -> int:
     return int(re.search(rf"constexpr long long {name} = (\d+)", text).group(1))
 
 
-@pytest.mark.parametrize("style", ["msd_cross", "occupancy_grid", "hop_events", "vacf"])
+@pytest.mark.parametrize("style", ["msd_cross", "occupancy_grid", "hop_events", "vacf", "vanhove"])
 def test_fix_page_documents_exactly_the_parsed_keywords(style):
     src = (ROOT / "src" / "lammps" / f"fix_{style}.cpp").read_text()
     page = (ROOT / "docs" / f"fix_{style}.md").read_text()
@@ -43,6 +43,14 @@ def test_fix_pages_state_the_limits_and_defaults_of_the_code():
     assert f"(integers, each 1..{constant(occ, 'MAX_GRID_COUNT')})" in page
     assert int(float(re.search(r"MAX_GRID_VALUES = (\d+)", occ).group(1))) == 2 ** 27 and "2²⁷" in page
     assert 'norm_name("probability")' in occ and "norm = probability" in page
+
+    vh = (ROOT / "src" / "lammps" / "fix_vanhove.cpp").read_text()
+    page = (ROOT / "docs" / "fix_vanhove.md").read_text()
+    assert f"(integer, 1..{constant(vh, 'MAX_BINS')})" in page and f"(integer, 2..{constant(vh, 'MAX_BLOCK')})" in page
+    assert f"(integer, 1..{constant(vh, 'MAX_LEVELS')})" in page
+    block, levels = re.search(r"int block = (\d+), levels = (\d+);", vh).groups()
+    assert f"block = {block}, levels = {levels}, no lags (no G_d), origins = Nevery, no file" in page
+    assert "if (origin_steps == 0) origin_steps = nevery;" in vh
 
     hop = (ROOT / "src" / "lammps" / "fix_hop_events.cpp").read_text()
     page = (ROOT / "docs" / "fix_hop_events.md").read_text()

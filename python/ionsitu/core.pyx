@@ -9,4 +9,5 @@ in-situ with offline results.  Each accumulator lives in its own .pxi file.
 include "core_msd.pxi"
 include "core_sites.pxi"
 include "core_vacf.pxi"
+include "core_vanhove.pxi"
 include "core_neighbours.pxi"

@@ -31,6 +31,8 @@ cdef extern from "msd_correlator.h" namespace "ionsitu":
         vector[double] &collective_partial()
         void end_sample(const double *)
         vector[double] &self_sums()
+        void set_distance_histogram(int, double) except +
+        vector[double] &distance_histogram()
         vector[string] column_names(const vector[int] &) except +
         void fill_table(const vector[double] &, const vector[double] &, int64_t, double,
                         vector[double] &) except +

@@ -1,6 +1,7 @@
 #include "msd_correlator.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <stdexcept>
 
@@ -33,6 +34,18 @@ int64_t MsdCorrelator::lag_samples(int ilag) const
   int64_t stride = 1;
   for (int l = 0; l < ilag / (block_ - 1); ++l) stride *= block_;
   return (ilag % (block_ - 1) + 1) * stride;
+}
+
+void MsdCorrelator::set_distance_histogram(int bins, double rmax)
+{
+  if (bins < 1) throw std::invalid_argument("histogram bins must be >= 1, got " + std::to_string(bins));
+  if (!(rmax > 0.0) || !std::isfinite(rmax))
+    throw std::invalid_argument("histogram rmax must be > 0, got " + std::to_string(rmax));
+  if (nsamples_ != 0) throw std::logic_error("set_distance_histogram after the first sample");
+  hbins_ = bins;
+  hrmax_ = rmax;
+  hscale_ = (double) bins / rmax;
+  hist_.assign((size_t) nlags() * bins, 0.0);
 }
 
 int MsdCorrelator::pair_index(int v, int w) const
@@ -112,6 +125,16 @@ void MsdCorrelator::add_atoms(int n, double *const *histories, const double *x, 
         p[0] = p0;
         p[1] = p1;
         p[2] = p2;
+        if (hbins_ > 0) {
+          double *h = &hist_[(lag0 + k - 1) * hbins_];
+          for (int i = i0; i < i1; ++i) {
+            const double *old = histories[i] + off;
+            const double *xi = x + 3 * (size_t) i;
+            const double d0 = xi[0] - old[0], d1 = xi[1] - old[1], d2 = xi[2] - old[2];
+            const double b = std::sqrt(d0 * d0 + d1 * d1 + d2 * d2) * hscale_;
+            if (b < (double) hbins_) h[(int) b] += 1.0;
+          }
+        }
       }
       for (int i = i0; i < i1; ++i) {
         double *dst = histories[i] + ring0 + 3 * (size_t) now;

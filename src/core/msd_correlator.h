@@ -45,6 +45,17 @@ class MsdCorrelator {
   int64_t nsamples() const { return nsamples_; }
   double volume_sum() const { return volume_sum_; }
 
+  // Optional histogram of the displacement length |dr| per lag (the self part of the van
+  // Hove function, G_s(r, t)): `bins` bins of width rmax / bins over [0, rmax), bin
+  // floor(|dr| bins / rmax); |dr| >= rmax is not counted.  Rank-local like the self sums
+  // (total them over ranks for results).  Call before the first sample.
+  void set_distance_histogram(int bins, double rmax);
+  int histogram_bins() const { return hbins_; }
+  double histogram_rmax() const { return hrmax_; }
+  // counts[ilag * bins + b] (integers held in doubles, exact below 2^53)
+  std::vector<double> &distance_histogram() { return hist_; }
+  const std::vector<double> &distance_histogram() const { return hist_; }
+
   // ---- one sample ----
   void begin_sample(double volume);
   // species in [-1, nspecies): -1 takes part in self and group-collective terms only
@@ -89,6 +100,9 @@ class MsdCorrelator {
   std::vector<double> self_;         // per lag, SELF_FIELDS
   std::vector<double> coll_;         // per lag, per species pair (v <= w), xyz
   std::vector<double> partial_;      // per active lag, per vector (group + species), xyz
+  int hbins_ = 0;                    // distance histogram (0: none)
+  double hrmax_ = 0.0, hscale_ = 0.0;  // hscale_ = bins / rmax
+  std::vector<double> hist_;         // per lag, hbins_ counts
 
   int pair_index(int v, int w) const;  // v <= w over 1 + nspecies vectors
 };

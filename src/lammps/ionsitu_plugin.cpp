@@ -5,6 +5,7 @@
 #include "fix_msd_cross.h"
 #include "fix_occupancy_grid.h"
 #include "fix_vacf.h"
+#include "fix_vanhove.h"
 
 using namespace LAMMPS_NS;
 
@@ -62,4 +63,6 @@ extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
                (lammpsplugin_factory2 *) &create_fix<FixHopEvents>);
   register_fix(lmp, handle, regfunc, "vacf", "ionsitu: velocity autocorrelation over every origin, per type and per atom",
                (lammpsplugin_factory2 *) &create_fix<FixVACF>);
+  register_fix(lmp, handle, regfunc, "vanhove", "ionsitu: self part of the van Hove function G_s(r,t), multiple-window lags",
+               (lammpsplugin_factory2 *) &create_fix<FixVanHove>);
 }
