@@ -21,7 +21,7 @@ import ionsitu
 from ionsitu.analysis import arrhenius
 from ionsitu.analysis import transport
 from ionsitu.analysis.vibrations import attempt_frequency as vdos_attempt_frequency
-from ionsitu.analysis.vibrations import read_vacf_atoms
+from ionsitu.analysis.vibrations import read_vacf, read_vacf_atoms, spectrum
 from ionsitu.campaign import Campaign, ConfigError, load_config
 from lammps_helpers import BIN, MPIRUN
 
@@ -324,6 +324,16 @@ def test_report_hops_and_occupancy_equal_the_analysis_modules(reference):
         dom_ea = [e.Ea[e.pairs[:, 0] == dom][0] for e in ea]
         assert h["classes"][dom]["Ea"] == pytest.approx(np.mean(dom_ea), rel=1e-12)
         assert h["classes"][dom]["Ea_err"] == pytest.approx(_mean_se(dom_ea)[1], rel=1e-9)
+        # vibrations section: the group VDOS and nu* per species of the members' fix vacf files
+        v = entry["vibrations"]
+        sp = [spectrum(read_vacf(out / f"T{T:g}" / f"r{r}" / "vacf.dat")) for r in (0, 1)]
+        assert v["n_replicas"] == 2 and v["unit"] == "1/tau"
+        assert (v["mean_frequency"], v["mean_frequency_err"]) == pytest.approx(
+            _mean_se([x.mean_frequency for x in sp]), rel=1e-9)
+        assert v["peak_frequency"] == pytest.approx(np.mean([x.peak_frequency for x in sp]), rel=1e-12)
+        s2 = v["species"]["2"]
+        assert s2["n_ions"] == 64 and s2["nu_star"] == pytest.approx(np.mean(nu_r), rel=1e-12)
+        assert s2["sd_over_ions"] == pytest.approx(np.mean([x.sd for x in nus[T]]), rel=1e-12)
         a = h["activation_energy"]
         assert a["attempt_frequency"] == pytest.approx(np.mean(nu_r), rel=1e-12)
         assert a["attempt_frequency_source"].startswith("VDOS of the run")
@@ -374,6 +384,7 @@ def test_report_hops_and_occupancy_equal_the_analysis_modules(reference):
     assert "Hops (fix hop/events)" in html and "Occupancy (fix occupancy/grid)" in html and "D_j / D*" in html
     assert "<th>chance</th><th>excess</th>" in html and "groups (events) with n ions, observed / chance" in html
     assert (out / "plots" / "occupancy.png").is_file() and (out / "plots" / "arrhenius_hops.png").is_file()
+    assert "Vibrations (fix vacf)" in html and (out / "plots" / "vdos.png").is_file()
 
 
 def test_report_json_equals_the_analysis_api_and_ionsitu_hops(reference, tmp_path):

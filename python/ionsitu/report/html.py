@@ -75,6 +75,11 @@ def summary_text(data: dict) -> str:
                          f"backjumps {_pm(hp['backjump_fraction'], hp['backjump_fraction_err'], '.3g')}, "
                          f"correlated {_pm(hp['correlated_fraction'], hp['correlated_fraction_err'], '.3g')}"
                          f"{_chance_text(hp)}{eas}")
+        vb = e.get("vibrations")
+        if vb:
+            lines.append(f"  T = {e['T']:g} VDOS: mean {_pm(vb['mean_frequency'], vb['mean_frequency_err'])} "
+                         f"{vb['unit']}, nu* " + ", ".join(f"type {k} {_pm(x['nu_star'], x['sd_over_ions'])} (sd over "
+                                                           f"ions)" for k, x in vb["species"].items()))
         oc = e.get("occupancy")
         if oc and "n_sites_found" in oc:
             lines.append(f"  T = {e['T']:g} occupancy: {oc['n_replicas']} grid(s) {oc['shape']}, "
@@ -157,6 +162,7 @@ config <code>{e_(c['config'])}</code> · units <b>{e_(c['units'])}</b> · timest
         if name == "arrhenius":
             out.append(_img(p, "Arrhenius plot"))
     out += _html_hops(d, pngs)
+    out += html_vibrations(d, pngs)
     md = d.get("model_deviation")
     if md:
         out.append(f"<h2>Model deviation</h2><p>threshold {md['threshold']} {e_(md['threshold_unit'])}, flagged when more "
@@ -299,3 +305,32 @@ def _html_hops(d: dict, pngs: dict) -> list[str]:
 def _img(path: Path, alt: str) -> str:
     b64 = base64.b64encode(Path(path).read_bytes()).decode()
     return f'<p><img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}"></p>'
+
+
+def html_vibrations(d: dict, pngs: dict) -> list[str]:
+    """HTML of the vibrations section (empty without it)."""
+    rows = [t for t in d["temperatures"] if t.get("vibrations")]
+    if not rows:
+        return []
+
+    def num(v, fmt=".4g"):
+        return "–" if v is None else f"{v:{fmt}}"
+
+    unit = rows[0]["vibrations"]["unit"]
+    out = ["<h2>Vibrations (fix vacf)</h2>"
+           f"<p>VDOS of the mobile ions (Fourier transform of the Hann-windowed normalised VACF); ν* per species "
+           f"= mean over ions of each ion's mean VDOS frequency ± its spread over ions (sd), the ν* of the "
+           f"jump E<sub>a</sub>. Frequencies in {unit}.</p>"
+           "<table><tr><th>T</th><th>replicas</th><th>mean frequency</th><th>peak</th><th>resolved</th>"
+           "<th class=l>ν* per species (± sd over ions; replica error)</th></tr>"]
+    for t in rows:
+        v = t["vibrations"]
+        sp = "; ".join(f"type {k}: {num(s['nu_star'])} ± {num(s['sd_over_ions'], '.2g')} "
+                       f"(± {num(s['nu_star_err'], '.2g')}, {s['n_ions']} ions)" for k, s in v["species"].items())
+        out.append(f"<tr><td>{num(t['T'], 'g')}</td><td>{v['n_replicas']}</td><td>{num(v['mean_frequency'])}</td>"
+                   f"<td>{num(v['peak_frequency'])}</td><td>{'yes' if v['resolved'] else 'no'}</td>"
+                   f"<td class=l>{sp}</td></tr>")
+    out.append("</table>")
+    if "vdos" in pngs:
+        out.append(_img(pngs["vdos"], "VDOS per temperature"))
+    return out

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import units as _units
 
-__all__ = ["plot_msd", "plot_arrhenius", "campaign_plots", "plot_hop_rate", "plot_occupancy"]
+__all__ = ["plot_msd", "plot_arrhenius", "campaign_plots", "plot_hop_rate", "plot_occupancy", "plot_vdos"]
 
 
 def energy_label(style) -> str:
@@ -205,6 +205,8 @@ def campaign_plots(camp, data, out: Path) -> dict[str, Path]:
         draw("arrhenius_hops", "hop-rate Arrhenius plot", plot_hop_rate, inputs["hop_series"],
              pdir / "arrhenius_hops.png", reduced=style.reduced, energy_unit=eunit, time_unit=tunit,
              title=f"{name}: hop rate per ion")
+    if inputs.get("vdos"):
+        draw("vdos", "VDOS plot", plot_vdos, inputs["vdos"], pdir / "vdos.png", title=f"{name}: VDOS of the mobile ions")
     if inputs.get("occupancy"):
         draw("occupancy", "occupancy plot", plot_occupancy, inputs["occupancy"], pdir / "occupancy.png",
              title=f"{name}: occupancy density", length_unit=lunit)
@@ -265,4 +267,17 @@ def plot_hop_rate(series, path, *, reduced: bool, energy_unit: str, time_unit: s
         ax.set_title(title, fontsize=10)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
+    return Path(path)
+
+
+def plot_vdos(curves: dict, path, *, title: str = ""):
+    """VDOS g(nu) per temperature ({T: (frequency, g, unit)}, replica means), unit area."""
+    fig, ((ax,),) = figure((6.4, 3.8))
+    unit = ""
+    for T, (nu, g, unit) in sorted(curves.items()):
+        ax.plot(nu, g, label=f"T = {T:g}")
+    ax.set(xlabel=f"frequency ({unit})", ylabel=f"g (1/{unit})", title=title)
+    ax.set_xlim(left=0)
+    ax.legend(fontsize=8)
+    fig.savefig(path, dpi=100)
     return Path(path)

@@ -24,7 +24,13 @@ adds the chance level of the correlated hops: per temperature ``correlated_chanc
 ``correlated_chance_fraction_sd`` and ``correlated_p_value``, and ``hops.corr_random`` /
 ``hops.corr_seed``. Also from 2.1 the correlation window is inclusive in whole samples (before,
 pairs exactly one window apart could be dropped by the rounding of step x dt, so
-``correlated_fraction`` was slightly low).
+``correlated_fraction`` was slightly low). 2.2 (``version_minor`` 2): with [analysis.vacf] per
+temperature ``vibrations`` (:mod:`ionsitu.report.vibrations`: VDOS mean/peak frequency, ν* per
+species with its spread over ions); the hop E_a per jump type with N_i the ions of that jump
+type (before: all N ions), ν* per temperature in ``hops.activation_energy.attempt_frequency``
+(mean over replicas; each member's VDOS with [analysis.vacf]) with the pooled distribution
+``Ea_pair_all`` and its ``_mean/_std/_min/_max``; ``hops.attempt_frequency_fit`` is gone (lj
+campaigns no longer take ν* from the hop rate's Arrhenius prefactor, which was circular).
 
 Hops (per temperature, over the completed replicas; every number from
 :func:`ionsitu.analysis.hops.hop_summary` -- the function ``ionsitu hops`` prints -- on each
@@ -84,13 +90,14 @@ from ..io.model_devi import model_devi_files, read_model_devi
 from ..io.msd import read_msd
 from ..io.occupancy import merge_grids, read_occupancy
 from ..io.sites import read_sites
+from .vibrations import build_vibrations
 
 __all__ = ["build", "REPORT_SCHEMA", "REPORT_VERSION", "REPORT_VERSION_MINOR", "CORR_RANDOM", "CORR_SEED"]
 
 REPORT_SCHEMA = "ionsitu-campaign-report"
 REPORT_VERSION = 2
 #: minor version: keys added compatibly within REPORT_VERSION (see the module docstring)
-REPORT_VERSION_MINOR = 1
+REPORT_VERSION_MINOR = 2
 
 #: chance reference of the correlated hops: shuffles per member and their seed (hop_summary's)
 CORR_RANDOM = _hops.summary.CORR_RANDOM
@@ -431,7 +438,11 @@ def build(camp) -> dict:
     warn_list += w
     occ_T, occ_grids, w = build_occupancy(camp, by_T)
     warn_list += w
+    vib_T, vdos_curves, w = build_vibrations(camp, by_T)
+    warn_list += w
     for e in temps:
+        if e["T"] in vib_T:
+            e["vibrations"] = vib_T[e["T"]]
         h = hops_T.get(e["T"])
         if h is not None:
             tr = e.get("tracer")
@@ -582,7 +593,7 @@ def build(camp) -> dict:
             "ionsitu.sites.find_sites(threshold = report.site_threshold relative, min_distance)")
     data = json_safe(data)
     data["_plot_inputs"] = {"curves": curves, "series": series, "hop_series": hop_series,
-                            "occupancy": occ_grids}  # dropped when written
+                            "occupancy": occ_grids, "vdos": vdos_curves}  # dropped when written
     return data
 
 
