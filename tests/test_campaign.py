@@ -22,6 +22,8 @@ import pytest
 import ionsitu
 from ionsitu.analysis import arrhenius
 from ionsitu.analysis import transport
+from ionsitu.analysis.vibrations import attempt_frequency as vdos_attempt_frequency
+from ionsitu.analysis.vibrations import read_vacf, read_vacf_atoms, spectrum
 from ionsitu.campaign import Campaign, ConfigError, load_config
 from ionsitu.measurement import format_with_error
 from lammps_helpers import BIN, MPIRUN
@@ -111,6 +113,10 @@ sites_from = { lattice = "fcc", origin = [0.5, 0.0, 0.0], cells = [4, 4, 4] }
 r_in = 0.3
 r_out = 0.45
 residence = 3
+
+[analysis.vacf]
+nevery = 2
+block = 400
 
 [analysis.rdf]
 pairs = [[1, 2], [2, 2]]
@@ -290,12 +296,12 @@ def test_report_hops_and_occupancy_equal_the_analysis_modules(reference):
                  for ev, m, t, sf, c in runs[T]] for T in TEMPS}
     dom = int(np.argmax(sum(st.count for T in TEMPS for st in stats[T])))
     assert top["dominant_class"] == dom == 0
-    # nu* not in the config: the Arrhenius prefactor of the dominant class' per-direction rate
-    nu_fit = arrhenius.fit(list(TEMPS), [np.mean([st.rate_per_direction[dom] for st in stats[T]]) for T in TEMPS],
-                           "D", None, kB=1.0)
-    nu = nu_fit.prefactor
-    assert top["attempt_frequency"] == pytest.approx(nu, rel=1e-12)
-    assert top["attempt_frequency_source"].startswith("estimated: Arrhenius prefactor")
+    # nu* not in the config: each member's own VDOS (fix vacf atoms), never the rate's Arrhenius prefactor
+    nus = {T: [vdos_attempt_frequency(read_vacf_atoms(out / f"T{T:g}" / f"r{r}" / "vacf_atoms.dat"))
+               for r in (0, 1)] for T in TEMPS}
+    assert top["attempt_frequency"] is None and top["attempt_frequency_source"].startswith("each member's VDOS")
+    rate_fit = arrhenius.fit(list(TEMPS), [np.mean([st.rate_per_direction[dom] for st in stats[T]]) for T in TEMPS],
+                             "rate", None, kB=1.0)
     window, cutoff = 5 * NEVERY * 0.002, 3.0  # defaults: 5 samples of the fix, 3 sigma in lj
     assert top["corr_window"] == pytest.approx(window) and top["corr_cutoff"] == cutoff
     assert top["corr_random"] == 30 and top["corr_seed"] == 0 and rep["version_minor"] >= 1
@@ -341,20 +347,36 @@ def test_report_hops_and_occupancy_equal_the_analysis_modules(reference):
             assert c["rate_per_direction"] == pytest.approx(np.mean([st.rate_per_direction[i] for st in stats[T]]),
                                                             rel=1e-12)
         assert h["classes"][0]["multiplicity"] == 12   # fcc octahedral sites: 12 nearest neighbours
+        nu_r = [x.mean for x in nus[T]]
         ea = [H.activation_energies(ev, t, T, nu, kB=1.0, by="class", classes=classes, site_frac=sf, cell=c)
-              for ev, m, t, sf, c in R]
-        ep = [H.activation_energies(ev, t, T, nu, kB=1.0, n_ions=m["natoms"]) for ev, m, t, sf, c in R]
+              for (ev, m, t, sf, c), nu in zip(R, nu_r)]
+        # E_a,i = -kB T ln(J_i/(t N_i nu*)), N_i the ions that made jump type i (seed 000)
+        ep = [H.activation_energies(ev, t, T, nu, kB=1.0) for (ev, m, t, sf, c), nu in zip(R, nu_r)]
         dom_ea = [e.Ea[e.pairs[:, 0] == dom][0] for e in ea]
         assert h["classes"][dom]["Ea"] == pytest.approx(np.mean(dom_ea), rel=1e-12)
         assert h["classes"][dom]["Ea_err"] == pytest.approx(_mean_se(dom_ea)[1], rel=1e-9)
+        # vibrations section: the group VDOS and nu* per species of the members' fix vacf files
+        v = entry["vibrations"]
+        sp = [spectrum(read_vacf(out / f"T{T:g}" / f"r{r}" / "vacf.dat")) for r in (0, 1)]
+        assert v["n_replicas"] == 2 and v["unit"] == "1/tau"
+        assert (v["mean_frequency"], v["mean_frequency_err"]) == pytest.approx(
+            _mean_se([x.mean_frequency for x in sp]), rel=1e-9)
+        assert v["peak_frequency"] == pytest.approx(np.mean([x.peak_frequency for x in sp]), rel=1e-12)
+        s2 = v["species"]["2"]
+        assert s2["n_ions"] == 64 and s2["nu_star"] == pytest.approx(np.mean(nu_r), rel=1e-12)
+        assert s2["sd_over_ions"] == pytest.approx(np.mean([x.sd for x in nus[T]]), rel=1e-12)
         a = h["activation_energy"]
+        assert a["attempt_frequency"] == pytest.approx(np.mean(nu_r), rel=1e-12)
+        assert a["attempt_frequency_source"].startswith("VDOS of the run")
+        pooled = np.concatenate([e.Ea for e in ep])
+        np.testing.assert_allclose(a["Ea_pair_all"], pooled, rtol=1e-12)
+        assert (a["Ea_pair_all_min"], a["Ea_pair_all_max"]) == pytest.approx((pooled.min(), pooled.max()), rel=1e-12)
         assert a["Ea_class_mean"] == pytest.approx(np.mean([e.mean for e in ea]), rel=1e-12)
         assert a["Ea_pair_mean"] == pytest.approx(np.mean([e.mean for e in ep]), rel=1e-12)
         assert a["Ea_pair_std"] == pytest.approx(np.mean([e.std for e in ep]), rel=1e-12)
-        # E_a of the dominant class ~ the Ea of its rate's Arrhenius fit (nu* is that fit's prefactor)
-        assert h["classes"][dom]["Ea"] == pytest.approx(nu_fit.Ea, abs=0.2)
         print(f"T = {T}: hops {h['n_hops']}, D_j/D* = {h['D_j_over_D_tracer']:.3f}, Ea(class 0) = "
-              f"{h['classes'][dom]['Ea']:.3f}, backjumps {h['backjump_fraction']:.3f}, nu* = {nu:.4g}, correlated "
+              f"{h['classes'][dom]['Ea']:.3f}, backjumps {h['backjump_fraction']:.3f}, nu* = {np.mean(nu_r):.4g} (VDOS; rate prefactor "
+              f"{rate_fit.prefactor:.4g}), correlated "
               f"{h['correlated_fraction']:.3f} vs chance {h['correlated_chance_fraction']:.3f} (z {h['correlated_z']:.2f})")
 
         # occupancy: the replicas' grids summed, sites of the merged grid, cube and npz written
@@ -412,6 +434,7 @@ def test_report_hops_and_occupancy_equal_the_analysis_modules(reference):
         assert maps[T]["tau"] == pytest.approx(res.mean(), rel=1e-12)
         np.testing.assert_array_equal(maps[T]["site_frac"], runs[T][0][3])
     assert "sites and jump network over the density; residence times" in html
+    assert "Vibrations (fix vacf)" in html and (out / "plots" / "vdos.png").is_file()
 
 
 def test_report_rdf_and_doas_equal_the_analysis_modules(reference):
@@ -473,19 +496,19 @@ def test_report_json_equals_the_analysis_api_and_ionsitu_hops(reference, tmp_pat
         for r, got in zip((0, 1), entry["hops"]["replicas"]):
             d = out / f"T{T:g}" / f"r{r}"
             ev, meta = logs[(T, r)]
-            s = H.hop_summary(ev, meta, temperature=T, attempt_frequency=top["attempt_frequency"], classes=classes,
+            s = H.hop_summary(ev, meta, temperature=T, classes=classes, vacf_atoms=read_vacf_atoms(d / "vacf_atoms.dat"),
                               site_frac=read_sites(d / "sites.txt").frac, corr_window=top["corr_window"],
                               corr_cutoff=top["corr_cutoff"])
+            assert got["attempt_frequency"] == pytest.approx(s.attempt_frequency, rel=1e-12)
             for key, want in (("hop_rate", s.hop_rate), ("D_j", s.diffusivity.D), ("residence_mean", s.residence.mean()),
                               ("backjump_fraction", s.backjumps.fraction),
                               ("correlated_fraction", s.correlated.fraction_collective),
                               ("Ea_class_mean", s.Ea_class.mean), ("Ea_pair_mean", s.Ea_pair.mean),
                               ("Ea_pair_std", s.Ea_pair.std)):
                 assert got[key] == pytest.approx(want, rel=1e-12), key
-            # the command line on the member's folder
+            # the command line on the member's folder: nu* from the VDOS of the vacf_atoms.dat it finds there
             js = tmp_path / f"hops_T{T:g}_r{r}.json"
-            assert main(["hops", str(d), "--temperature", str(T), "--attempt-frequency", repr(top["attempt_frequency"]),
-                         "--corr-window", repr(top["corr_window"]), "--corr-cutoff", repr(top["corr_cutoff"]),
+            assert main(["hops", str(d), "--temperature", str(T), "--corr-window", repr(top["corr_window"]), "--corr-cutoff", repr(top["corr_cutoff"]),
                          "--json", str(js)]) == 0
             cli = json.loads(js.read_text())[str(d / "hops.txt")]
             assert cli["hops_per_ion_per_time"] == pytest.approx(got["hop_rate"], rel=1e-12)
@@ -494,6 +517,8 @@ def test_report_json_equals_the_analysis_api_and_ionsitu_hops(reference, tmp_pat
             assert cli["correlated"]["fraction_collective"] == pytest.approx(got["correlated_fraction"], rel=1e-12)
             ea = cli["activation_energy"]
             assert (ea["mean"], ea["std"]) == pytest.approx((got["Ea_pair_mean"], got["Ea_pair_std"]), rel=1e-12)
+            assert ea["attempt_frequency"] == pytest.approx(got["attempt_frequency"], rel=1e-12)
+            assert ea["attempt_frequency_vdos"]["n_ions"] == 64
 
 
 def test_result_objects_equal_the_report_json(reference, tmp_path):
@@ -794,6 +819,10 @@ MISTAKES = {
                     "must be 3 positive integers [nx, ny, nz], got [24, 24]"),
     "occupancy of a framework type": (lambda t: _edit(t, "grid = [24, 24, 24]", "grid = [24, 24, 24]\ntypes = [1]"),
                                       "analysis.occupancy_grid.types[0]", "type 1 is not a mobile type"),
+    "vacf block too long": (lambda t: _edit(t, "block = 400", "block = 20000"), "analysis.vacf.block",
+                            "must be in 2..16384, got 20000"),
+    "vacf of a framework type": (lambda t: _edit(t, "block = 400", "block = 400\ntypes = [1]"),
+                                 "analysis.vacf.types[0]", "type 1 is not a mobile type"),
     "bad report tolerance": (lambda t: t + "\n[report]\njump_rel_tol = -0.1\n", "report.jump_rel_tol",
                              "must not be negative"),
     "no pair_style": (lambda t: _edit(t, "pair_style      lj/cut 2.5", ""), "potential.pair",

@@ -721,15 +721,66 @@ def test_event_log_reader_fast_path_and_errors(tmp_path):
 
 
 def test_one_attempt_frequency_default_for_every_hop_summary():
-    # 1e13 Hz in the run's time unit; none in lj unless estimated from rates at >= 2 temperatures
+    # given (override), else the run's VDOS, else 1e13 Hz in the run's time unit; none in lj
     assert H.attempt_frequency("metal") == (pytest.approx(10.0), "default 1e+13 Hz", None)
     assert H.attempt_frequency("real")[0] == pytest.approx(1e-2)
     assert H.attempt_frequency("metal", 3.0)[:2] == (3.0, "given")
     assert H.attempt_frequency("lj")[0] is None
-    T = np.array([0.5, 0.7])
-    nu, src, fit = H.attempt_frequency("lj", rates_by_T=dict(zip(T, 2.0 * np.exp(-1.0 / T))))
-    assert nu == pytest.approx(2.0, rel=1e-12) and src.startswith("estimated") and fit.kind == "rate"
+    # never the Arrhenius prefactor of the hop rate (circular): no such argument any more
+    with pytest.raises(TypeError):
+        H.attempt_frequency("lj", rates_by_T={0.5: 1.0, 0.7: 2.0})
     # correlated hops: 1/nu* only when nu* is given, else 5 samples; 10 A (3 sigma_LJ in lj)
     assert H.correlation_defaults("metal", 10, 0.001)[0::2] == (pytest.approx(0.05), pytest.approx(10.0))
     assert H.correlation_defaults("metal", 10, 0.001, attempt_frequency=40.0)[0] == pytest.approx(0.025)
     assert H.correlation_defaults("lj", 10, 0.002)[2] == 3.0
+
+
+def _atom_vacf(units, nu_per_ion, dt=0.002, nlags=400, types=None):
+    """Per-atom VACFs cos(2 pi nu_i t) exp(-(t/tau)^2) at lags k dt (time unit of ``units``)."""
+    from ionsitu.analysis.vibrations import AtomVACF
+
+    t = np.arange(nlags) * dt
+    tau = 0.25 * t[-1]
+    vacf = np.cos(2 * np.pi * np.asarray(nu_per_ion)[:, None] * t) * np.exp(-(t / tau) ** 2)
+    n = len(nu_per_ion)
+    return AtomVACF({"units": units, "nevery": 1, "dt": dt}, np.arange(1, n + 1),
+                    np.ones(n, int) if types is None else np.asarray(types), vacf)
+
+
+def test_attempt_frequency_from_the_vdos_of_the_run_sets_the_jump_Ea():
+    from ionsitu.analysis.vibrations import attempt_frequency as vdos_nu
+
+    nus = np.array([3.0, 3.5, 4.0, 4.5])     # 1/ps
+    atoms = _atom_vacf("metal", nus)
+    af = vdos_nu(atoms)
+    nu, src, got = H.attempt_frequency("metal", vacf_atoms=atoms)
+    assert nu == pytest.approx(af.mean, rel=1e-12)      # metal: THz = 1/ps, the run's 1/time
+    assert got is not None and got.n == 4 and src.startswith("VDOS of the run")
+    assert nu == pytest.approx(nus.mean(), rel=0.05) and got.sd == pytest.approx(nus.std(ddof=1), rel=0.1)
+    # real units: 1/fs = 1000 THz
+    nu_r, _, _ = H.attempt_frequency("real", vacf_atoms=_atom_vacf("real", nus * 1e-3, dt=2.0))
+    assert nu_r == pytest.approx(vdos_nu(_atom_vacf("real", nus * 1e-3, dt=2.0)).mean * 1e-3, rel=1e-12)
+    # a given one overrides; other units are refused
+    assert H.attempt_frequency("metal", 7.0, vacf_atoms=atoms)[:2] == (7.0, "given")
+    with pytest.raises(ValueError, match="units 'metal'.*'real'"):
+        H.attempt_frequency("real", vacf_atoms=atoms)
+    # E_a,i = -kB T ln(J_i/(t N_i nu*)) with N_i the ions that made jump type i (seed 000)
+    disp = np.array([[1, 0, 0], [1, 0, 0], [-1, 0, 0], [0, 1, 0]], float)
+    frm = np.array([[0, 0, 0], [0, 0, 0], [1, 0, 0], [1, 0, 0]], float)
+    ev = H.make_events([1, 2, 1, 3], [0, 0, 1, 1], [1, 1, 0, 2], disp, time=[1.0, 2.0, 3.0, 4.0],
+                       from_pos=frm, to_pos=frm + disp)
+    meta = {"units": "metal", "natoms": 10, "mode": "sites", "step_first": 0, "step_last": 10000, "dt": 0.001,
+            "nevery": 10, "threshold": None, "cell": (10.0 * np.eye(3)).ravel().tolist()}
+    t = H.observed_time(meta)
+    s = H.hop_summary(ev, meta, temperature=500.0, vacf_atoms=atoms, corr_random=0)
+    assert s.attempt_frequency == pytest.approx(af.mean, rel=1e-12) and s.attempt_frequency_vdos.n == 4
+    want = {(0, 1): 2 / (t * 2), (1, 0): 1 / (t * 1), (1, 2): 1 / (t * 1)}
+    got_ea = {tuple(p): e for p, e in zip(s.Ea_pair.pairs.tolist(), s.Ea_pair.Ea)}
+    assert set(got_ea) == set(want)
+    for k, x in want.items():
+        assert got_ea[k] == pytest.approx(-KB * 500.0 * np.log(x / af.mean), rel=1e-12), k
+    n_i = {tuple(p): n for p, n in zip(s.Ea_pair.pairs.tolist(), s.Ea_pair.n_ions_used)}
+    assert n_i == {(0, 1): 2.0, (1, 0): 1.0, (1, 2): 1.0}
+    # the default would shift every E_a by kB T ln(1e13 Hz / nu*)
+    s0 = H.hop_summary(ev, meta, temperature=500.0, corr_random=0)
+    np.testing.assert_allclose(s0.Ea_pair.Ea - s.Ea_pair.Ea, KB * 500.0 * np.log(10.0 / af.mean), rtol=1e-9)

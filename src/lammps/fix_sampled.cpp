@@ -141,6 +141,7 @@ void FixSampled::use_peratom_state(int n, const char *what)
 {
   check_peratom_size(n, what);
   nper = n;
+  maxexchange = n;      // values pack_exchange adds per atom: LAMMPS sizes the exchange buffers by it
   restart_peratom = 1;
   grow_arrays(atom->nmax);
   atom->add_callback(Atom::GROW);

@@ -488,6 +488,44 @@ class HopEvents(Analysis):
         return fp
 
 
+class Vacf(Analysis):
+    """``fix vacf`` on the mobile ions: ``vacf.dat`` (VACF per direction, per listed type) and
+    ``vacf_atoms.dat`` (each ion's VACF: its VDOS gives the attempt frequency ν* of the hops)."""
+
+    name, fix_style, fix_id = "vacf", "vacf", "ionsitu_vacf"
+    keys = {
+        "nevery": Key("int", "sample the velocities every this many steps (well below a vibration period)", 2,
+                      positive=True),
+        "block": Key("int", "lags 0 .. block-1 samples (2..16384; reach them past a few vibration periods)", 200,
+                     positive=True),
+        "types": Key("types", "also a VACF of each listed mobile type (numbers or elements; default: every "
+                     "mobile type)"),
+        "every": Key("int", "also write the files every this many steps (default: restart_every, rounded to a "
+                     "multiple of nevery)", nonneg=True),
+    }
+
+    def check(self, cfg, conf, err):
+        key = f"analysis.{self.name}"
+        b = cfg.get("block")
+        if b is not None and not 2 <= b <= 16384:
+            err(f"{key}.block", f"must be in 2..16384, got {b}")
+        if cfg.get("types") is not None:
+            cfg["types"] = _mobile_subset(f"{key}.types", cfg["types"], conf, err)
+        _check_every(self.name, cfg, err)
+
+    def commands(self, cfg, conf, member_dir):
+        types = cfg.get("types") or conf["mobile"].get("types") or []
+        line = f"fix {self.fix_id} {GROUP_MOBILE} vacf {cfg['nevery']} block {cfg['block']}"
+        if types:
+            line += " types " + " ".join(str(t) for t in types)
+        out = self.outputs(member_dir)
+        line += f" file {_q(out['vacf'])} atoms {_q(out['vacf_atoms'])}"
+        return [_with_every(line, cfg, conf)]
+
+    def outputs(self, member_dir):
+        return {"vacf": member_dir / "vacf.dat", "vacf_atoms": member_dir / "vacf_atoms.dat"}
+
+
 def _read_structure(path, fmt=None):
     from ase.io import read as ase_read
 
@@ -682,6 +720,6 @@ class Doas(Analysis):
 
 
 #: analyses the driver knows ([analysis.<name>] tables)
-ANALYSES: dict[str, Analysis] = {a.name: a for a in (MsdCross(), OccupancyGrid(), HopEvents(), Rdf(), Doas())}
+ANALYSES: dict[str, Analysis] = {a.name: a for a in (MsdCross(), OccupancyGrid(), HopEvents(), Vacf(), Rdf(), Doas())}
 #: analyses being written: a clear message instead of "unknown" (none at present)
 PLANNED: dict[str, str] = {}

@@ -127,9 +127,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "two_regime": Key("bool", "try a two-regime (bent) Arrhenius fit (needs >= 5 temperatures)",
                           True),
         "attempt_frequency": Key("float", "hop_events: attempt frequency nu* for E_a (1/time of the run's "
-                                 "units; default as in `ionsitu hops`: 1e13 Hz; lj: estimated as the Arrhenius "
-                                 "prefactor of the per-direction rate of the most frequent jump class, >= 2 "
-                                 "temperatures)", positive=True),
+                                 "units; an override; default as in `ionsitu hops`: each member's VDOS with "
+                                 "[analysis.vacf], else 1e13 Hz; lj: none)", positive=True),
         "jump_rel_tol": Key("float", "hop_events: hop lengths within this relative gap form one jump class",
                             0.05, nonneg=True),
         "corr_window": Key("float", "hop_events: correlated hops within this time (default 1/attempt_frequency "

@@ -55,12 +55,13 @@ def correlated_summary(ch, window, cutoff) -> dict:
 
 
 def summarize(events, meta, temperature=None, attempt_frequency=None, corr_window=None, corr_cutoff=None,
-              site_frac=None, rel_tol=0.05, corr_random=CORR_RANDOM, corr_seed=CORR_SEED):
+              site_frac=None, rel_tol=0.05, corr_random=CORR_RANDOM, corr_seed=CORR_SEED, vacf_atoms=None):
     """Summary dict of one event log: :func:`ionsitu.analysis.hops.hop_summary` (the function the
     campaign report pools, with the same defaults) formatted for the terminal and JSON. Jump
     classes: hop lengths clustered within ``rel_tol`` (relative), multiplicities from
     ``site_frac`` when given. Correlated hops with their chance level from ``corr_random``
-    shuffles (seed ``corr_seed``)."""
+    shuffles (seed ``corr_seed``). ν*: ``attempt_frequency`` (override), else the VDOS of
+    ``vacf_atoms`` (the run's fix vacf per-atom VACFs), else the default."""
     from ionsitu import units as _units
     from ionsitu.analysis import hops
 
@@ -68,7 +69,7 @@ def summarize(events, meta, temperature=None, attempt_frequency=None, corr_windo
     lab = _units.labels(units)
     s = hops.hop_summary(events, meta, temperature=temperature, attempt_frequency=attempt_frequency,
                          rel_tol=rel_tol, site_frac=site_frac, corr_window=corr_window, corr_cutoff=corr_cutoff,
-                         corr_random=corr_random, corr_seed=corr_seed)
+                         corr_random=corr_random, corr_seed=corr_seed, vacf_atoms=vacf_atoms)
     out = {
         "file_meta": {k: meta.get(k) for k in ("fix_id", "group", "mode", "site_file", "nsites", "r_in", "r_out",
                                                "threshold", "window", "residence", "nevery", "dt", "units")},
@@ -76,7 +77,8 @@ def summarize(events, meta, temperature=None, attempt_frequency=None, corr_windo
         "n_hops": s.n_hops, "n_ions_hopped": s.n_ions_hopped,
         "conventions": "rates per ion per time (1/time of the run's units); D_j = sum|dr|^2/(6 N t); "
                        "E_a,c = -kB T ln(J_c/(t N_c z_c nu*)) per jump class (N_c ions taking part), "
-                       "E_a,i = -kB T ln(J_i/(t N nu*)) per ordered site pair (N = all ions); the same "
+                       "E_a,i = -kB T ln(J_i/(t N_i nu*)) per ordered site pair (N_i the ions that made that jump); "
+                       "nu* given, else from the run's VDOS (fix vacf atoms), else the default; the same "
                        "function and defaults as the campaign report (ionsitu.analysis.hops.hop_summary)",
         "unit_labels": lab,
     }
@@ -124,6 +126,9 @@ def summarize(events, meta, temperature=None, attempt_frequency=None, corr_windo
         ea, eac = s.Ea_pair, s.Ea_class
         a = {"attempt_frequency": s.attempt_frequency, "attempt_frequency_source": s.attempt_frequency_source,
              "temperature": temperature, "unit": _units.activation_energy_unit(units)}
+        if s.attempt_frequency_vdos is not None:
+            v = s.attempt_frequency_vdos
+            a["attempt_frequency_vdos"] = {"mean": v.mean, "sd": v.sd, "sem": v.sem, "n_ions": v.n, "unit": v.unit}
         if eac is not None:
             a.update(per_class=[{"class": int(p[0]), "length": float(cs.classes.length[p[0]]), "Ea": float(e)}
                                 for p, e in zip(eac.pairs, eac.Ea)], class_mean=eac.mean, class_std=eac.std)
@@ -322,6 +327,10 @@ def add_arguments(parser):
     parser.add_argument("--attempt-frequency", type=float,
                         help="attempt frequency nu* in 1/time of the run (default 1e13 Hz converted to the run's "
                              "time unit, as in the campaign report; none in lj)")
+    parser.add_argument("--vacf-atoms", metavar="FILE",
+                        help="per-atom VACFs of the same run (fix vacf ... atoms FILE): nu* from its VDOS (default: "
+                             "the '# ionsitu-vacf-atoms' file in the log's folder, if one; --attempt-frequency "
+                             "overrides)")
     parser.add_argument("--corr-window", type=float,
                         help="correlated hops: time window (default 1/nu* when --attempt-frequency is given, else "
                              "5 samples of the fix)")
@@ -333,6 +342,23 @@ def add_arguments(parser):
                         help=f"correlated hops: seed of the shuffles (default {CORR_SEED})")
     parser.add_argument("--json", nargs="?", const="-", metavar="FILE", help="write the summary as JSON (to FILE or stdout)")
     parser.add_argument("--plots", metavar="DIR", help="write hops_<name>.png histograms into DIR")
+
+
+def _vacf_atoms_file(folder: Path) -> Path | None:
+    """The one per-atom VACF file (line 2 '# ionsitu-vacf-atoms') in ``folder``; None if none or several."""
+    from ionsitu.analysis.vibrations import ATOMS_TAG
+
+    found = []
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and p.suffix in (".dat", ".txt"):
+            try:
+                with open(p) as fh:
+                    fh.readline()
+                    if fh.readline().startswith(ATOMS_TAG + " "):
+                        found.append(p)
+            except (OSError, UnicodeDecodeError):
+                continue
+    return found[0] if len(found) == 1 else None
 
 
 def run(args) -> int:
@@ -384,9 +410,19 @@ def run(args) -> int:
             elif args.sites:
                 print(f"ionsitu hops: site file {args.sites} not found", file=sys.stderr)
                 return 2
+        vacf_atoms = None
+        vpath = Path(args.vacf_atoms) if args.vacf_atoms else _vacf_atoms_file(f.parent)
+        if vpath is not None and args.attempt_frequency is None:
+            from ionsitu.analysis.vibrations import read_vacf_atoms
+
+            try:
+                vacf_atoms = read_vacf_atoms(vpath)
+            except (OSError, ValueError) as err:
+                print(f"ionsitu hops: {err if str(vpath) in str(err) else f'{vpath}: {err}'}", file=sys.stderr)
+                return 2
         s = summarize(events, meta, temperature=args.temperature, attempt_frequency=args.attempt_frequency,
                       corr_window=args.corr_window, corr_cutoff=args.corr_cutoff, site_frac=site_frac,
-                      corr_random=args.corr_random, corr_seed=args.corr_seed)
+                      corr_random=args.corr_random, corr_seed=args.corr_seed, vacf_atoms=vacf_atoms)
         results[str(f)] = s
         if args.plots:
             plotted.append((f, events, meta, s))

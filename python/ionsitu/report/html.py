@@ -81,6 +81,11 @@ def summary_text(data: dict) -> str:
                          f"backjumps {_pm(hp['backjump_fraction'], hp['backjump_fraction_err'], '.3g')}, "
                          f"correlated {_pm(hp['correlated_fraction'], hp['correlated_fraction_err'], '.3g')}"
                          f"{_chance_text(hp)}{eas}")
+        vb = e.get("vibrations")
+        if vb:
+            lines.append(f"  T = {e['T']:g} VDOS: mean {_pm(vb['mean_frequency'], vb['mean_frequency_err'])} "
+                         f"{vb['unit']}, nu* " + ", ".join(f"type {k} {_pm(x['nu_star'], x['sd_over_ions'])} (sd over "
+                                                           f"ions)" for k, x in vb["species"].items()))
         oc = e.get("occupancy")
         if oc and "n_sites_found" in oc:
             lines.append(f"  T = {e['T']:g} occupancy: {oc['n_replicas']} grid(s) {oc['shape']}, "
@@ -482,7 +487,36 @@ def html_structure(d: dict, pngs: dict) -> list[str]:
     return out
 
 
+def html_vibrations(d: dict, pngs: dict) -> list[str]:
+    """HTML of the vibrations section (empty without it)."""
+    rows = [t for t in d["temperatures"] if t.get("vibrations")]
+    if not rows:
+        return []
+
+    def num(v, fmt=".4g"):
+        return "–" if v is None else f"{v:{fmt}}"
+
+    unit = rows[0]["vibrations"]["unit"]
+    out = ["<h2>Vibrations (fix vacf)</h2>"
+           f"<p>VDOS of the mobile ions (Fourier transform of the Hann-windowed normalised VACF); ν* per species "
+           f"= mean over ions of each ion's mean VDOS frequency ± its spread over ions (sd), the ν* of the "
+           f"jump E<sub>a</sub>. Frequencies in {unit}.</p>"
+           "<table><tr><th>T</th><th>replicas</th><th>mean frequency</th><th>peak</th><th>resolved</th>"
+           "<th class=l>ν* per species (± sd over ions; replica error)</th></tr>"]
+    for t in rows:
+        v = t["vibrations"]
+        sp = "; ".join(f"type {k}: {num(s['nu_star'])} ± {num(s['sd_over_ions'], '.2g')} "
+                       f"(± {num(s['nu_star_err'], '.2g')}, {s['n_ions']} ions)" for k, s in v["species"].items())
+        out.append(f"<tr><td>{num(t['T'], 'g')}</td><td>{v['n_replicas']}</td><td>{num(v['mean_frequency'])}</td>"
+                   f"<td>{num(v['peak_frequency'])}</td><td>{'yes' if v['resolved'] else 'no'}</td>"
+                   f"<td class=l>{sp}</td></tr>")
+    out.append("</table>")
+    if "vdos" in pngs:
+        out.append(_img(pngs["vdos"], "VDOS per temperature"))
+    return out
+
+
 #: the page, in order: each ``f(report dict, {figure name: PNG path}) -> list of HTML strings``
 #: (a new report section adds its function here)
 SECTIONS = (html_head, html_summary_card, html_transport, html_segments, html_arrhenius, _html_hops,
-            html_structure, html_model_deviation, html_failed, html_msd, html_members, html_tables, html_warnings)
+            html_structure, html_vibrations, html_model_deviation, html_failed, html_msd, html_members, html_tables, html_warnings)

@@ -27,7 +27,7 @@ from ..measurement import format_with_error
 
 __all__ = ["plot_msd", "plot_arrhenius", "campaign_plots", "plot_hop_rate", "plot_occupancy", "save_figure",
            "figure_files", "FIGURES", "FIGURE_FORMATS", "FigureContext", "axis_labels",
-           "plot_site_maps", "plot_rdf", "plot_doas"]
+           "plot_site_maps", "plot_rdf", "plot_doas", "plot_vdos"]
 
 
 def energy_label(style) -> str:
@@ -321,7 +321,13 @@ def figures_structure(ctx: FigureContext):
         ctx.draw("doas", "DOAS plot", plot_doas, d["doas"], energy_unit=ctx.energy_unit, title=ctx.name)
 
 
-FIGURES = (figures_msd, figures_arrhenius, figures_hops, figures_occupancy, figures_sites, figures_structure)
+def figures_vibrations(ctx: FigureContext):
+    if ctx.inputs.get("vdos"):
+        ctx.draw("vdos", "VDOS plot", plot_vdos, ctx.inputs["vdos"], title=f"{ctx.name}: VDOS of the mobile ions")
+
+
+FIGURES = (figures_msd, figures_arrhenius, figures_hops, figures_vibrations, figures_occupancy, figures_sites,
+           figures_structure)
 
 
 def campaign_plots(camp, data, out: Path, formats=("png",)) -> dict[str, Path]:
@@ -489,4 +495,16 @@ def plot_site_maps(grids: dict, maps: dict, path, *, title: str = "", length_uni
         axr.set_ylabel("probability density")
     if title:
         fig.suptitle(title, fontsize=10)
+    return save_figure(fig, path, formats, dpi=100)
+
+
+def plot_vdos(curves: dict, path, *, title: str = "", formats=("png",)):
+    """VDOS g(nu) per temperature ({T: (frequency, g, unit)}, replica means), unit area."""
+    fig, ((ax,),) = figure((6.4, 3.8))
+    unit = ""
+    for T, (nu, g, unit) in sorted(curves.items()):
+        ax.plot(nu, g, label=f"T = {T:g}")
+    ax.set(xlabel=f"frequency ({unit})", ylabel=f"g (1/{unit})", title=title)
+    ax.set_xlim(left=0)
+    ax.legend(fontsize=8)
     return save_figure(fig, path, formats, dpi=100)

@@ -28,6 +28,13 @@ pairs exactly one window apart could be dropped by the rounding of step x dt, so
 2.2 (``version_minor`` 2) adds the top-level ``rdf`` ([analysis.rdf]) and ``doas``
 ([analysis.doas]), null without those analyses: built by :mod:`ionsitu.report.structure`
 (conventions in docs/structure.md).
+2.2 also: with [analysis.vacf] per
+temperature ``vibrations`` (:mod:`ionsitu.report.vibrations`: VDOS mean/peak frequency, ν* per
+species with its spread over ions); the hop E_a per jump type with N_i the ions of that jump
+type (before: all N ions), ν* per temperature in ``hops.activation_energy.attempt_frequency``
+(mean over replicas; each member's VDOS with [analysis.vacf]) with the pooled distribution
+``Ea_pair_all`` and its ``_mean/_std/_min/_max``; ``hops.attempt_frequency_fit`` is gone (lj
+campaigns no longer take ν* from the hop rate's Arrhenius prefactor, which was circular).
 
 Hops (per temperature, over the completed replicas; every number from
 :func:`ionsitu.analysis.hops.hop_summary` -- the function ``ionsitu hops`` prints -- on each
@@ -36,12 +43,14 @@ rate per ion, jump rates per jump class (hop lengths of all members of the campa
 clustered within ``report.jump_rel_tol``; multiplicity from the member's ``sites.txt``),
 mean residence (uncensored), D_j = Σ|Δr|²/(6 N t) and D_j/D*, E_a per class
 -kB T ln(J_c/(t N_c z_c ν*)) and mean ± sd over classes and over ordered site pairs
-(-kB T ln(J_i/(t N ν*)), all N ions: a pair is taken by ~1 ion in a short run), backjump
+(-kB T ln(J_i/(t N_i ν*)), N_i the ions that made jump type i, as seed 000 defines it) with
+the distribution and range per temperature, backjump
 fraction, correlated-hop fraction (distance/time window). ν* follows
 :func:`ionsitu.analysis.hops.attempt_frequency`, as ``ionsitu hops`` does: ``report.attempt_frequency``
-(source "config"), else 1e13 Hz in the run's time unit; in lj units (no default) the Arrhenius
-prefactor of the per-direction rate of the most frequent class over the temperatures (source
-"estimated: ..."; needs >= 2 temperatures). Correlated hops: window ``report.corr_window``
+(source "config", an override), else the member's own VDOS when the campaign has
+[analysis.vacf] (fix vacf's per-atom VACFs), else 1e13 Hz in the run's time unit; in lj units
+(no default) none, and E_a is skipped. Never the Arrhenius prefactor of the hop rate (E_a would
+restate the rate's own fit). Correlated hops: window ``report.corr_window``
 (default 1/ν* when ν* is given in the config, else 5 samples of the fix), cutoff
 ``report.corr_cutoff`` (default 10 Å, 3 sigma_LJ in lj), hop
 position = midpoint, minimum image in the last cell of the log. Uncorrelated ions also hop
@@ -79,6 +88,7 @@ from ..analysis import arrhenius as _arr
 from ..analysis import hops as _hops
 from ..analysis import transport as _tr
 from ..analysis.sites import find_sites
+from ..analysis.vibrations import read_vacf_atoms
 from ..io.events import read_events
 from ..io.jsonsafe import json_safe
 from ..io.model_devi import model_devi_files, read_model_devi
@@ -87,6 +97,7 @@ from ..io.occupancy import merge_grids, read_occupancy
 from ..io.sites import read_sites
 from .sitemaps import build_site_maps
 from .structure import build_doas, build_rdf
+from .vibrations import build_vibrations
 
 __all__ = ["build", "REPORT_SCHEMA", "REPORT_VERSION", "REPORT_VERSION_MINOR", "CORR_RANDOM", "CORR_SEED"]
 
@@ -142,19 +153,21 @@ def _arrhenius_summary(fit: _arr.ArrheniusFit, extrap_T, level) -> dict:
 def load_hop_runs(camp, members) -> list[dict]:
     """Event logs of the members (output ``events`` of [analysis.hop_events]) with their sites:
     dicts with member, T, events, meta, N, time, cell (the log's last box), site_frac (None in
-    site-free mode)."""
-    return [hop_run(camp.outputs(m)["events"], camp.outputs(m).get("sites"), m, m.T)
+    site-free mode), vacf_atoms (the member's per-atom VACFs of [analysis.vacf], else None)."""
+    return [hop_run(camp.outputs(m)["events"], camp.outputs(m).get("sites"), m, m.T, camp.outputs(m).get("vacf_atoms"))
             for m in members if camp.outputs(m)["events"].is_file()]
 
 
-def hop_run(events_path, sites_path=None, member=None, T=None) -> dict:
+def hop_run(events_path, sites_path=None, member=None, T=None, vacf_atoms_path=None) -> dict:
     """One event log as :func:`member_hop_summary` takes it (see :func:`load_hop_runs`); the
-    sites from ``sites_path`` in site mode when that file exists."""
+    sites from ``sites_path`` in site mode when that file exists, the per-atom VACFs from
+    ``vacf_atoms_path`` when that file exists."""
     ev, meta = read_events(events_path)
     sf = None
     if meta.get("mode") == "sites" and sites_path is not None and Path(sites_path).is_file():
         sf = read_sites(sites_path).frac
-    return {"member": member, "T": T, "events": ev, "meta": meta, "N": int(meta["natoms"]),
+    va = read_vacf_atoms(vacf_atoms_path) if vacf_atoms_path is not None and Path(vacf_atoms_path).is_file() else None
+    return {"member": member, "T": T, "events": ev, "meta": meta, "N": int(meta["natoms"]), "vacf_atoms": va,
             "time": _hops.observed_time(meta), "cell": np.array(meta["cell"], float).reshape(3, 3),
             "site_frac": sf}
 
@@ -164,9 +177,14 @@ def member_hop_summary(run, classes, T, nu, nu_source, corr_window, corr_cutoff)
     ev, meta, N, t = run["events"], run["meta"], run["N"], run["time"]
     s = _hops.hop_summary(ev, meta, temperature=T, attempt_frequency=nu, attempt_frequency_source=nu_source,
                           classes=classes, site_frac=run["site_frac"], corr_window=corr_window,
-                          corr_cutoff=corr_cutoff, corr_random=CORR_RANDOM, corr_seed=CORR_SEED)
+                          corr_cutoff=corr_cutoff, corr_random=CORR_RANDOM, corr_seed=CORR_SEED,
+                          vacf_atoms=run.get("vacf_atoms"))
     out = {"member": getattr(run["member"], "name", run["member"]), "n_sites": meta.get("nsites") if s.site_mode else None, "n_ions": N,
-           "time": t, "n_hops": s.n_hops, "n_ions_hopped": s.n_ions_hopped, "hop_rate": s.hop_rate}
+           "time": t, "n_hops": s.n_hops, "n_ions_hopped": s.n_ions_hopped, "hop_rate": s.hop_rate,
+           "attempt_frequency": s.attempt_frequency, "attempt_frequency_source": s.attempt_frequency_source,
+           "attempt_frequency_sd_over_ions": (None if s.attempt_frequency_vdos is None else
+                                              s.attempt_frequency_vdos.sd / s.attempt_frequency_vdos.mean
+                                              * s.attempt_frequency)}
     if t <= 0:
         return out
     out["D_j"] = s.diffusivity.D
@@ -187,7 +205,7 @@ def member_hop_summary(run, classes, T, nu, nu_source, corr_window, corr_cutoff)
                correlated_ions_per_event={"n": c.n_values, "observed": c.n_counts_observed,
                                           "chance": c.n_counts_mean, "chance_sd": c.n_counts_sd})
     Ea = np.full(len(classes), np.nan)
-    if nu is not None and s.site_mode:
+    if s.attempt_frequency is not None and s.site_mode:
         if s.Ea_class is not None:
             Ea[s.Ea_class.pairs[:, 0]] = s.Ea_class.Ea
             out["Ea_class_mean"], out["Ea_class_std"] = s.Ea_class.mean, s.Ea_class.std
@@ -196,7 +214,7 @@ def member_hop_summary(run, classes, T, nu, nu_source, corr_window, corr_cutoff)
         ep = s.Ea_pair
         if ep is not None:
             out.update(Ea_pair_mean=ep.mean, Ea_pair_std=ep.std, Ea_pair_min=ep.min, Ea_pair_max=ep.max,
-                       Ea_pair_n=int(len(ep.Ea)))
+                       Ea_pair_n=int(len(ep.Ea)), Ea_pair_values=ep.Ea)
         elif s.Ea_pair_skipped:
             out["Ea_pair_skipped"] = s.Ea_pair_skipped
     out["class_Ea"] = Ea
@@ -216,30 +234,21 @@ def build_hops(camp, by_T, kB) -> tuple[dict | None, dict, list[str]]:
             warns.append(f"T={T:g}: no hops.txt in {', '.join(missing)}")
     allruns = [r for T in camp.temperatures for r in runs[T]]
     classes = _hops.jump_classes([r["events"] for r in allruns], rel_tol=rc["jump_rel_tol"])
-    # attempt frequency: the rule of every hop summary (given, 1e13 Hz, in lj the Arrhenius prefactor
-    # of the dominant class' per-direction rate)
     total = np.zeros(len(classes))
-    pre = {}
-    for T in camp.temperatures:
-        rates = []
-        for r in runs[T]:
-            if r["time"] > 0:
-                cs = _hops.jump_class_rates(r["events"], r["N"], r["time"], classes=classes,
-                                            site_frac=r["site_frac"], cell=r["cell"])
-                total += cs.count
-                rates.append(cs.rate_per_direction)
-        pre[T] = rates
+    for r in allruns:
+        if r["time"] > 0:
+            total += _hops.jump_class_rates(r["events"], r["N"], r["time"], classes=classes,
+                                            site_frac=r["site_frac"], cell=r["cell"]).count
     dom = int(np.argmax(total)) if len(total) and total.max() > 0 else None
-    per_T = {}
-    if dom is not None:
-        per_T = {T: _hops.mean_se([r[dom] for r in pre[T]])[0] for T in camp.temperatures if pre[T]}
-    what = ("the per-direction rate J/(t N_c z_c) of jump class "
-            f"{dom} (|dr| = {classes.length[dom]:.4g}, the most frequent)" if dom is not None else "")
-    nu, nu_source, nu_fit = _hops.attempt_frequency(camp.units, rc.get("attempt_frequency"), per_T, what=what)
-    if rc.get("attempt_frequency") is not None:
+    # attempt frequency: the rule of every hop summary (hop_summary, as `ionsitu hops`): the config's
+    # override, else each member's VDOS ([analysis.vacf]), else the default (1e13 Hz; lj: none)
+    nu = rc.get("attempt_frequency")
+    if nu is not None:
         nu_source = "config (report.attempt_frequency)"
-    elif nu is None and dom is None:
-        nu_source = "none: no hops"
+    elif "vacf" in camp.conf["analysis"]:
+        nu_source = "each member's VDOS (fix vacf atoms: mean over ions of each ion's mean VDOS frequency)"
+    else:
+        nu, nu_source, _ = _hops.attempt_frequency(camp.units)
     hcfg = camp.conf["analysis"]["hop_events"]
     window, window_src, cutoff, cutoff_src = _hops.correlation_defaults(
         camp.units, hcfg["nevery"], camp.conf["campaign"]["timestep"], rc.get("corr_window"), rc.get("corr_cutoff"),
@@ -252,7 +261,8 @@ def build_hops(camp, by_T, kB) -> tuple[dict | None, dict, list[str]]:
     for T in camp.temperatures:
         if not runs[T]:
             continue
-        reps = [member_hop_summary(r, classes, T, nu, nu_source, window, cutoff) for r in runs[T]]
+        reps = [member_hop_summary(r, classes, T, rc.get("attempt_frequency"), nu_source, window, cutoff)
+                for r in runs[T]]
         e = {"members": [r["member"] for r in reps], "n_replicas": len(reps), "mode": hcfg["mode"],
              "n_sites": reps[0]["n_sites"], "n_ions": reps[0]["n_ions"], "time": [r["time"] for r in reps],
              "n_hops": int(sum(r["n_hops"] for r in reps)), "n_hops_per_replica": [r["n_hops"] for r in reps]}
@@ -273,15 +283,25 @@ def build_hops(camp, by_T, kB) -> tuple[dict | None, dict, list[str]]:
             c["multiplicity"] = _hops.mean_se([r["class_multiplicity"][i] for r in reps if "class_multiplicity" in r])[0]
             cls.append(c)
         e["classes"] = cls
-        ea = {"attempt_frequency": nu}
+        ea = {}
+        ea["attempt_frequency"], ea["attempt_frequency_err"] = _hops.mean_se([r["attempt_frequency"] for r in reps])
+        ea["attempt_frequency_source"] = reps[0]["attempt_frequency_source"]
+        ea["attempt_frequency_sd_over_ions"] = _hops.mean_se([r["attempt_frequency_sd_over_ions"] for r in reps])[0]
         for k in ("Ea_class_mean", "Ea_class_std", "Ea_pair_mean", "Ea_pair_std", "Ea_pair_min", "Ea_pair_max"):
             ea[k] = _hops.mean_se([r.get(k) for r in reps])[0]
+        # distribution of E_a over the jump types of every replica, and its range
+        vals = np.concatenate([r["Ea_pair_values"] for r in reps if "Ea_pair_values" in r] or [np.zeros(0)])
+        ea["Ea_pair_all"] = vals
+        if len(vals):
+            ea["Ea_pair_all_mean"], ea["Ea_pair_all_std"] = float(vals.mean()), (float(vals.std(ddof=1))
+                                                                                 if len(vals) > 1 else None)
+            ea["Ea_pair_all_min"], ea["Ea_pair_all_max"] = float(vals.min()), float(vals.max())
         skipped = [r["Ea_skipped"] for r in reps if "Ea_skipped" in r]
         pskip = [r["Ea_pair_skipped"] for r in reps if "Ea_pair_skipped" in r]
         if pskip:
             ea["pair_skipped"] = pskip[0]
-        if nu is None:
-            ea["skipped"] = nu_source
+        if ea["attempt_frequency"] is None:
+            ea["skipped"] = ea["attempt_frequency_source"]
         elif hcfg["mode"] != "sites":
             ea["skipped"] = "site-free events have no jump types"
         elif skipped:
@@ -294,8 +314,6 @@ def build_hops(camp, by_T, kB) -> tuple[dict | None, dict, list[str]]:
                         "length_max": classes.length_max[i], "count": int(total[i])} for i in range(len(classes))],
            "rel_tol": classes.rel_tol, "dominant_class": dom,
            "attempt_frequency": nu, "attempt_frequency_source": nu_source,
-           "attempt_frequency_fit": None if nu_fit is None else {"Ea": nu_fit.Ea, "Ea_err": nu_fit.Ea_err,
-                                                                 "r2": nu_fit.r2, "T": nu_fit.T, "y": nu_fit.y},
            "corr_window": window, "corr_window_source": window_src, "corr_cutoff": cutoff,
            "corr_cutoff_source": cutoff_src, "corr_random": CORR_RANDOM, "corr_seed": CORR_SEED, "kB": kB}
     return top, per_T, warns
@@ -458,7 +476,11 @@ def build(camp) -> dict:
     warn_list += w
     occ_T, occ_grids, w = build_occupancy(camp, by_T)
     warn_list += w
+    vib_T, vdos_curves, w = build_vibrations(camp, by_T)
+    warn_list += w
     for e in temps:
+        if e["T"] in vib_T:
+            e["vibrations"] = vib_T[e["T"]]
         h = hops_T.get(e["T"])
         if h is not None:
             tr = e.get("tracer")
@@ -590,8 +612,12 @@ def build(camp) -> dict:
             "replicas; rates per ion per time (1/time of the run); jump classes = hop lengths of all members "
             "clustered (gap > report.jump_rel_tol x length), multiplicity z from the member's sites.txt; "
             "rate_per_direction = J/(t N_c z); E_a,c = -kB T ln(J_c/(t N_c z ν*)), Ea_class_mean/std over "
-            "classes, Ea_pair_* over ordered site pairs (-kB T ln(J_i/(t N ν*)) with all N ions); ν*: see "
-            "hops.attempt_frequency_source; D_j = sum |dr|^2/(6 N t) in D_unit (D_j_run: run units); "
+            "classes, Ea_pair_* over ordered site pairs (-kB T ln(J_i/(t N_i ν*)), N_i the ions that made jump "
+            "type i; mean/std/min/max per replica, then over replicas), Ea_pair_all_* over the pooled jump types of "
+            "all replicas (Ea_pair_all: the distribution); ν* (activation_energy.attempt_frequency, mean over "
+            "replicas): the config's override, else each member's VDOS with [analysis.vacf] (mean over ions of "
+            "each ion's mean VDOS frequency; attempt_frequency_sd_over_ions its spread), else 1e13 Hz (lj: none), "
+            "see hops.attempt_frequency_source; D_j = sum |dr|^2/(6 N t) in D_unit (D_j_run: run units); "
             "D_j_over_D_tracer with D* of the MSD; backjump = returns to the previous site; correlated = hops of "
             "different ions within hops.corr_window and hops.corr_cutoff (midpoints, minimum image), fraction "
             "of hops in groups of >= 2 ions; correlated_chance_fraction = its chance level: the same hops with each "
@@ -609,7 +635,7 @@ def build(camp) -> dict:
             "ionsitu.sites.find_sites(threshold = report.site_threshold relative, min_distance)")
     data = json_safe(data)
     data["_plot_inputs"] = {"curves": curves, "series": series, "hop_series": hop_series,
-                            "occupancy": occ_grids}  # dropped when written
+                            "occupancy": occ_grids, "vdos": vdos_curves}  # dropped when written
     if hops_top is not None:
         data["_plot_inputs"]["site_maps"] = build_site_maps({T: load_hop_runs(camp, by_T[T]) for T in camp.temperatures})
     return data

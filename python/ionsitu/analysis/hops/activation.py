@@ -147,30 +147,35 @@ def default_attempt_frequency(units) -> float | None:
     return None if st.reduced else DEFAULT_ATTEMPT_FREQUENCY_HZ * st.time_s
 
 
-def attempt_frequency(units, given: float | None = None, rates_by_T: dict | None = None,
-                      what: str = "the per-direction rate") -> tuple[float | None, str, object]:
+def attempt_frequency(units, given: float | None = None, vacf_atoms=None,
+                      atom_type: int | None = None) -> tuple[float | None, str, object]:
     """The attempt frequency ν* (1/time of the run) of the hop analyses, and its source.
 
     The one rule every hop summary follows (``ionsitu hops`` and the campaign report):
-    ``given`` when given; else :data:`DEFAULT_ATTEMPT_FREQUENCY_HZ` (1e13 Hz) converted to the
-    run's time unit; in ``lj`` units (no default) the Arrhenius prefactor of ``rates_by_T``
-    {T: rate > 0} (ln rate vs 1/T, >= 2 temperatures: an effective prefactor, not a vibration),
-    else None (E_a is then not computed). Returns (ν*, source text, the Arrhenius fit or None).
+    ``given`` when given (an override); else the VDOS of the same run, ``vacf_atoms`` (the
+    per-atom VACFs of ``fix vacf ... atoms``, :class:`ionsitu.analysis.vibrations.AtomVACF`):
+    ν* = the mean over its ions (of ``atom_type``, default all) of each ion's mean VDOS
+    frequency (:func:`ionsitu.analysis.vibrations.attempt_frequency`); else
+    :data:`DEFAULT_ATTEMPT_FREQUENCY_HZ` (1e13 Hz) converted to the run's time unit; in ``lj``
+    units (no default) None (E_a is then not computed). Never the Arrhenius prefactor of the
+    hop rate: E_a from ν* = that prefactor would only restate the rate's own fit.
+    Returns (ν*, source text, the :class:`~ionsitu.analysis.vibrations.AttemptFrequency` with
+    its spread over ions, or None).
     """
     if given is not None:
         return float(_positive("attempt_frequency", given)), "given", None
+    if vacf_atoms is not None:
+        from ..vibrations import attempt_frequency as _vdos_nu
+        from ..vibrations import frequency_unit
+
+        if _units.get_style(vacf_atoms.meta["units"]).name != _units.get_style(units).name:
+            raise ValueError(f"the per-atom VACF is in units {vacf_atoms.meta['units']!r}, the hops in {units!r}")
+        af = _vdos_nu(vacf_atoms, atom_type)
+        factor, unit = frequency_unit(units)
+        what = "all ions" if atom_type is None else f"type {int(atom_type)}"
+        return af.mean / factor, (f"VDOS of the run (fix vacf atoms, {what}): {af.mean:.4g} +- {af.sd:.2g} {unit} "
+                                  f"(sd over {af.n} ions)"), af
     nu = default_attempt_frequency(units)
     if nu is not None:
         return nu, f"default {DEFAULT_ATTEMPT_FREQUENCY_HZ:g} Hz", None
-    if not rates_by_T:
-        return None, "none: no default in lj units; give the attempt frequency", None
-    from ..arrhenius import fit as _fit
-
-    Ts = sorted(T for T, r in rates_by_T.items() if r is not None and r > 0)
-    if len(Ts) < 2:
-        return None, (f"none: cannot estimate (needs >= 2 temperatures with hops of the class, have {len(Ts)}); "
-                      "give the attempt frequency"), None
-    f = _fit(Ts, [rates_by_T[T] for T in Ts], "rate", None, kB=_units.boltzmann(units),
-             units=units)
-    return f.prefactor, (f"estimated: Arrhenius prefactor of {what} over {f.n} temperatures "
-                         f"(Ea = {f.Ea:.4g}; lj units have no default)"), f
+    return None, "none: no default in lj units; give the attempt frequency or a fix vacf per-atom file", None

@@ -4,10 +4,11 @@ the campaign report pools over replicas.
 Defaults (the same for both, and for the Python API):
 
 - attempt frequency ν*: :func:`ionsitu.analysis.hops.activation.attempt_frequency` (given, else
-  1e13 Hz in the run's time unit; lj: no default);
-- E_a per jump class: -kB T ln(J_c/(t N_c z_c ν*)), N_c the ions taking part; per ordered site
-  pair: -kB T ln(J_i/(t N ν*)) with N = all ions (in a short run a pair is taken by ~1 ion);
-  kB in eV/K (E_a in eV) for every physical unit style, 1 for lj;
+  the VDOS of the same run from fix vacf's per-atom VACFs, else 1e13 Hz in the run's time
+  unit; lj: no default);
+- E_a per ordered site pair (jump type i, as seed 000 defines it): -kB T ln(J_i/(t N_i ν*)),
+  N_i the ions that made a type-i jump; per jump class: -kB T ln(J_c/(t N_c z_c ν*)), N_c the
+  ions taking part; kB in eV/K (E_a in eV) for every physical unit style, 1 for lj;
 - correlated hops (:func:`correlation_defaults`): window given, else 1/ν* when ν* is given,
   else 5 samples of the fix; cutoff given, else 10 Å (3 sigma_LJ in lj); the chance level
   from 30 shuffles seeded 0;
@@ -70,8 +71,9 @@ class HopSummary:
     time); jump_types (site mode) and classes (:class:`JumpClassStats`); diffusivity D_j;
     residence (uncensored, finite residence times); backjumps (or backjump_skipped);
     correlated (:class:`CorrelatedHops` with its chance level) and the window/cutoff used;
-    attempt_frequency ν* and its source; Ea_class (per jump class) and Ea_pair (per ordered
-    site pair, N_i = all ions) or the reason they were skipped."""
+    attempt_frequency ν* and its source (attempt_frequency_vdos: its spread over ions when it
+    comes from the VDOS); Ea_class (per jump class) and Ea_pair (per ordered site pair, N_i the
+    ions that made that jump) or the reason they were skipped."""
 
     site_mode: bool
     n_ions: int
@@ -94,6 +96,7 @@ class HopSummary:
     corr_cutoff_source: str = ""
     attempt_frequency: float | None = None
     attempt_frequency_source: str = ""
+    attempt_frequency_vdos: object = None
     temperature: float | None = None
     Ea_class: ActivationEnergies | None = None
     Ea_pair: ActivationEnergies | None = None
@@ -105,11 +108,12 @@ def hop_summary(events, meta, *, temperature: float | None = None, attempt_frequ
                 attempt_frequency_source: str | None = None, classes: JumpClasses | None = None,
                 rel_tol: float = 0.05, site_frac=None, corr_window: float | None = None,
                 corr_cutoff: float | None = None, corr_random: int = CORR_RANDOM,
-                corr_seed: int = CORR_SEED) -> HopSummary:
+                corr_seed: int = CORR_SEED, vacf_atoms=None, vacf_type: int | None = None) -> HopSummary:
     """Every hop number of one event log ``events`` with its header ``meta`` (:func:`read_events`).
 
-    ``temperature`` (K; reduced in lj) for E_a; ``attempt_frequency`` ν* (1/time; default by
-    :func:`attempt_frequency`; ``attempt_frequency_source`` names where a given one came from);
+    ``temperature`` (K; reduced in lj) for E_a; ``attempt_frequency`` ν* (1/time; an override;
+    ``attempt_frequency_source`` names where a given one came from), else from ``vacf_atoms``
+    (the run's per-atom VACFs, ions of ``vacf_type``, default all) by :func:`attempt_frequency`;
     ``classes``: jump classes (default: this log's hop lengths clustered within ``rel_tol``);
     ``site_frac`` the sites (multiplicities); correlated hops as :func:`correlation_defaults`.
     See the module docstring for the conventions.
@@ -120,13 +124,14 @@ def hop_summary(events, meta, *, temperature: float | None = None, attempt_frequ
     t = observed_time(meta)
     site_mode = meta.get("mode") == "sites"
     nu_given = attempt_frequency
-    nu, nu_src, _ = _attempt_frequency(units, attempt_frequency)
+    nu, nu_src, nu_vdos = _attempt_frequency(units, attempt_frequency, vacf_atoms, vacf_type)
     if nu_given is not None and attempt_frequency_source:
         nu_src = attempt_frequency_source
     s = HopSummary(site_mode=site_mode, n_ions=N, time=t, n_hops=int(len(events)),
                    n_ions_hopped=int(len(np.unique(events["atom_id"]))),
                    hop_rate=len(events) / (N * t) if t > 0 else None, kB=kB,
-                   attempt_frequency=nu, attempt_frequency_source=nu_src, temperature=temperature)
+                   attempt_frequency=nu, attempt_frequency_source=nu_src, attempt_frequency_vdos=nu_vdos,
+                   temperature=temperature)
     if t <= 0:
         return s
     cell = np.array(meta["cell"], dtype=float).reshape(3, 3) if meta.get("cell") else None
@@ -164,7 +169,7 @@ def hop_summary(events, meta, *, temperature: float | None = None, attempt_frequ
         except ValueError as exc:
             s.Ea_skipped = str(exc)
         try:
-            s.Ea_pair = activation_energies(events, t, temperature, nu, kB=kB, by="pair", n_ions=N)
+            s.Ea_pair = activation_energies(events, t, temperature, nu, kB=kB, by="pair")
         except ValueError as exc:
             s.Ea_pair_skipped = str(exc)
     return s
