@@ -434,17 +434,21 @@ class Hops(_Result):
 
     @classmethod
     def from_file(cls, path, T: float | None = None, *, sites=None, attempt_frequency: float | None = None,
-                  corr_window: float | None = None, corr_cutoff: float | None = None) -> "Hops":
+                  corr_window: float | None = None, corr_cutoff: float | None = None, vacf_atoms=None) -> "Hops":
         """From a ``fix hop/events`` log; ``sites`` the site file (default: the one the log
-        names, next to it); the other arguments and their defaults as ``ionsitu hops``."""
+        names, next to it); ``vacf_atoms`` the run's fix vacf per-atom file whose VDOS gives ν*
+        (default: the one next to the log); the other arguments and their defaults as
+        ``ionsitu hops``."""
         from .analysis import hops as _hops
+        from .analysis.vibrations import find_vacf_atoms_file
         from .report.results import hop_run, member_hop_summary
 
         path = Path(path)
-        run = hop_run(path, None, member=path.parent.name, T=T)
+        vacf = vacf_atoms if vacf_atoms is not None else find_vacf_atoms_file(path.parent)
+        run = hop_run(path, None, member=path.parent.name, T=T, vacf_atoms_path=vacf)
         site_path = sites or run["meta"].get("site_file")
         if site_path:
-            run = hop_run(path, resolve_site_file(path, site_path), member=path.parent.name, T=T)
+            run = hop_run(path, resolve_site_file(path, site_path), member=path.parent.name, T=T, vacf_atoms_path=vacf)
         classes = _hops.jump_classes([run["events"]], rel_tol=_report_defaults()["jump_rel_tol"])
         rep = member_hop_summary(run, classes, T, attempt_frequency, None, corr_window, corr_cutoff)
         entry = {k: rep.get(k) for k in _HOP_KEYS}

@@ -227,3 +227,18 @@ def attempt_frequency(atoms: AtomVACF, atom_type=None, pad=4) -> AttemptFrequenc
 def attempt_frequencies(atoms: AtomVACF, pad=4) -> dict:
     """nu* per atom type present in the per-atom file: {type: AttemptFrequency}."""
     return {int(t): attempt_frequency(atoms, t, pad) for t in np.unique(atoms.types)}
+
+
+def find_vacf_atoms_file(folder) -> Path | None:
+    """The one per-atom VACF file (line 2 '# ionsitu-vacf-atoms') in ``folder``; None if none or several."""
+    found = []
+    for p in sorted(Path(folder).iterdir()):
+        if p.is_file() and p.suffix in (".dat", ".txt"):
+            try:
+                with open(p) as fh:
+                    fh.readline()
+                    if fh.readline().startswith(ATOMS_TAG + " "):
+                        found.append(p)
+            except (OSError, UnicodeDecodeError):
+                continue
+    return found[0] if len(found) == 1 else None

@@ -344,23 +344,6 @@ def add_arguments(parser):
     parser.add_argument("--plots", metavar="DIR", help="write hops_<name>.png histograms into DIR")
 
 
-def _vacf_atoms_file(folder: Path) -> Path | None:
-    """The one per-atom VACF file (line 2 '# ionsitu-vacf-atoms') in ``folder``; None if none or several."""
-    from ionsitu.analysis.vibrations import ATOMS_TAG
-
-    found = []
-    for p in sorted(folder.iterdir()):
-        if p.is_file() and p.suffix in (".dat", ".txt"):
-            try:
-                with open(p) as fh:
-                    fh.readline()
-                    if fh.readline().startswith(ATOMS_TAG + " "):
-                        found.append(p)
-            except (OSError, UnicodeDecodeError):
-                continue
-    return found[0] if len(found) == 1 else None
-
-
 def run(args) -> int:
     path = Path(args.path)
     if args.sitefree is not None:
@@ -410,8 +393,10 @@ def run(args) -> int:
             elif args.sites:
                 print(f"ionsitu hops: site file {args.sites} not found", file=sys.stderr)
                 return 2
+        from ionsitu.analysis.vibrations import find_vacf_atoms_file
+
         vacf_atoms = None
-        vpath = Path(args.vacf_atoms) if args.vacf_atoms else _vacf_atoms_file(f.parent)
+        vpath = Path(args.vacf_atoms) if args.vacf_atoms else find_vacf_atoms_file(f.parent)
         if vpath is not None and args.attempt_frequency is None:
             from ionsitu.analysis.vibrations import read_vacf_atoms
 
