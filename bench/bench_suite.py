@@ -11,6 +11,11 @@ of the machine's load hit all alike, and the best of the repeats is kept. Cost i
 CPU time of the timed `run` (all ranks together; a shared machine changes CPU time much
 less than wall time) relative to plain MD in the same instance. The number of steps per
 case is steps-per-matom / N (at least 20, multiples of 10), so every case takes about the same time.
+Self-timing: every ionsitu fix runs with `fix_modify ID timing yes` and prints its own thread
+CPU seconds per run (sampling, the part in MPI collectives, outputs at every M steps, the
+end-of-run output); "self-timed overhead" is the fixes' sampling + output CPU seconds (all
+ranks) relative to the CPU seconds of the rest of the same timed run, mean over the repeats,
+which a change of the machine's load between variants does not move (docs/performance.md).
 Memory: LAMMPS's per-rank allocation (`Per MPI rank memory`, which includes each fix's
 memory_usage) with the variant defined minus plain MD, summed over ranks, per atom of the
 group; printed after the first and after the last repeat (equal: it does not grow with
