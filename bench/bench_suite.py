@@ -11,6 +11,11 @@ of the machine's load hit all alike, and the best of the repeats is kept. Cost i
 CPU time of the timed `run` (all ranks together; a shared machine changes CPU time much
 less than wall time) relative to plain MD in the same instance. The number of steps per
 case is steps-per-matom / N (at least 20, multiples of 10), so every case takes about the same time.
+Self-timing: every ionsitu fix runs with `fix_modify ID timing yes` and prints its own thread
+CPU seconds per run (sampling, the part in MPI collectives, outputs at every M steps, the
+end-of-run output); "self-timed overhead" is the fixes' sampling + output CPU seconds (all
+ranks) relative to the CPU seconds of the rest of the same timed run, mean over the repeats,
+which a change of the machine's load between variants does not move (docs/performance.md).
 Memory: LAMMPS's per-rank allocation (`Per MPI rank memory`, which includes each fix's
 memory_usage) with the variant defined minus plain MD, summed over ranks, per atom of the
 group; printed after the first and after the last repeat (equal: it does not grow with
@@ -28,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -95,28 +101,81 @@ def memory_mb(screen: Path, lmp):
     return avg * lmp.extract_setting("world_size")
 
 
+IONSITU_STYLES = ("msd/cross", "occupancy/grid", "hop/events", "vacf")
+TIMING_LINE = re.compile(
+    r"^ionsitu timing fix (\S+) (\S+) \((\d+) ranks.*?: (\d+) samples cpu ([\d.]+) / [\d.]+ wall [\d.]+ / [\d.]+, "
+    r"in collectives cpu ([\d.]+) / [\d.]+ wall [\d.]+ / [\d.]+; (\d+) outputs cpu ([\d.]+) / [\d.]+ wall [\d.]+ / "
+    r"[\d.]+; end-of-run output cpu ([\d.]+) /")
+
+
+def with_self_timing(cmds):
+    """`fix_modify ID timing yes` after each ionsitu fix: it prints its own CPU seconds per run."""
+    out = []
+    for line in cmds:
+        out.append(line)
+        words = line.split()
+        if words[0] == "fix" and words[3] in IONSITU_STYLES:
+            out.append(f"fix_modify {words[1]} timing yes")
+    return out
+
+
+def self_timing(lines, nprocs):
+    """CPU seconds (all ranks) of the ionsitu fixes' lines of one run: sampling and outputs
+    at every M steps, the part of the sampling in MPI collectives, the end-of-run output."""
+    tot = dict(sampling=0.0, collectives=0.0, output=0.0, final=0.0, fixes=0, per_fix={})
+    for ln in lines:
+        m = TIMING_LINE.match(ln)
+        if not m:
+            continue
+        p = int(m.group(3))
+        assert p == nprocs, ln
+        tot["sampling"] += p * float(m.group(5))
+        tot["collectives"] += p * float(m.group(6))
+        tot["output"] += p * float(m.group(8))
+        tot["final"] += p * float(m.group(9))
+        tot["fixes"] += 1
+        tot["per_fix"][f"{m.group(1)} {m.group(2)}"] = p * (float(m.group(5)) + float(m.group(8)))
+    return tot
+
+
 def time_case(lmp, comm, screen, variants, fmt, steps, repeats, natoms_group):
-    """Best CPU time per step of each variant, memory per atom (first / last repeat)."""
+    """Best CPU time per step of each variant, memory per atom (first / last repeat), and
+    the fixes' self-timing: their CPU seconds relative to the rest of the same timed run
+    (the plain-MD loop), mean over the repeats."""
     best = {name: np.inf for name in variants}
     mem = {name: [] for name in variants}
+    selft = {name: [] for name in variants}
+    fix_names = {}
+    nprocs = lmp.extract_setting("world_size")
     for _ in range(repeats):
         for name, lines in variants.items():
             cmds = [ln.format(**fmt) for ln in lines]
-            lmp.commands_list(cmds)
+            lmp.commands_list(with_self_timing(cmds))
             lmp.command("run 10")                      # setup and first samples, not timed
             if comm is not None:
                 comm.Barrier()
+            lmp.flush_buffers()
+            nlines = len(screen.read_text().splitlines())
             t0 = cpu_all_ranks(comm)
             lmp.command(f"run {steps} pre no post no")
             t1 = cpu_all_ranks(comm)
             best[name] = min(best[name], (t1 - t0) / steps)
+            lmp.flush_buffers()
+            st = self_timing(screen.read_text().splitlines()[nlines:], nprocs)
+            if st["fixes"]:
+                md = (t1 - t0) - st["sampling"] - st["output"] - st["final"]   # the run without the fixes
+                selft[name].append([st["sampling"] / md + st["output"] / md, st["collectives"] / md,
+                                    st["final"] / md] + [v / md for v in st["per_fix"].values()])
+                fix_names[name] = list(st["per_fix"])
             lmp.command("run 0 post no")               # prints the memory with the variant defined
             mem[name].append(memory_mb(screen, lmp))
             lmp.commands_list(undo(cmds))
     plain = mem["plain MD"]
     bytes_per_atom = {name: [(m - p) * 2**20 / natoms_group for m, p in zip(mem[name], plain)]
                       for name in variants}
-    return best, {name: (v[0], v[-1]) for name, v in bytes_per_atom.items()}
+    self_mean = {name: dict(zip(["total", "collectives", "final"] + fix_names[name], np.mean(v, axis=0).tolist()))
+                 for name, v in selft.items() if v}
+    return best, {name: (v[0], v[-1]) for name, v in bytes_per_atom.items()}, self_mean
 
 
 def write_sites_file(path, frac, cell):
@@ -152,10 +211,10 @@ def worker_lj(args, comm):
         steps = max(20, int(args.steps_per_matom / (4 * n**3)) // 10 * 10)
         fmt = dict(g="all", d=str(workdir), spacing=0.5, rin=0.3, rout=0.45, thr=0.5)
         variants = {k: v for k, v in VARIANTS.items() if k in args.variants or k == "plain MD"}
-        best, mem = time_case(lmp, comm, screen, variants, fmt, steps, args.repeats, 4 * n**3)
+        best, mem, selft = time_case(lmp, comm, screen, variants, fmt, steps, args.repeats, 4 * n**3)
         lmp.close()
         results.append(dict(system=f"LJ melt {4 * n**3}", natoms=4 * n**3, nprocs=args.nprocs, steps=steps,
-                            cpu_per_step=best, bytes_per_atom=mem))
+                            cpu_per_step=best, bytes_per_atom=mem, self_timing=selft))
     return results
 
 
@@ -205,11 +264,11 @@ run 20
                                                   "occupancy/grid", "hop/events sites", "hop/events free",
                                                   "all together") if name in args.variants or name == "plain MD"}
     fmt = dict(g="li", d=str(workdir), spacing=0.2, rin=0.6, rout=0.9, thr=1.0)
-    best, mem = time_case(lmp, comm, screen, variants, fmt, args.dpmd_steps, args.repeats, natoms_li)
+    best, mem, selft = time_case(lmp, comm, screen, variants, fmt, args.dpmd_steps, args.repeats, natoms_li)
     natoms = lmp.get_natoms()
     lmp.close()
     return [dict(system=f"DeePMD {natoms} ({natoms_li} Li)", natoms=natoms, nprocs=args.nprocs,
-                 steps=args.dpmd_steps, cpu_per_step=best, bytes_per_atom=mem)]
+                 steps=args.dpmd_steps, cpu_per_step=best, bytes_per_atom=mem, self_timing=selft)]
 
 
 def run_worker(args):
@@ -235,14 +294,22 @@ def print_table(results):
         cpu = r["cpu_per_step"]
         plain = cpu["plain MD"]
         print(f"\n{r['system']} atoms, {r['nprocs']} rank(s), {r['steps']} timed steps per variant")
-        print(f"| variant | CPU ms/step | vs plain MD | vs compute msd | memory B/atom (first / last) |")
-        print("|---|---|---|---|---|")
+        print("| variant | CPU ms/step | vs plain MD | vs compute msd | self-timed overhead | of which in "
+              "collectives | end-of-run output | memory B/atom (first / last) |")
+        print("|---|---|---|---|---|---|---|---|")
         for name, t in cpu.items():
             ref = ("compute msd, every 1" if "Nevery 1" in name else "compute msd, every 10")
             vs_cmsd = f"{t / cpu[ref]:.3f}" if name.startswith(("msd/cross", "all")) and ref in cpu else ""
             m0, m1 = r["bytes_per_atom"][name]
             mem = "" if name == "plain MD" else f"{m0:.0f} / {m1:.0f}"
-            print(f"| {name} | {1e3 * t:.3f} | {t / plain:.3f} | {vs_cmsd} | {mem} |")
+            st = r.get("self_timing", {}).get(name)
+            own = " | ".join(f"{100 * st[k]:.2f} %" for k in ("total", "collectives", "final")) if st else " |  | "
+            print(f"| {name} | {1e3 * t:.3f} | {t / plain:.3f} | {vs_cmsd} | {own} | {mem} |")
+        for name, st in r.get("self_timing", {}).items():
+            fixes = [k for k in st if k not in ("total", "collectives", "final")]
+            if len(fixes) > 1:
+                print(f"{name}, self-timed per fix (sampling + outputs): "
+                      + ", ".join(f"{k} {100 * st[k]:.2f} %" for k in fixes))
 
 
 def main():

@@ -192,7 +192,10 @@ void FixHopEvents::sample()
   if (filename.empty()) det->clear_events();    // only the counters are kept
   const bigint local[2] = {count, (bigint) det->events().size()};
   bigint global[2];
-  MPI_Allreduce(local, global, 2, MPI_LMP_BIGINT, MPI_SUM, world);
+  {
+    SyncTimer sync(this);
+    MPI_Allreduce(local, global, 2, MPI_LMP_BIGINT, MPI_SUM, world);
+  }
   natoms_group = global[0];
   if (nsamples == 0 && natoms_group == 0)
     error->all(FLERR, "{}: group {} is empty", STYLE, group->names[igroup]);

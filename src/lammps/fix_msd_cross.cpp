@@ -187,7 +187,10 @@ void FixMSDCross::sample()
       ++n;
     }
   }
-  MPI_Allreduce(local.data(), global.data(), (int) local.size(), MPI_DOUBLE, MPI_SUM, world);
+  {
+    SyncTimer sync(this);
+    MPI_Allreduce(local.data(), global.data(), (int) local.size(), MPI_DOUBLE, MPI_SUM, world);
+  }
   double com[3] = {0.0, 0.0, 0.0};
   if (drift_group >= 0) {
     if (global[3] <= 0.0)
@@ -220,7 +223,10 @@ void FixMSDCross::sample()
   corr->add_atoms(n, sample_history.data(), sample_x.data(), sample_species.data());
   std::vector<double> &partial = corr->collective_partial();
   sample_total.resize(partial.size());
-  MPI_Allreduce(partial.data(), sample_total.data(), (int) partial.size(), MPI_DOUBLE, MPI_SUM, world);
+  {
+    SyncTimer sync(this);
+    MPI_Allreduce(partial.data(), sample_total.data(), (int) partial.size(), MPI_DOUBLE, MPI_SUM, world);
+  }
   corr->end_sample(sample_total.data());
   step_last = step;
 }

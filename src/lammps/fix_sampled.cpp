@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <map>
 
@@ -21,7 +22,7 @@ using namespace FixConst;
 
 FixSampled::FixSampled(LAMMPS *lmp, int narg, char **arg, const char *style) :
     Fix(lmp, narg, arg), style(style), output_every(0), peratom(nullptr), nper(0), dt_sampled(-1.0),
-    nmax_peratom(0)
+    nmax_peratom(0), timing(false), time_sync_cpu(0.0), time_sync_wall(0.0)
 {
 }
 
@@ -38,6 +39,14 @@ std::string absolute_path(const std::string &p)
   std::error_code ec;
   std::filesystem::path a = std::filesystem::weakly_canonical(std::filesystem::absolute(p, ec), ec);
   return ec ? p : a.lexically_normal().string();
+}
+
+// CPU seconds of the calling thread (not the process: LAMMPS may run OpenMP threads)
+double thread_cpu_seconds()
+{
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
 }
 
 // splitmix64: mixes an atom ID into a 64-bit value; the sum over a group identifies it
@@ -111,17 +120,76 @@ void FixSampled::init()
 void FixSampled::setup(int)
 {
   if (update->ntimestep % nevery == 0) sample();
+  // the run's timing starts after the setup sample (and its collectives)
+  time_sample = time_output = time_final = PhaseTime();
+  time_sync_cpu = time_sync_wall = 0.0;
+}
+
+template <class F> void FixSampled::timed(PhaseTime &t, F &&work)
+{
+  if (!timing) {
+    work();
+    return;
+  }
+  const double cpu0 = thread_cpu_seconds(), wall0 = MPI_Wtime();
+  work();
+  t.wall += MPI_Wtime() - wall0;
+  t.cpu += thread_cpu_seconds() - cpu0;
+  ++t.count;
 }
 
 void FixSampled::end_of_step()
 {
-  sample();
-  if (output_every > 0 && update->ntimestep % output_every == 0) write_output();
+  timed(time_sample, [this] { sample(); });
+  if (output_every > 0 && update->ntimestep % output_every == 0) timed(time_output, [this] { write_output(); });
 }
 
 void FixSampled::post_run()
 {
-  if (has_output()) write_output();
+  if (has_output()) timed(time_final, [this] { write_output(); });
+  if (timing) print_timing();
+}
+
+FixSampled::SyncTimer::SyncTimer(FixSampled *fix) :
+    fix(fix), cpu0(fix->timing ? thread_cpu_seconds() : 0.0), wall0(fix->timing ? MPI_Wtime() : 0.0)
+{
+}
+
+FixSampled::SyncTimer::~SyncTimer()
+{
+  if (!fix->timing) return;
+  fix->time_sync_wall += MPI_Wtime() - wall0;
+  fix->time_sync_cpu += thread_cpu_seconds() - cpu0;
+}
+
+int FixSampled::modify_param(int narg, char **arg)
+{
+  if (strcmp(arg[0], "timing") != 0) return 0;
+  if (narg < 2) error->all(FLERR, "Illegal fix_modify {} timing command: expected yes or no", id);
+  timing = utils::logical(FLERR, arg[1], false, lmp);
+  return 2;
+}
+
+// One line per run, after LAMMPS's "Loop time" line, for people and for bench/bench_suite.py:
+// seconds of this fix in the run, mean over ranks and (max) the slowest rank.
+void FixSampled::print_timing()
+{
+  constexpr int N = 8;
+  const double mine[N] = {time_sample.cpu,  time_sample.wall, time_sync_cpu,  time_sync_wall,
+                          time_output.cpu,  time_output.wall, time_final.cpu, time_final.wall};
+  double sum[N], max[N];
+  MPI_Reduce(mine, sum, N, MPI_DOUBLE, MPI_SUM, 0, world);
+  MPI_Reduce(mine, max, N, MPI_DOUBLE, MPI_MAX, 0, world);
+  if (comm->me != 0) return;
+  const double p = comm->nprocs;
+  utils::logmesg(lmp,
+                 "ionsitu timing {} {} ({} ranks, seconds: mean over ranks / slowest rank): {} samples "
+                 "cpu {:.6f} / {:.6f} wall {:.6f} / {:.6f}, in collectives cpu {:.6f} / {:.6f} wall "
+                 "{:.6f} / {:.6f}; {} outputs cpu {:.6f} / {:.6f} wall {:.6f} / {:.6f}; end-of-run output "
+                 "cpu {:.6f} / {:.6f} wall {:.6f} / {:.6f}\n",
+                 style, id, comm->nprocs, time_sample.count, sum[0] / p, max[0], sum[1] / p, max[1],
+                 sum[2] / p, max[2], sum[3] / p, max[3], time_output.count, sum[4] / p, max[4],
+                 sum[5] / p, max[5], sum[6] / p, max[6], sum[7] / p, max[7]);
 }
 
 void FixSampled::check_peratom_size(double n, const char *what) const

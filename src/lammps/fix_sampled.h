@@ -11,6 +11,12 @@
    the group: name, atom count, checksum of the atom IDs).  read_restart_record() refuses a
    record whose header differs from the re-defined fix's, naming the argument and both values.
 
+   Self-timing (fix_modify ID timing yes): the fix times its own sampling, its outputs at
+   every M steps and its end-of-run output in thread CPU seconds and wall seconds, and the
+   part of its sampling spent in MPI collectives (SyncTimer: the wait for the slower rank),
+   per run, and prints them at the end of each run (rank 0: mean over ranks and slowest
+   rank).  Off by default: no clock is read.
+
    Outputs: init() refuses two ionsitu fixes writing one file and probes every output path
    for writing; write_files() turns a write error on rank 0 into an error->all on every rank.
 */
@@ -37,6 +43,7 @@ class FixSampled : public Fix {
   void setup(int) override;
   void end_of_step() override;
   void post_run() override;
+  int modify_param(int, char **) override;
 
   void grow_arrays(int) override;
   void copy_arrays(int, int, int) override;
@@ -95,6 +102,17 @@ class FixSampled : public Fix {
   // error->all on every rank of the fix's communicator.  Call on every rank.
   void write_files(const std::function<void()> &write);
 
+  // Times one MPI collective inside sample() (wall seconds, when timing is on): declare one
+  // in a scope around the call.
+  class SyncTimer {
+   public:
+    explicit SyncTimer(FixSampled *fix);
+    ~SyncTimer();
+   private:
+    FixSampled *fix;
+    double cpu0, wall0;
+  };
+
   virtual void sample() = 0;        // may be called twice at one step: check
   virtual void write_output() = 0;
   virtual bool has_output() const = 0;
@@ -102,6 +120,17 @@ class FixSampled : public Fix {
  private:
   int nmax_peratom;
   Arguments identity;               // of the groups at the last init()
+
+  // self-timing of the current run (seconds on this rank); see fix_modify timing
+  struct PhaseTime {
+    double cpu = 0.0, wall = 0.0;
+    bigint count = 0;
+  };
+  bool timing;
+  PhaseTime time_sample, time_output, time_final;
+  double time_sync_cpu, time_sync_wall;    // in collectives inside sample() (SyncTimer)
+  template <class F> void timed(PhaseTime &t, F &&work);
+  void print_timing();              // collective
 
   Arguments group_identity();       // collective
   Arguments header_arguments(const Arguments &groups) const;

@@ -114,7 +114,10 @@ void FixVACF::sample()
       const int s = species_of_type[type[i]];
       if (s >= 0) local[1 + s] += 1.0;
     }
-  MPI_Allreduce(local.data(), global.data(), (int) local.size(), MPI_DOUBLE, MPI_SUM, world);
+  {
+    SyncTimer sync(this);
+    MPI_Allreduce(local.data(), global.data(), (int) local.size(), MPI_DOUBLE, MPI_SUM, world);
+  }
   const auto count = (bigint) global[0];
   std::vector<bigint> counts(nspecies);
   for (int s = 0; s < nspecies; ++s) counts[s] = (bigint) global[1 + s];
