@@ -34,7 +34,6 @@ in 1/tau for ``lj``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,29 +41,11 @@ import numpy as np
 
 from ionsitu.units import get_style
 
+from ..io.tagged import read_tagged_table
+
 VACF_TAG = "# ionsitu-vacf"
 ATOMS_TAG = "# ionsitu-vacf-atoms"
 READ_VERSIONS = (1,)
-
-
-def _read_tagged(path, tag):
-    path = Path(path)
-    with open(path) as fh:
-        names = fh.readline().split()
-        tag_line = fh.readline().strip()
-        meta_line = fh.readline()
-    parts = tag_line.split()
-    if len(parts) != 3 or " ".join(parts[:2]) != tag:
-        raise ValueError(f"{path}: not a {tag[2:]} file (line 2 is {tag_line!r}, expected '{tag} 1')")
-    if int(parts[2]) not in READ_VERSIONS:
-        raise ValueError(f"{path}: {tag[2:]} version {parts[2]} is not known (this reader reads {READ_VERSIONS})")
-    if not meta_line.startswith("# meta "):
-        raise ValueError(f"{path}: line 3 must be '# meta {{...}}', got {meta_line[:40]!r}")
-    meta = json.loads(meta_line[len("# meta "):])
-    table = np.loadtxt(path, comments="#", skiprows=1, ndmin=2)
-    if table.shape[1] != len(names):
-        raise ValueError(f"{path}: rows have {table.shape[1]} values for {len(names)} column names")
-    return names, meta, table
 
 
 def frequency_unit(units: str) -> tuple[float, str]:
@@ -133,13 +114,13 @@ class AtomVACF:
 
 def read_vacf(path) -> VACFResult:
     """Read the VACF table (tag ``ionsitu-vacf``); errors name the file and the problem."""
-    names, meta, table = _read_tagged(path, VACF_TAG)
+    names, meta, table = read_tagged_table(path, VACF_TAG, READ_VERSIONS)
     return VACFResult(meta, {n: table[:, i] for i, n in enumerate(names)})
 
 
 def read_vacf_atoms(path) -> AtomVACF:
     """Read the per-atom VACF file (tag ``ionsitu-vacf-atoms``)."""
-    names, meta, table = _read_tagged(path, ATOMS_TAG)
+    names, meta, table = read_tagged_table(path, ATOMS_TAG, READ_VERSIONS)
     if names[:2] != ["id", "type"]:
         raise ValueError(f"{path}: the first columns must be 'id type', got {names[:2]}")
     return AtomVACF(meta, table[:, 0].astype(np.int64), table[:, 1].astype(int), table[:, 2:])
