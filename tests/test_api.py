@@ -19,11 +19,14 @@ DT, EVERY = 0.002, 5
 
 
 @pytest.mark.parametrize("value, error, text", [
-    (1.23456e-5, 3.4e-7, "(1.23 ± 0.03)e-05 cm^2/s"),   # error's leading 3: one figure
-    (0.2715, 0.0123, "0.272 ± 0.012 cm^2/s"),           # leading 1: two figures
+    (1.23456e-5, 3.4e-7, "(1.235 ± 0.034)e-05 cm^2/s"),  # error digits 340 <= 354: two figures
+    (1.23456e-5, 3.6e-7, "(1.23 ± 0.04)e-05 cm^2/s"),    # 360: one figure
+    (0.5, 0.0296, "0.500 ± 0.030 cm^2/s"),              # 296: two figures
+    (0.5, 0.0099, "0.500 ± 0.010 cm^2/s"),              # 990: up to 1000, two figures
+    (0.2715, 0.0123, "0.272 ± 0.012 cm^2/s"),           # 123: two figures
     (-0.0421, 0.0012, "-0.0421 ± 0.0012 cm^2/s"),
     (12345.0, 678.0, "(1.23 ± 0.07)e+04 cm^2/s"),
-    (3.14159, 0.26, "3.14 ± 0.26 cm^2/s"),                # leading 2: two figures
+    (3.14159, 0.26, "3.14 ± 0.26 cm^2/s"),                # 260: two figures
     (3.14159, 0.36, "3.1 ± 0.4 cm^2/s"),
     (2.5, 0.0, "2.5 cm^2/s"),                             # no usable error: 4 figures
     (2.5, float("nan"), "2.5 cm^2/s"),

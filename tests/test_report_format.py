@@ -18,12 +18,14 @@ from ionsitu.report import plots, sitemaps, tables
 
 
 @pytest.mark.parametrize("value, error, text", [
-    (1.23456, 0.0123, "1.235 ± 0.012"),      # leading error digit 1: two figures
-    (1.23456, 0.0456, "1.23 ± 0.05"),        # leading digit 4: one figure
+    (1.23456, 0.0123, "1.235 ± 0.012"),      # error digits 123: two figures
+    (1.23456, 0.0456, "1.23 ± 0.05"),        # 456: one figure
     (0.2715, 0.0123, "0.272 ± 0.012"),
     (1234.5, 27.0, "1234 ± 27"),
     (98765.0, 4321.0, "(9.9 ± 0.4)e+04"),
-    (1.23456e-5, 3.4e-7, "(1.23 ± 0.03)e-05"),
+    (1.23456e-5, 3.4e-7, "(1.235 ± 0.034)e-05"),
+    (0.5, 0.0296, "0.500 ± 0.030"),          # PDG: digits 296 -> two figures
+    (0.5, 0.0099, "0.500 ± 0.010"),          # 990 -> rounded up to 1000, two figures
 ])
 def test_numbers_with_an_error_are_rounded_to_the_error(value, error, text):
     assert rhtml._pm(value, error) == text == format_with_error(value, error)

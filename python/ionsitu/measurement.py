@@ -2,11 +2,12 @@
 
 :func:`round_to_error` / :func:`format_with_error` are the rounding of every number shown with
 an error (the result objects of :mod:`ionsitu.api`, the report): the error keeps 2 significant
-figures when its leading digit is 1 or 2, else 1 (the Particle Data Group's rule, Review of
-Particle Physics, "Rounding"), and the value is rounded to the same decimal place.
+figures when its three highest-order digits are 100-354 or 950-999 (rounded up to 1000),
+else 1 (the Particle Data Group's rule, Review of Particle Physics, Introduction, "Rounding"),
+and the value is rounded to the same decimal place.
 
 >>> format_with_error(1.23456e-5, 3.4e-7, "cm^2/s")
-'(1.23 ± 0.03)e-05 cm^2/s'
+'(1.235 ± 0.034)e-05 cm^2/s'
 >>> f"{Measurement(0.2715, 0.0123, 'eV')}"
 '0.272 ± 0.012 eV'
 """
@@ -22,11 +23,21 @@ __all__ = ["Measurement", "error_figures", "round_to_error", "format_with_error"
 SCI_MIN, SCI_MAX = -3, 4
 
 
-def error_figures(error: float) -> int:
-    """Significant figures kept of ``error``: 2 when its leading digit is 1 or 2, else 1."""
+def _leading_three(error: float) -> tuple[int, int]:
+    """(the error's three highest-order digits as 100..999, its decimal exponent)."""
     e = abs(float(error))
-    # leading digit after rounding to 2 figures, and to 1 (0.96 -> 1: "1.0")
-    return 2 if int(f"{e:.1e}"[0]) <= 2 or f"{e:.0e}"[0] == "1" else 1
+    exp = math.floor(math.log10(e))
+    d3 = int(round(e / 10.0 ** (exp - 2)))
+    if d3 >= 1000:  # 9995 -> 1000: the next decade
+        d3, exp = 100, exp + 1
+    return d3, exp
+
+
+def error_figures(error: float) -> int:
+    """Significant figures kept of ``error`` by its three highest-order digits: 100-354: 2,
+    355-949: 1, 950-999: rounded up to 1000 and 2 kept (0.0099 -> 0.010)."""
+    d3, _ = _leading_three(error)
+    return 1 if 355 <= d3 <= 949 else 2
 
 
 def round_to_error(value: float, error: float) -> tuple[float, float, int]:
@@ -37,8 +48,14 @@ def round_to_error(value: float, error: float) -> tuple[float, float, int]:
     value, error = float(value), float(error)
     if not (math.isfinite(error) and error > 0) or not math.isfinite(value):
         return value, error, None
-    e_round = float(f"{error:.{error_figures(error) - 1}e}")
-    decimals = error_figures(error) - 1 - math.floor(math.log10(e_round))
+    d3, exp = _leading_three(error)
+    figs = error_figures(error)
+    if d3 >= 950:
+        exp += 1   # 950..999 -> 1.0 x 10^(exp+1)
+        e_round = 10.0 ** exp
+    else:
+        e_round = round(d3, figs - 3) * 10.0 ** (exp - 2)
+    decimals = figs - 1 - exp
     return round(value, decimals), round(e_round, decimals), decimals
 
 
