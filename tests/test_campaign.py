@@ -1088,3 +1088,25 @@ def test_segments_config_errors(tmp_path):
         text = campaign_toml().replace(f"segments = {SEGMENTS}", f"segments = {n}")
         with pytest.raises(ConfigError, match=msg):
             load_config(_write(tmp_path / "bad.toml", text))
+
+
+def test_one_pass_pipeline_resumes_by_fix_id(tmp_path):
+    """sites_from occupancy: a member resumed inside its equilibration redefines the grid's fix
+    under the same ID before any run (LAMMPS restores its counts from the restart file); one
+    resumed in production runs no grid fix (prepare keeps the sites.txt it wrote, as for every
+    site source: test_interrupted_campaign_resumes_with_statistics_intact)."""
+    lattice = 'sites_from = { lattice = "fcc", origin = [0.5, 0.0, 0.0], cells = [4, 4, 4] }'
+    occ = 'sites_from = { occupancy = "equilibration", grid = [32, 32, 32], nevery = 5, threshold = 0.2 }'
+    camp = Campaign.from_toml(_write(tmp_path / "campaign.toml",
+                                     campaign_toml(temps=(0.6,), replicas=1, analyses=ANALYSES.replace(lattice, occ))))
+    m = camp.members[0]
+    fresh = [c for _, c in camp.input_script(m)]
+    in_eq = [c for _, c in camp.input_script(m, EQ // 2, m.dir / "restart.a", attempt=2)]
+    in_prod = [c for _, c in camp.input_script(m, EQ + RESTART, m.dir / "restart.a", attempt=2)]
+    grid = [c for c in fresh if c.startswith("fix ionsitu_occ_eq ")]
+    assert len(grid) == 1 and "occupancy/grid 5 grid 32 32 32 norm counts" in grid[0]
+    assert [c for c in in_eq if c.startswith("fix ionsitu_occ_eq ")] == grid
+    first_run = next(i for i, c in enumerate(in_eq) if c.startswith("run "))
+    assert in_eq.index(grid[0]) < first_run and in_eq[first_run] == f"run {EQ} upto"
+    assert in_eq[first_run + 1:first_run + 3] == ["unfix ionsitu_eq", "unfix ionsitu_occ_eq"]
+    assert not any("ionsitu_occ_eq" in c for c in in_prod)
