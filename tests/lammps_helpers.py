@@ -113,6 +113,23 @@ run {nsteps}
 """
 
 
+def lj_continuation(fix_line: str, nsteps: int, columns: str = "xu yu zu", dump: str = "d dump2.txt",
+                    dump_every: int = 2) -> str:
+    """The rest of a :func:`lj_mixture` run from its ``half.restart``: the same potential and
+    integrator, ``fix_line`` again (so its state is read back) and a second dump."""
+    return f"""
+read_restart half.restart
+pair_style lj/cut 2.5
+pair_coeff * * 1.0 1.0
+neighbor 0.3 bin
+fix integrate all nve
+{fix_line}
+dump {dump.split()[0]} all custom {dump_every} {dump.split()[1]} id type mass {columns}
+dump_modify {dump.split()[0]} sort id format float %.17g
+run {nsteps}
+"""
+
+
 # The model ion conductor of examples/quick in metal units (eps11 = 0.05 eV, sigma11 = 2.5 A,
 # host mass 140, mobile type 2 of mass 7; T* = T kB / 0.05 eV): 500 host atoms, 125 mobile
 # ions, equilibrated 1000 steps in NVT at T (K); append the production part.

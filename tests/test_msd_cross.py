@@ -7,7 +7,7 @@ import pytest
 
 import ionsitu
 from ionsitu.analysis.msd import msd_from_frames
-from lammps_helpers import BASE_LJ, com, dump_positions, lammps_error, lj_mixture, run_lmp
+from lammps_helpers import BASE_LJ, com, dump_positions, lammps_error, lj_continuation, lj_mixture, run_lmp
 from msd_reference import assert_same_msd, reference_msd
 
 def reference_from_dump(res, *dumps, group=None, drift="all", charges=None):
@@ -77,17 +77,7 @@ def test_restart_continues_every_statistic(tmp_path, nprocs_after):
     first = lj_mixture(fix, nsteps=100) + "write_restart half.restart\n"
     run_lmp(tmp_path / "split", first, 1, name="in.first")
     (tmp_path / "split/dump.txt").rename(tmp_path / "split/dump1.txt")
-    second = f"""
-read_restart half.restart
-pair_style lj/cut 2.5
-pair_coeff * * 1.0 1.0
-neighbor 0.3 bin
-fix integrate all nve
-{fix}
-dump d all custom 2 dump2.txt id type mass xu yu zu
-dump_modify d sort id format float %.17g
-run 100
-"""
+    second = lj_continuation(fix, 100)
     run_lmp(tmp_path / "split", second, nprocs_after, name="in.second")
     res = ionsitu.read_msd(tmp_path / "split/msd.dat")
     assert res.meta["step_first"] == 0 and res.meta["step_last"] == 200 and res.meta["nsamples"] == 101

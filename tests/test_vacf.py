@@ -9,7 +9,7 @@ import pytest
 from ionsitu.analysis.vibrations import (attempt_frequencies, attempt_frequency, read_vacf,
                                          read_vacf_atoms, spectrum, vdos)
 from ionsitu.core import VACFCorrelator
-from lammps_helpers import BASE_LJ, lammps_error, lj_mixture, read_dump, run_lmp
+from lammps_helpers import BASE_LJ, lammps_error, lj_continuation, lj_mixture, read_dump, run_lmp
 
 DIRS = ("_x", "_y", "_z", "")
 
@@ -106,17 +106,7 @@ def test_restart_continues_every_statistic_on_other_ranks(tmp_path, monkeypatch)
     first = velocity_script(fix, nsteps=100) + "write_restart half.restart\n"
     run_here(tmp_path, first)
     (tmp_path / "dump.txt").rename(tmp_path / "dump1.txt")
-    second = f"""
-read_restart half.restart
-pair_style lj/cut 2.5
-pair_coeff * * 1.0 1.0
-neighbor 0.3 bin
-fix integrate all nve
-{fix}
-dump d all custom 2 dump2.txt id type mass vx vy vz
-dump_modify d sort id format float %.17g
-run 100
-"""
+    second = lj_continuation(fix, 100, columns="vx vy vz")
     run_lmp(tmp_path, second, 2, name="in.second")
     res, atoms = read_vacf(tmp_path / "vacf.dat"), read_vacf_atoms(tmp_path / "vacf_atoms.dat")
     assert res.meta["step_first"] == 0 and res.meta["step_last"] == 200 and res.meta["nsamples"] == 101

@@ -10,7 +10,7 @@ import pytest
 from ionsitu.analysis.vanhove import gaussian_self_part, non_gaussianity, self_part, summarise
 from ionsitu.core import VanHoveSelf
 from ionsitu.io.vanhove import read_vanhove
-from lammps_helpers import dump_positions, lammps_error, lj_mixture, run_lmp
+from lammps_helpers import dump_positions, lammps_error, lj_continuation, lj_mixture, run_lmp
 from msd_reference import lag_structure
 
 
@@ -84,17 +84,7 @@ def test_restart_continues_every_statistic_on_other_ranks(tmp_path, monkeypatch)
     first = lj_mixture(FIX, nsteps=100) + "write_restart half.restart\n"
     run_lmp(tmp_path, first, 1)
     (tmp_path / "dump.txt").rename(tmp_path / "dump1.txt")
-    second = f"""
-read_restart half.restart
-pair_style lj/cut 2.5
-pair_coeff * * 1.0 1.0
-neighbor 0.3 bin
-fix integrate all nve
-{FIX}
-dump d all custom 2 dump2.txt id type mass xu yu zu
-dump_modify d sort id format float %.17g
-run 100
-"""
+    second = lj_continuation(FIX, 100)
     run_lmp(tmp_path, second, 2, name="in.second")
     res = read_vanhove(tmp_path / "vh.dat")
     assert res.meta["step_first"] == 0 and res.meta["step_last"] == 200 and res.meta["nsamples"] == 101

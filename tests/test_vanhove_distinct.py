@@ -9,7 +9,7 @@ import pytest
 
 from ionsitu.core import VanHoveDistinctPart
 from ionsitu.io.vanhove import read_vanhove_distinct
-from lammps_helpers import dump_positions, lammps_error, lj_mixture, run_lmp
+from lammps_helpers import dump_positions, lammps_error, lj_continuation, lj_mixture, run_lmp
 
 NEVERY, RMAX, BINS, LAGS, ORIGINS = 2, 2.5, 25, (0, 2, 4, 8, 16), 4
 FIX = (f"fix vh all vanhove {NEVERY} rmax {RMAX} bins {BINS} lags {' '.join(map(str, LAGS))} "
@@ -86,17 +86,7 @@ def test_restart_keeps_pending_references(tmp_path):
     """20 steps, write_restart, 20 more steps on 2 ranks = one 40-step run (numpy reference)."""
     run_lmp(tmp_path, lj_mixture(FIX, nsteps=20) + "write_restart half.restart\n", 1)
     (tmp_path / "dump.txt").rename(tmp_path / "dump1.txt")
-    second = f"""
-read_restart half.restart
-pair_style lj/cut 2.5
-pair_coeff * * 1.0 1.0
-neighbor 0.3 bin
-fix integrate all nve
-{FIX}
-dump d all custom 2 dump2.txt id type mass xu yu zu
-dump_modify d sort id format float %.17g
-run 20
-"""
+    second = lj_continuation(FIX, 20)
     run_lmp(tmp_path, second, 2, name="in.second")
     res = read_vanhove_distinct(tmp_path / "vhd.dat")
     x, _, _, _ = dump_positions(tmp_path / "dump1.txt", tmp_path / "dump2.txt")
